@@ -1,0 +1,479 @@
+//! The ledger document: its shape in automerge, the frozen genesis change, and the mapping of
+//! domain records to and from automerge maps (by hand; see ARCHITECTURE.md for why).
+//!
+//! Shape (every leaf is a last-writer-wins register):
+//! ```text
+//! schema: int
+//! settings: { base_currency }
+//! categories: { <uuid>: { name, kind, color, icon, archived, deleted, merged_into } }
+//! payment_methods: { <uuid>: { name, archived } }
+//! transactions: { <uuid>: { kind, amount, currency, date, category, payment_method,
+//!                           description, notes, tags, created_at, updated_at } }
+//! budgets: {}  recurring: {}  rates: {}
+//! ```
+//! Amounts are decimal strings at the currency's scale, dates `YYYY-MM-DD`, ids UUID strings,
+//! tags one comma-joined string, times milliseconds since the epoch.
+
+use std::collections::BTreeMap;
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction as AmTx};
+use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{Category, Kind, PaymentMethod, Transaction};
+use crate::money::Currency;
+
+/// The document schema this build writes. A document with a higher `schema` is refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The actor of the genesis change on every device. Frozen forever.
+const GENESIS_ACTOR: &[u8; 16] = b"expenso:genesis0";
+
+/// Namespace of the deterministic ids of predefined records. Frozen forever.
+const NAMESPACE: Uuid = Uuid::from_u128(0x5c1d_6f0e_8c1a_4f43_9d3e_2b7f_0a6c_9e11);
+
+pub const SETTINGS: &str = "settings";
+pub const CATEGORIES: &str = "categories";
+pub const PAYMENT_METHODS: &str = "payment_methods";
+pub const TRANSACTIONS: &str = "transactions";
+/// Containers the later features fill; created in the genesis so that two devices never
+/// create them concurrently (which would hide one side's contents).
+const RESERVED: [&str; 3] = ["budgets", "recurring", "rates"];
+
+/// Predefined categories: (kind, key, name, colour, icon). Frozen forever: the genesis holds
+/// them, and their ids derive from `kind:key`.
+pub const DEFAULT_CATEGORIES: &[(Kind, &str, &str, &str, &str)] = &[
+    (Kind::Expense, "food", "Food & dining", "#ef6c00", "🍽️"),
+    (Kind::Expense, "groceries", "Groceries", "#43a047", "🛒"),
+    (Kind::Expense, "transport", "Transport", "#1e88e5", "🚌"),
+    (Kind::Expense, "housing", "Housing", "#6d4c41", "🏠"),
+    (Kind::Expense, "utilities", "Utilities", "#f9a825", "💡"),
+    (Kind::Expense, "health", "Health", "#e53935", "🩺"),
+    (Kind::Expense, "entertainment", "Entertainment", "#8e24aa", "🎬"),
+    (Kind::Expense, "shopping", "Shopping", "#d81b60", "🛍️"),
+    (Kind::Expense, "travel", "Travel", "#00acc1", "✈️"),
+    (Kind::Expense, "education", "Education", "#3949ab", "🎓"),
+    (Kind::Expense, "other", "Other", "#757575", "📦"),
+    (Kind::Income, "salary", "Salary", "#2e7d32", "💼"),
+    (Kind::Income, "freelance", "Freelance", "#00897b", "🧰"),
+    (Kind::Income, "interest", "Interest", "#fbc02d", "🏦"),
+    (Kind::Income, "gifts", "Gifts", "#c2185b", "🎁"),
+    (Kind::Income, "other", "Other", "#616161", "💰"),
+];
+
+/// Predefined payment methods: (key, name). Frozen forever.
+pub const DEFAULT_PAYMENT_METHODS: &[(&str, &str)] =
+    &[("cash", "Cash"), ("card", "Card"), ("bank_transfer", "Bank transfer"), ("other", "Other")];
+
+pub fn default_category_id(kind: Kind, key: &str) -> Uuid {
+    Uuid::new_v5(&NAMESPACE, format!("category:{}:{key}", kind.as_str()).as_bytes())
+}
+
+pub fn default_payment_method_id(key: &str) -> Uuid {
+    Uuid::new_v5(&NAMESPACE, format!("payment_method:{key}").as_bytes())
+}
+
+/// The category that catches transactions whose category vanished (see ARCHITECTURE.md).
+pub fn fallback_category(kind: Kind) -> Uuid {
+    default_category_id(kind, "other")
+}
+
+pub fn is_builtin_category(id: Uuid) -> bool {
+    DEFAULT_CATEGORIES.iter().any(|(kind, key, ..)| default_category_id(*kind, key) == id)
+}
+
+pub fn is_builtin_payment_method(id: Uuid) -> bool {
+    DEFAULT_PAYMENT_METHODS.iter().any(|(key, _)| default_payment_method_id(key) == id)
+}
+
+/// Makes the genesis change: identical bytes on every device, so ledgers started offline on
+/// two devices merge into their union.
+pub fn genesis() -> Automerge {
+    let mut doc = Automerge::new().with_actor(ActorId::from(&GENESIS_ACTOR[..]));
+    let mut tx = doc.transaction();
+    write_genesis(&mut tx).expect("writing the genesis into an empty document cannot fail");
+    tx.commit_with(CommitOptions::default().with_time(0).with_message("genesis"));
+    doc
+}
+
+fn write_genesis(tx: &mut AmTx<'_>) -> Result<()> {
+    tx.put(ROOT, "schema", SCHEMA_VERSION)?;
+    tx.put_object(ROOT, SETTINGS, ObjType::Map)?;
+    let categories = tx.put_object(ROOT, CATEGORIES, ObjType::Map)?;
+    for (kind, key, name, color, icon) in DEFAULT_CATEGORIES {
+        let obj = tx.put_object(&categories, default_category_id(*kind, key).to_string(), ObjType::Map)?;
+        tx.put(&obj, "name", *name)?;
+        tx.put(&obj, "kind", kind.as_str())?;
+        tx.put(&obj, "color", *color)?;
+        tx.put(&obj, "icon", *icon)?;
+        tx.put(&obj, "archived", false)?;
+    }
+    let methods = tx.put_object(ROOT, PAYMENT_METHODS, ObjType::Map)?;
+    for (key, name) in DEFAULT_PAYMENT_METHODS {
+        let obj = tx.put_object(&methods, default_payment_method_id(key).to_string(), ObjType::Map)?;
+        tx.put(&obj, "name", *name)?;
+        tx.put(&obj, "archived", false)?;
+    }
+    tx.put_object(ROOT, TRANSACTIONS, ObjType::Map)?;
+    for name in RESERVED {
+        tx.put_object(ROOT, name, ObjType::Map)?;
+    }
+    Ok(())
+}
+
+/// The id of a top-level container.
+pub fn container(doc: &impl ReadDoc, name: &str) -> Result<ObjId> {
+    match doc.get(ROOT, name)? {
+        Some((Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Err(Error::BadChange(format!("the ledger document has no {name:?} map"))),
+    }
+}
+
+/// The schema number the document declares.
+pub fn schema_of(doc: &impl ReadDoc) -> Result<i64> {
+    match doc.get(ROOT, "schema")? {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(v) => Ok(*v),
+            ScalarValue::Uint(v) => Ok(i64::try_from(*v).unwrap_or(i64::MAX)),
+            _ => Err(Error::BadChange("the ledger's schema is not a number".into())),
+        },
+        _ => Err(Error::BadChange("the ledger has no schema number".into())),
+    }
+}
+
+/// The map object stored under `key` in `parent`, if any.
+pub fn child_map(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> Result<Option<ObjId>> {
+    Ok(match doc.get(parent, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    })
+}
+
+// ---- reading ----
+
+/// All values of a field, the winner last (automerge orders them by op id).
+fn values(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Vec<ScalarValue> {
+    doc.get_all(obj, key)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(v, _)| match v {
+            Value::Scalar(s) => Some(s.into_owned()),
+            Value::Object(_) => None,
+        })
+        .collect()
+}
+
+fn str_of(v: &ScalarValue) -> Option<&str> {
+    match v {
+        ScalarValue::Str(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn int_of(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
+        ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+        _ => None,
+    }
+}
+
+fn bool_of(v: &ScalarValue) -> Option<bool> {
+    match v {
+        ScalarValue::Boolean(b) => Some(*b),
+        _ => None,
+    }
+}
+
+fn display(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::Str(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads one field: its winning value parsed by `parse`, and the losing values of a
+/// concurrent edit (recorded in `conflicts`).
+struct FieldReader<'a, D> {
+    doc: &'a D,
+    obj: &'a ObjId,
+    conflicts: BTreeMap<String, Vec<String>>,
+}
+
+impl<D: ReadDoc> FieldReader<'_, D> {
+    fn field<T>(&mut self, key: &str, parse: impl Fn(&ScalarValue) -> Option<T>) -> Option<T> {
+        let mut all = values(self.doc, self.obj, key);
+        let winner = all.pop()?;
+        if !all.is_empty() {
+            self.conflicts.insert(key.to_string(), all.iter().map(display).collect());
+        }
+        parse(&winner)
+    }
+}
+
+fn parse_uuid(v: &ScalarValue) -> Option<Uuid> {
+    str_of(v).and_then(|s| Uuid::parse_str(s).ok())
+}
+
+fn parse_time(v: &ScalarValue) -> Option<DateTime<Utc>> {
+    int_of(v).and_then(DateTime::from_timestamp_millis)
+}
+
+/// Reads a transaction. Its `category_id` is the raw reference in the document; the store
+/// resolves deleted categories. `None` if the record is absent or malformed.
+pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Transaction> {
+    let obj = child_map(doc, txs, &id.to_string()).ok()??;
+    let mut r = FieldReader { doc, obj: &obj, conflicts: BTreeMap::new() };
+    let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
+    let currency = r.field("currency", |v| str_of(v).and_then(Currency::from_code))?;
+    let amount = r.field("amount", |v| str_of(v).and_then(|s| s.parse::<Decimal>().ok()))?;
+    let date = r.field("date", |v| str_of(v).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()))?;
+    let category_id = r.field("category", parse_uuid)?;
+    let payment_method_id = r.field("payment_method", parse_uuid)?;
+    let description = r.field("description", |v| str_of(v).map(str::to_string)).unwrap_or_default();
+    let notes = r.field("notes", |v| str_of(v).map(str::to_string)).unwrap_or_default();
+    let tags = r.field("tags", |v| str_of(v).map(split_tags)).unwrap_or_default();
+    let created_at = r.field("created_at", parse_time)?;
+    let updated_at = r.field("updated_at", parse_time).unwrap_or(created_at);
+    // Every edit writes `updated_at`, so concurrent edits always "conflict" on it; that is
+    // bookkeeping, not a conflict worth showing.
+    r.conflicts.remove("updated_at");
+    Some(Transaction {
+        id,
+        kind,
+        amount,
+        currency,
+        date,
+        category_id,
+        payment_method_id,
+        description,
+        notes,
+        tags,
+        created_at,
+        updated_at,
+        conflicts: r.conflicts,
+    })
+}
+
+pub fn read_category(doc: &impl ReadDoc, cats: &ObjId, id: Uuid) -> Option<Category> {
+    let obj = child_map(doc, cats, &id.to_string()).ok()??;
+    let mut r = FieldReader { doc, obj: &obj, conflicts: BTreeMap::new() };
+    let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
+    let name = r.field("name", |v| str_of(v).map(str::to_string))?;
+    Some(Category {
+        id,
+        name,
+        kind,
+        color: r.field("color", |v| str_of(v).map(str::to_string)).unwrap_or_else(|| "#757575".into()),
+        icon: r.field("icon", |v| str_of(v).map(str::to_string)).unwrap_or_default(),
+        archived: r.field("archived", bool_of).unwrap_or(false),
+        builtin: is_builtin_category(id),
+        deleted: r.field("deleted", bool_of).unwrap_or(false),
+        merged_into: r.field("merged_into", parse_uuid),
+    })
+}
+
+pub fn read_payment_method(doc: &impl ReadDoc, methods: &ObjId, id: Uuid) -> Option<PaymentMethod> {
+    let obj = child_map(doc, methods, &id.to_string()).ok()??;
+    let mut r = FieldReader { doc, obj: &obj, conflicts: BTreeMap::new() };
+    Some(PaymentMethod {
+        id,
+        name: r.field("name", |v| str_of(v).map(str::to_string))?,
+        archived: r.field("archived", bool_of).unwrap_or(false),
+        builtin: is_builtin_payment_method(id),
+    })
+}
+
+/// The base currency, if one was ever set.
+pub fn read_base_currency(doc: &impl ReadDoc) -> Option<Currency> {
+    let settings = container(doc, SETTINGS).ok()?;
+    values(doc, &settings, "base_currency").last().and_then(str_of).and_then(Currency::from_code)
+}
+
+/// The ids (keys) of a top-level map, skipping keys that are not UUIDs.
+pub fn ids(doc: &impl ReadDoc, map: &ObjId) -> Vec<Uuid> {
+    doc.keys(map).filter_map(|k| Uuid::parse_str(&k).ok()).collect()
+}
+
+pub fn split_tags(s: &str) -> Vec<String> {
+    s.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect()
+}
+
+// ---- writing ----
+
+/// Writes every field of a transaction into a new map object.
+pub fn put_transaction(tx: &mut AmTx<'_>, txs: &ObjId, t: &Transaction) -> Result<()> {
+    let obj = tx.put_object(txs, t.id.to_string(), ObjType::Map)?;
+    tx.put(&obj, "kind", t.kind.as_str())?;
+    tx.put(&obj, "amount", t.currency.format(t.amount))?;
+    tx.put(&obj, "currency", t.currency.code())?;
+    tx.put(&obj, "date", t.date.format("%Y-%m-%d").to_string())?;
+    tx.put(&obj, "category", t.category_id.to_string())?;
+    tx.put(&obj, "payment_method", t.payment_method_id.to_string())?;
+    tx.put(&obj, "description", t.description.as_str())?;
+    if !t.notes.is_empty() {
+        tx.put(&obj, "notes", t.notes.as_str())?;
+    }
+    if !t.tags.is_empty() {
+        tx.put(&obj, "tags", t.tags.join(","))?;
+    }
+    tx.put(&obj, "created_at", ScalarValue::Timestamp(t.created_at.timestamp_millis()))?;
+    tx.put(&obj, "updated_at", ScalarValue::Timestamp(t.updated_at.timestamp_millis()))?;
+    Ok(())
+}
+
+/// Writes only the fields of `new` that differ from `old`, so that concurrent edits of other
+/// fields on other devices survive the merge.
+pub fn update_transaction(tx: &mut AmTx<'_>, txs: &ObjId, old: &Transaction, new: &Transaction) -> Result<bool> {
+    let obj = child_map(tx, txs, &old.id.to_string())?.ok_or_else(|| Error::NotFound { entity: "transaction", id: old.id.to_string() })?;
+    let mut changed = false;
+    let mut put = |key: &str, value: ScalarValue| -> Result<()> {
+        changed = true;
+        tx.put(&obj, key, value)?;
+        Ok(())
+    };
+    if old.kind != new.kind {
+        put("kind", new.kind.as_str().into())?;
+    }
+    if old.amount != new.amount || old.currency != new.currency {
+        put("amount", new.currency.format(new.amount).into())?;
+    }
+    if old.currency != new.currency {
+        put("currency", new.currency.code().into())?;
+    }
+    if old.date != new.date {
+        put("date", new.date.format("%Y-%m-%d").to_string().into())?;
+    }
+    if old.category_id != new.category_id {
+        put("category", new.category_id.to_string().into())?;
+    }
+    if old.payment_method_id != new.payment_method_id {
+        put("payment_method", new.payment_method_id.to_string().into())?;
+    }
+    if old.description != new.description {
+        put("description", new.description.as_str().into())?;
+    }
+    if old.notes != new.notes {
+        put("notes", new.notes.as_str().into())?;
+    }
+    if old.tags != new.tags {
+        put("tags", new.tags.join(",").into())?;
+    }
+    if changed {
+        tx.put(&obj, "updated_at", ScalarValue::Timestamp(new.updated_at.timestamp_millis()))?;
+    }
+    Ok(changed)
+}
+
+pub fn put_category(tx: &mut AmTx<'_>, cats: &ObjId, c: &Category) -> Result<()> {
+    let obj = tx.put_object(cats, c.id.to_string(), ObjType::Map)?;
+    tx.put(&obj, "name", c.name.as_str())?;
+    tx.put(&obj, "kind", c.kind.as_str())?;
+    tx.put(&obj, "color", c.color.as_str())?;
+    tx.put(&obj, "icon", c.icon.as_str())?;
+    tx.put(&obj, "archived", c.archived)?;
+    if c.deleted {
+        tx.put(&obj, "deleted", true)?;
+    }
+    if let Some(target) = c.merged_into {
+        tx.put(&obj, "merged_into", target.to_string())?;
+    }
+    Ok(())
+}
+
+/// Writes the fields of a category that differ (the kind never changes).
+pub fn update_category(tx: &mut AmTx<'_>, cats: &ObjId, old: &Category, new: &Category) -> Result<()> {
+    let obj = child_map(tx, cats, &old.id.to_string())?.ok_or_else(|| Error::NotFound { entity: "category", id: old.id.to_string() })?;
+    if old.name != new.name {
+        tx.put(&obj, "name", new.name.as_str())?;
+    }
+    if old.color != new.color {
+        tx.put(&obj, "color", new.color.as_str())?;
+    }
+    if old.icon != new.icon {
+        tx.put(&obj, "icon", new.icon.as_str())?;
+    }
+    if old.archived != new.archived {
+        tx.put(&obj, "archived", new.archived)?;
+    }
+    if old.deleted != new.deleted {
+        tx.put(&obj, "deleted", new.deleted)?;
+    }
+    if old.merged_into != new.merged_into {
+        tx.put(&obj, "merged_into", new.merged_into.map(|u| u.to_string()).unwrap_or_default())?;
+    }
+    Ok(())
+}
+
+pub fn put_payment_method(tx: &mut AmTx<'_>, methods: &ObjId, m: &PaymentMethod) -> Result<()> {
+    match child_map(tx, methods, &m.id.to_string())? {
+        Some(obj) => {
+            let old = read_payment_method(tx, methods, m.id);
+            if old.as_ref().map(|o| &o.name) != Some(&m.name) {
+                tx.put(&obj, "name", m.name.as_str())?;
+            }
+            if old.as_ref().map(|o| o.archived) != Some(m.archived) {
+                tx.put(&obj, "archived", m.archived)?;
+            }
+        }
+        None => {
+            let obj = tx.put_object(methods, m.id.to_string(), ObjType::Map)?;
+            tx.put(&obj, "name", m.name.as_str())?;
+            tx.put(&obj, "archived", m.archived)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn put_base_currency(tx: &mut AmTx<'_>, currency: Currency) -> Result<()> {
+    let settings = container(tx, SETTINGS)?;
+    tx.put(&settings, "base_currency", currency.code())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesis_is_byte_identical_and_frozen() {
+        let a = genesis();
+        let b = genesis();
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.save(), b.save());
+        // The genesis may never change: ledgers created by every past version must merge.
+        assert_eq!(
+            a.get_heads()[0].to_string(),
+            "a62fd883082acaecb59aa65dfe933b6374de32896a407b82369728e95e848124",
+            "the genesis change changed; it is frozen forever"
+        );
+    }
+
+    #[test]
+    fn default_ids_are_stable() {
+        assert_eq!(default_category_id(Kind::Expense, "food").to_string(), "5215f721-d9ba-56e6-acc8-c32be58adcd4");
+        assert_ne!(default_category_id(Kind::Expense, "other"), default_category_id(Kind::Income, "other"));
+    }
+
+    #[test]
+    fn conflict_winner_is_the_last_value() {
+        let mut a = genesis();
+        a.set_actor(ActorId::from(&[1u8; 16][..]));
+        let mut b = a.fork().with_actor(ActorId::from(&[2u8; 16][..]));
+        let settings = container(&a, SETTINGS).unwrap();
+        let mut tx = a.transaction();
+        tx.put(&settings, "base_currency", "EUR").unwrap();
+        tx.commit();
+        let mut tx = b.transaction();
+        tx.put(&settings, "base_currency", "USD").unwrap();
+        tx.commit();
+        a.merge(&mut b).unwrap();
+        let winner = a.get(&settings, "base_currency").unwrap().unwrap().0.into_string().unwrap();
+        let all = values(&a, &settings, "base_currency");
+        assert_eq!(all.len(), 2);
+        assert_eq!(str_of(all.last().unwrap()).unwrap(), winner);
+    }
+}

@@ -1,0 +1,24 @@
+//! ExpensoTrack's ledger core: the domain, the automerge ledger document, the local SQLite
+//! store with its materialized view, queries, and JSON backups.
+//!
+//! Knows nothing of Tauri, axum, sqlx or MongoDB. Time and ids are passed in by callers.
+
+pub mod backup;
+pub mod doc;
+pub mod error;
+pub mod model;
+pub mod money;
+mod ops;
+pub mod query;
+pub mod store;
+pub mod sample;
+mod view;
+
+pub use automerge::{ActorId, ChangeHash};
+pub use backup::{Backup, RestoreSummary};
+pub use error::{Error, Result};
+pub use model::{Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Settings, Transaction, TransactionPatch};
+pub use money::Currency;
+pub use query::{CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage};
+pub use store::{MergeOutcome, StorageStats, Store};
+pub use rust_decimal::Decimal;

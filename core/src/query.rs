@@ -1,0 +1,626 @@
+//! Reads. Every query here uses the materialized view; none loads the document.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, OptionalExtension, Row};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{self, Category, Kind, PaymentMethod, Settings, Transaction};
+use crate::money::{self, Currency};
+use crate::store::Store;
+use crate::view::date_key;
+use crate::doc;
+
+pub const MAX_PAGE: u32 = 1_000;
+
+/// Which transactions to list. Empty lists and `None` mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Filter {
+    /// First day, inclusive.
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive.
+    pub to: Option<NaiveDate>,
+    pub kind: Option<Kind>,
+    pub categories: Vec<Uuid>,
+    pub payment_methods: Vec<Uuid>,
+    pub min_amount: Option<Decimal>,
+    pub max_amount: Option<Decimal>,
+    /// Transactions with any of these tags.
+    pub tags: Vec<String>,
+    /// Words that must all appear (as word prefixes) in the description or notes.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    #[default]
+    Date,
+    Amount,
+    Description,
+    Created,
+}
+
+impl FromStr for SortBy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<SortBy> {
+        match s {
+            "date" => Ok(SortBy::Date),
+            "amount" => Ok(SortBy::Amount),
+            "description" => Ok(SortBy::Description),
+            "created" => Ok(SortBy::Created),
+            other => Err(Error::invalid("sort", format!("{other:?} is not one of date, amount, description, created"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sort {
+    pub by: SortBy,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Sort {
+        Sort { by: SortBy::Date, descending: true }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PageRequest {
+    pub offset: u64,
+    pub limit: u32,
+}
+
+impl Default for PageRequest {
+    fn default() -> PageRequest {
+        PageRequest { offset: 0, limit: 50 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionPage {
+    pub items: Vec<Transaction>,
+    /// How many transactions match the filter in all.
+    pub total: u64,
+}
+
+/// Income, expenses and their difference in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub currency: Currency,
+    pub income: Decimal,
+    pub expense: Decimal,
+    /// income − expense
+    pub net: Decimal,
+    pub count: u64,
+}
+
+/// A calendar month, written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    pub fn of(date: NaiveDate) -> Month {
+        Month { year: date.year(), month: date.month() }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("months are valid")
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        self.next().first_day().pred_opt().expect("not the first day ever")
+    }
+
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month { year: self.year + 1, month: 1 }
+        } else {
+            Month { year: self.year, month: self.month + 1 }
+        }
+    }
+
+    pub fn minus(self, months: u32) -> Month {
+        let index = self.year * 12 + self.month as i32 - 1 - months as i32;
+        Month { year: index.div_euclid(12), month: index.rem_euclid(12) as u32 + 1 }
+    }
+
+    fn key(self) -> i64 {
+        i64::from(self.year) * 100 + i64::from(self.month)
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl FromStr for Month {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Month> {
+        let date = NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d")
+            .map_err(|_| Error::invalid("month", format!("{s:?} is not a month (YYYY-MM)")))?;
+        Ok(Month::of(date))
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Month, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSummary {
+    pub month: Month,
+    /// One entry per currency used that month; empty for a month without transactions.
+    pub totals: Vec<Totals>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryTotal {
+    pub category_id: Uuid,
+    pub name: String,
+    pub color: String,
+    pub icon: String,
+    pub currency: Currency,
+    pub total: Decimal,
+    pub count: u64,
+    /// Share of the kind's total in this currency, in percent with one decimal.
+    pub percent: Decimal,
+}
+
+/// What a grouped aggregate is grouped by.
+#[derive(Clone, Copy)]
+enum Group {
+    None,
+    Month,
+    Category,
+}
+
+/// One aggregate row: group key, kind, currency → (sum in view units, count).
+type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i64, u64)>;
+
+const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
+     t.notes, t.tags, t.created_at, t.updated_at, t.conflicts";
+
+impl Store {
+    pub fn settings(&self) -> Result<Settings> {
+        let code: Option<String> = self.conn.query_row("SELECT value FROM settings WHERE key = 'base_currency'", [], |r| r.get(0)).optional()?;
+        let base_currency = code.as_deref().and_then(Currency::from_code).unwrap_or_else(|| Currency::from_code("USD").expect("USD is known"));
+        Ok(Settings { base_currency })
+    }
+
+    pub fn transaction(&self, id: Uuid) -> Result<Option<Transaction>> {
+        let sql = format!("SELECT {TX_COLUMNS} FROM transactions t WHERE t.id = ?1");
+        Ok(self.conn.query_row(&sql, [id.as_bytes()], row_to_transaction).optional()?)
+    }
+
+    /// Lists transactions matching `filter`, sorted and paged.
+    pub fn list_transactions(&self, filter: &Filter, sort: Sort, page: PageRequest) -> Result<TransactionPage> {
+        if page.limit == 0 || page.limit > MAX_PAGE {
+            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+        }
+        let (where_sql, args) = filter_sql(filter)?;
+        let total: i64 = self.conn.query_row(&format!("SELECT count(*) FROM transactions t {where_sql}"), params_from_iter(args.iter()), |r| r.get(0))?;
+        let dir = if sort.descending { "DESC" } else { "ASC" };
+        let order = match sort.by {
+            SortBy::Date => format!("t.date {dir}, t.created_at {dir}, t.id {dir}"),
+            SortBy::Amount => format!("t.amount {dir}, t.date {dir}, t.id {dir}"),
+            SortBy::Description => format!("t.description COLLATE NOCASE {dir}, t.date {dir}, t.id {dir}"),
+            SortBy::Created => format!("t.created_at {dir}, t.id {dir}"),
+        };
+        let sql = format!("SELECT {TX_COLUMNS} FROM transactions t {where_sql} ORDER BY {order} LIMIT {} OFFSET {}", page.limit, page.offset);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let items = stmt.query_map(params_from_iter(args.iter()), row_to_transaction)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(TransactionPage { items, total: total as u64 })
+    }
+
+    /// The most recent transactions by date.
+    pub fn recent_transactions(&self, limit: u32) -> Result<Vec<Transaction>> {
+        Ok(self.list_transactions(&Filter::default(), Sort::default(), PageRequest { offset: 0, limit })?.items)
+    }
+
+    /// Income, expenses and net per currency between two days (inclusive); open ends mean
+    /// "since the first" and "up to the last" transaction.
+    pub fn balance(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<Totals>> {
+        let agg = self.aggregate(from, to, Group::None)?;
+        Ok(totals_by_currency(agg.iter().map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v))))
+    }
+
+    /// One summary per month from `first` to `last` inclusive, months without transactions
+    /// included (with no totals).
+    pub fn monthly_summaries(&self, first: Month, last: Month) -> Result<Vec<MonthSummary>> {
+        if first > last {
+            return Err(Error::invalid("month", "the first month is after the last"));
+        }
+        let agg = self.aggregate(Some(first.first_day()), Some(last.last_day()), Group::Month)?;
+        let mut by_month: BTreeMap<i64, Vec<(i64, &str, (i64, u64))>> = BTreeMap::new();
+        for ((key, kind, cur), v) in &agg {
+            let month = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
+            by_month.entry(month).or_default().push((*kind, cur.as_str(), *v));
+        }
+        let mut out = Vec::new();
+        let mut m = first;
+        while m <= last {
+            let rows = by_month.remove(&m.key()).unwrap_or_default();
+            out.push(MonthSummary { month: m, totals: totals_by_currency(rows.into_iter()) });
+            m = m.next();
+        }
+        Ok(out)
+    }
+
+    /// The `months` months ending with `last`.
+    pub fn trend(&self, last: Month, months: u32) -> Result<Vec<MonthSummary>> {
+        if months == 0 || months > 120 {
+            return Err(Error::invalid("months", "must be between 1 and 120"));
+        }
+        self.monthly_summaries(last.minus(months - 1), last)
+    }
+
+    /// Totals per category for one kind between two days, largest first.
+    pub fn category_breakdown(&self, from: Option<NaiveDate>, to: Option<NaiveDate>, kind: Kind) -> Result<Vec<CategoryTotal>> {
+        let agg = self.aggregate(from, to, Group::Category)?;
+        let categories: BTreeMap<Uuid, Category> = self.all_categories()?.into_iter().map(|c| (c.id, c)).collect();
+        let mut per_currency: BTreeMap<String, i64> = BTreeMap::new();
+        let mut rows = Vec::new();
+        for ((key, k, cur), (units, count)) in &agg {
+            if *k != kind.as_i64() {
+                continue;
+            }
+            *per_currency.entry(cur.clone()).or_default() += units;
+            let id = Uuid::from_slice(key).unwrap_or_default();
+            rows.push((id, cur.clone(), *units, *count));
+        }
+        let mut out: Vec<CategoryTotal> = rows
+            .into_iter()
+            .filter_map(|(id, cur, units, count)| {
+                let currency = Currency::from_code(&cur)?;
+                let cat = categories.get(&id);
+                let all = per_currency.get(&cur).copied().unwrap_or(0);
+                let mut percent = if all == 0 { Decimal::ZERO } else { (Decimal::from(units) * Decimal::ONE_HUNDRED / Decimal::from(all)).round_dp(1) };
+                percent.rescale(1);
+                Some(CategoryTotal {
+                    category_id: id,
+                    name: cat.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
+                    color: cat.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
+                    icon: cat.map(|c| c.icon.clone()).unwrap_or_default(),
+                    currency,
+                    total: in_currency(units, currency),
+                    count,
+                    percent,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
+    /// Sums over a period: whole months from `month_totals`, the partial months at either end
+    /// from the transactions themselves.
+    fn aggregate(&self, from: Option<NaiveDate>, to: Option<NaiveDate>, group: Group) -> Result<Aggregates> {
+        // Every stored date lies within the years validation allows; clamping keeps month
+        // arithmetic away from the calendar's ends.
+        let first = NaiveDate::from_ymd_opt(model::MIN_YEAR, 1, 1).expect("valid");
+        let last = NaiveDate::from_ymd_opt(model::MAX_YEAR, 12, 31).expect("valid");
+        let from = from.unwrap_or(first).clamp(first, last);
+        let to = to.unwrap_or(last).clamp(first, last);
+        let mut out = Aggregates::new();
+        if from > to {
+            return Ok(out);
+        }
+        let first_full = if from.day() == 1 { Month::of(from) } else { Month::of(from).next() };
+        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) { Month::of(to) } else { Month::of(to).minus(1) };
+        let (month_key, tx_key) = match group {
+            Group::None => ("x''", "x''"),
+            Group::Month => ("month", "t.date / 100"),
+            Group::Category => ("category_id", "t.category_id"),
+        };
+        let mut add = |sql: &str, args: [i64; 2]| -> Result<()> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(args)?;
+            while let Some(r) = rows.next()? {
+                let key = match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Integer(i) => i.to_le_bytes().to_vec(),
+                    rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
+                    _ => Vec::new(),
+                };
+                let entry = out.entry((key, r.get(1)?, r.get(2)?)).or_default();
+                entry.0 += r.get::<_, i64>(3)?;
+                entry.1 += r.get::<_, i64>(4)? as u64;
+            }
+            Ok(())
+        };
+        let raw = format!(
+            "SELECT {tx_key}, t.kind, t.currency, sum(t.amount), count(*) FROM transactions t
+             WHERE t.date BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
+        );
+        if first_full <= last_full {
+            add(
+                &format!(
+                    "SELECT {month_key}, kind, currency, sum(total), sum(count) FROM month_totals
+                     WHERE month BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
+                ),
+                [first_full.key(), last_full.key()],
+            )?;
+            if from < first_full.first_day() {
+                add(&raw, [date_key(from), date_key(first_full.first_day().pred_opt().expect("after MIN"))])?;
+            }
+            if to > last_full.last_day() {
+                add(&raw, [date_key(last_full.last_day().succ_opt().expect("before MAX")), date_key(to)])?;
+            }
+        } else {
+            add(&raw, [date_key(from), date_key(to)])?;
+        }
+        Ok(out)
+    }
+
+    /// Live (not deleted) categories, archived ones only if asked for, by kind and name.
+    pub fn categories(&self, include_archived: bool) -> Result<Vec<Category>> {
+        Ok(self.all_categories()?.into_iter().filter(|c| !c.deleted && (include_archived || !c.archived)).collect())
+    }
+
+    /// Every category the document knows, deleted ones included.
+    pub fn all_categories(&self) -> Result<Vec<Category>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, kind, color, icon, archived, deleted, merged_into FROM categories ORDER BY kind, name COLLATE NOCASE, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let id = uuid_col(r, 0)?;
+            let merged: Option<Vec<u8>> = r.get(7)?;
+            Ok(Category {
+                id,
+                name: r.get(1)?,
+                kind: Kind::from_i64(r.get(2)?),
+                color: r.get(3)?,
+                icon: r.get(4)?,
+                archived: r.get(5)?,
+                builtin: doc::is_builtin_category(id),
+                deleted: r.get(6)?,
+                merged_into: merged.and_then(|m| Uuid::from_slice(&m).ok()),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn category(&self, id: Uuid) -> Result<Option<Category>> {
+        Ok(self.all_categories()?.into_iter().find(|c| c.id == id))
+    }
+
+    /// A live category by id or by name (case-insensitive), of the given kind if one is given.
+    pub fn find_category(&self, kind: Option<Kind>, name_or_id: &str) -> Result<Category> {
+        pick_category(&self.categories(true)?, kind, name_or_id)
+    }
+
+    /// How many transactions are filed under a category.
+    pub fn category_usage(&self, id: Uuid) -> Result<u64> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM transactions WHERE category_id = ?1", [id.as_bytes()], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    pub fn payment_methods(&self, include_archived: bool) -> Result<Vec<PaymentMethod>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, name, archived FROM payment_methods ORDER BY name COLLATE NOCASE, id")?;
+        let rows = stmt.query_map([], |r| {
+            let id = uuid_col(r, 0)?;
+            Ok(PaymentMethod { id, name: r.get(1)?, archived: r.get(2)?, builtin: doc::is_builtin_payment_method(id) })
+        })?;
+        let all: Vec<PaymentMethod> = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(all.into_iter().filter(|m| include_archived || !m.archived).collect())
+    }
+
+    /// A payment method by id or name (case-insensitive; `bank_transfer` also matches
+    /// "Bank transfer").
+    pub fn find_payment_method(&self, name_or_id: &str) -> Result<PaymentMethod> {
+        pick_payment_method(&self.payment_methods(true)?, name_or_id)
+    }
+
+    /// Every tag in use, with how many transactions carry it.
+    pub fn tags(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT tag, count(*) FROM transaction_tags GROUP BY tag ORDER BY tag")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn transaction_count(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM transactions", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+/// Finds a category in `live` by id or case-insensitive name.
+pub(crate) fn pick_category(live: &[Category], kind: Option<Kind>, name_or_id: &str) -> Result<Category> {
+    let wanted = name_or_id.trim();
+    let by_id = Uuid::parse_str(wanted).ok().and_then(|id| live.iter().find(|c| c.id == id));
+    let found = match by_id {
+        Some(c) => Some(c.clone()),
+        None => {
+            let matches: Vec<&Category> =
+                live.iter().filter(|c| c.name.eq_ignore_ascii_case(wanted) && kind.is_none_or(|k| c.kind == k)).collect();
+            match matches.as_slice() {
+                [one] => Some((*one).clone()),
+                [] => None,
+                _ => return Err(Error::invalid("category", format!("{wanted:?} exists for both expenses and income; give the kind"))),
+            }
+        }
+    };
+    found.ok_or_else(|| Error::invalid("category", format!("no category {wanted:?}{}", kind.map(|k| format!(" for {k}")).unwrap_or_default())))
+}
+
+pub(crate) fn pick_payment_method(all: &[PaymentMethod], name_or_id: &str) -> Result<PaymentMethod> {
+    let wanted = name_or_id.trim();
+    let normalized = wanted.replace(['_', '-'], " ");
+    all.iter()
+        .find(|m| Uuid::parse_str(wanted).is_ok_and(|id| id == m.id) || m.name.eq_ignore_ascii_case(&normalized))
+        .cloned()
+        .ok_or_else(|| Error::invalid("payment_method", format!("no payment method {wanted:?}")))
+}
+
+/// The WHERE clause and its arguments for a filter.
+fn filter_sql(f: &Filter) -> Result<(String, Vec<SqlValue>)> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    let arg = |v: SqlValue, args: &mut Vec<SqlValue>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    if let (Some(from), Some(to)) = (f.from, f.to) {
+        if from > to {
+            return Err(Error::invalid("from", "the start date is after the end date"));
+        }
+    }
+    if let Some(from) = f.from {
+        clauses.push(format!("t.date >= {}", arg(SqlValue::Integer(date_key(from)), &mut args)));
+    }
+    if let Some(to) = f.to {
+        clauses.push(format!("t.date <= {}", arg(SqlValue::Integer(date_key(to)), &mut args)));
+    }
+    if let Some(kind) = f.kind {
+        clauses.push(format!("t.kind = {}", arg(SqlValue::Integer(kind.as_i64()), &mut args)));
+    }
+    if !f.categories.is_empty() {
+        let list: Vec<String> = f.categories.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
+        clauses.push(format!("t.category_id IN ({})", list.join(",")));
+    }
+    if !f.payment_methods.is_empty() {
+        let list: Vec<String> = f.payment_methods.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
+        clauses.push(format!("t.payment_method IN ({})", list.join(",")));
+    }
+    let units = |field: &str, v: Decimal| {
+        money::to_units(v).ok_or_else(|| Error::invalid(field, "has more than four decimals or is too large"))
+    };
+    if let Some(min) = f.min_amount {
+        clauses.push(format!("t.amount >= {}", arg(SqlValue::Integer(units("min_amount", min)?), &mut args)));
+    }
+    if let Some(max) = f.max_amount {
+        clauses.push(format!("t.amount <= {}", arg(SqlValue::Integer(units("max_amount", max)?), &mut args)));
+    }
+    if !f.tags.is_empty() {
+        let list: Vec<String> = f.tags.iter().map(|t| arg(SqlValue::Text(t.trim().to_lowercase()), &mut args)).collect();
+        clauses.push(format!("t.rowid IN (SELECT tx_rowid FROM transaction_tags WHERE tag IN ({}))", list.join(",")));
+    }
+    if let Some(text) = f.text.as_deref().and_then(fts_query) {
+        clauses.push(format!("t.rowid IN (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH {})", arg(SqlValue::Text(text), &mut args)));
+    }
+    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    Ok((sql, args))
+}
+
+/// Turns what a user typed into an FTS5 query: every word must appear as a word prefix.
+/// Quoting each word keeps FTS5 syntax characters literal.
+fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
+    let bytes: Vec<u8> = r.get(i)?;
+    Uuid::from_slice(&bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
+fn in_currency(units: i64, currency: Currency) -> Decimal {
+    let mut v = money::from_units(units).normalize();
+    v.rescale(currency.minor_units().max(v.scale()));
+    v
+}
+
+fn row_to_transaction(r: &Row<'_>) -> rusqlite::Result<Transaction> {
+    let code: String = r.get(3)?;
+    let currency = Currency::from_code(&code)
+        .ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, format!("unknown currency {code}").into()))?;
+    let date: i64 = r.get(4)?;
+    let date = NaiveDate::from_ymd_opt((date / 10_000) as i32, (date / 100 % 100) as u32, (date % 100) as u32)
+        .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(4, date))?;
+    let tags: Option<String> = r.get(9)?;
+    let conflicts: Option<String> = r.get(12)?;
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let ms: i64 = r.get(i)?;
+        DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, ms))
+    };
+    Ok(Transaction {
+        id: uuid_col(r, 0)?,
+        kind: Kind::from_i64(r.get(1)?),
+        amount: in_currency(r.get(2)?, currency),
+        currency,
+        date,
+        category_id: uuid_col(r, 5)?,
+        payment_method_id: uuid_col(r, 6)?,
+        description: r.get(7)?,
+        notes: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+        tags: tags.as_deref().map(doc::split_tags).unwrap_or_default(),
+        created_at: time(10)?,
+        updated_at: time(11)?,
+        conflicts: conflicts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+    })
+}
+
+fn totals_by_currency<'a>(rows: impl Iterator<Item = (i64, &'a str, (i64, u64))>) -> Vec<Totals> {
+    let mut acc: BTreeMap<&str, (i64, i64, u64)> = BTreeMap::new();
+    for (kind, cur, (units, count)) in rows {
+        let e = acc.entry(cur).or_default();
+        if kind == Kind::Income.as_i64() {
+            e.0 += units;
+        } else {
+            e.1 += units;
+        }
+        e.2 += count;
+    }
+    acc.into_iter()
+        .filter_map(|(cur, (income, expense, count))| {
+            let currency = Currency::from_code(cur)?;
+            Some(Totals {
+                currency,
+                income: in_currency(income, currency),
+                expense: in_currency(expense, currency),
+                net: in_currency(income - expense, currency),
+                count,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_step_and_parse() {
+        let m: Month = "2024-01".parse().unwrap();
+        assert_eq!(m.minus(1).to_string(), "2023-12");
+        assert_eq!(m.minus(13).to_string(), "2022-12");
+        assert_eq!(Month { year: 2024, month: 2 }.last_day().to_string(), "2024-02-29");
+        assert_eq!(Month { year: 2023, month: 12 }.next().to_string(), "2024-01");
+        assert!("2024-13".parse::<Month>().is_err());
+    }
+
+    #[test]
+    fn fts_queries_quote_user_text() {
+        assert_eq!(fts_query("coffee beans").unwrap(), "\"coffee\"* \"beans\"*");
+        assert_eq!(fts_query("AND OR \"x").unwrap(), "\"AND\"* \"OR\"* \"x\"*");
+        assert_eq!(fts_query("  -- "), None);
+    }
+}

@@ -1,0 +1,498 @@
+//! The local store: one SQLite file holding the ledger document (snapshot plus incremental
+//! changes) and the materialized view.
+//!
+//! **Invariant:** every write commits the automerge change and the view rows it implies in
+//! one SQLite transaction, so after a crash at any point the view equals the stored document.
+//! **Invariant:** reads use the view only; the document is loaded on the first write.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use automerge::transaction::{CommitOptions, Transaction as AmTx};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, Prop, ReadDoc};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::doc;
+use crate::error::{Error, Result};
+use crate::money::Currency;
+use crate::view::{self, Touched};
+
+/// Schema migrations of the SQLite file, applied in order; `PRAGMA user_version` counts them.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// Incremental changes are folded into a new snapshot once there are at least this many
+/// of them and they take more room than the snapshot itself, so compaction is rare and its
+/// cost amortized.
+const COMPACT_MIN_CHANGES: u64 = 256;
+const COMPACT_MIN_BYTES: u64 = 64 * 1024;
+
+/// A merge that brings more operations than this rebuilds the view wholesale instead of
+/// diffing: cheaper for a fresh device's first download or a big import from elsewhere.
+const FULL_REBUILD_OPS: usize = 20_000;
+
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: Option<PathBuf>,
+    actor: ActorId,
+    doc: Option<Loaded>,
+}
+
+struct Loaded {
+    doc: Automerge,
+    pending_changes: u64,
+    pending_bytes: u64,
+    snapshot_bytes: u64,
+}
+
+/// What applying changes from another replica did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MergeOutcome {
+    /// Changes this replica did not have before.
+    pub new_changes: usize,
+}
+
+/// Sizes of the stored document, for diagnostics and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageStats {
+    pub snapshot_bytes: u64,
+    pub pending_changes: u64,
+    pub pending_bytes: u64,
+}
+
+impl Store {
+    /// Creates a new ledger file. `actor` identifies this device in the document forever.
+    pub fn create(path: &Path, actor: ActorId, base_currency: Currency, now: DateTime<Utc>) -> Result<Store> {
+        if path.exists() {
+            return Err(Error::LedgerExists { path: path.to_path_buf() });
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
+        let result = Store::init(conn, Some(path.to_path_buf()), actor, base_currency, now);
+        if result.is_err() {
+            // Nothing of value is in a ledger that failed to initialize.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+        result
+    }
+
+    /// A ledger that lives in memory only (tests, previews).
+    pub fn create_in_memory(actor: ActorId, base_currency: Currency, now: DateTime<Utc>) -> Result<Store> {
+        Store::init(Connection::open_in_memory()?, None, actor, base_currency, now)
+    }
+
+    fn init(conn: Connection, path: Option<PathBuf>, actor: ActorId, base: Currency, now: DateTime<Utc>) -> Result<Store> {
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+        configure(&conn)?;
+        migrate(&conn)?;
+        let genesis = doc::genesis();
+        conn.execute("INSERT INTO doc_snapshot (id, data) VALUES (1, ?1)", [genesis.save()])?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [actor.to_bytes()])?;
+        let mut store = Store { conn, path, actor, doc: None };
+        store.rebuild_view()?;
+        store.commit(now, |tx, _| {
+            doc::put_base_currency(tx, base)?;
+            Ok(((), Touched { settings: true, ..Touched::default() }))
+        })?;
+        Ok(store)
+    }
+
+    /// Opens an existing ledger file. A damaged file is reported and never written to.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(Error::NoLedger { path: path.to_path_buf() });
+        }
+        check_header(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            return Err(Error::Corrupt { reason: "it holds no ledger".into() });
+        }
+        if version > MIGRATIONS.len() as i64 {
+            return Err(Error::TooNew { found: version, known: MIGRATIONS.len() as i64 });
+        }
+        configure(&conn)?;
+        migrate(&conn)?;
+        let actor: Vec<u8> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::Corrupt { reason: "the device id is missing".into() })?;
+        Ok(Store { conn, path: Some(path.to_path_buf()), actor: ActorId::from(actor), doc: None })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// This device's actor id in the document.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    pub fn is_document_loaded(&self) -> bool {
+        self.doc.is_some()
+    }
+
+    /// Loads the document now (otherwise the first write does). Apps call this in the
+    /// background after showing the first screen.
+    pub fn load_document(&mut self) -> Result<()> {
+        self.loaded().map(|_| ())
+    }
+
+    fn loaded(&mut self) -> Result<&mut Loaded> {
+        if self.doc.is_none() {
+            self.doc = Some(self.load()?);
+        }
+        Ok(self.doc.as_mut().expect("loaded above"))
+    }
+
+    /// The whole document, read from the file.
+    fn load(&self) -> Result<Loaded> {
+        let snapshot: Vec<u8> = self
+            .conn
+            .query_row("SELECT data FROM doc_snapshot WHERE id = 1", [], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::Corrupt { reason: "the ledger document is missing".into() })?;
+        let mut doc = Automerge::load(&snapshot).map_err(|e| Error::Corrupt { reason: format!("the ledger document cannot be read: {e}") })?;
+        let mut pending = Vec::new();
+        let mut pending_changes = 0;
+        let mut stmt = self.conn.prepare("SELECT data FROM doc_changes ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let data: Vec<u8> = row.get(0)?;
+            pending.extend_from_slice(&data);
+            pending_changes += 1;
+        }
+        if !pending.is_empty() {
+            doc.load_incremental(&pending).map_err(|e| Error::Corrupt { reason: format!("a stored change cannot be read: {e}") })?;
+        }
+        doc.set_actor(self.actor.clone());
+        let schema = doc::schema_of(&doc).map_err(|e| Error::Corrupt { reason: e.to_string() })?;
+        if schema > doc::SCHEMA_VERSION {
+            return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
+        }
+        Ok(Loaded {
+            doc,
+            pending_changes,
+            pending_bytes: pending.len() as u64,
+            snapshot_bytes: snapshot.len() as u64,
+        })
+    }
+
+    /// Makes one local change: `edit` writes into the document and says which records it
+    /// touched; the change and the view rows commit together.
+    pub(crate) fn commit<T>(
+        &mut self,
+        now: DateTime<Utc>,
+        edit: impl FnOnce(&mut AmTx<'_>, &Containers) -> Result<(T, Touched)>,
+    ) -> Result<T> {
+        self.loaded()?;
+        let mut loaded = self.doc.take().expect("loaded above");
+        let containers = Containers::of(&loaded.doc)?;
+        let mut tx = loaded.doc.transaction();
+        let (value, touched) = match edit(&mut tx, &containers) {
+            Ok(ok) => ok,
+            Err(e) => {
+                tx.rollback();
+                self.doc = Some(loaded);
+                return Err(e);
+            }
+        };
+        let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now.timestamp_millis()));
+        if hash.is_none() {
+            self.doc = Some(loaded);
+            return Ok(value);
+        }
+        let change = loaded.doc.get_last_local_change().expect("a change was just committed");
+        let stored = (|| -> Result<()> {
+            let sql = self.conn.transaction()?;
+            insert_change(&sql, &change)?;
+            view::apply(&sql, &loaded.doc, &containers, &touched)?;
+            sql.commit()?;
+            Ok(())
+        })();
+        match stored {
+            Ok(()) => {
+                loaded.pending_changes += 1;
+                loaded.pending_bytes += change.raw_bytes().len() as u64;
+                self.doc = Some(loaded);
+                self.compact_if_due()?;
+                Ok(value)
+            }
+            // The in-memory document is ahead of the file now; drop it so that the next
+            // write loads what was actually stored.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies changes from another replica (raw automerge change bytes, in any order, with
+    /// duplicates). Either all are stored and the view follows, or nothing changes.
+    pub fn apply_changes(&mut self, raw: &[Vec<u8>]) -> Result<MergeOutcome> {
+        let mut parsed = Vec::with_capacity(raw.len());
+        for (i, bytes) in raw.iter().enumerate() {
+            let change = Change::from_bytes(bytes.clone()).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))?;
+            parsed.push(change);
+        }
+        self.loaded()?;
+        let mut loaded = self.doc.take().expect("loaded above");
+        let mut seen = std::collections::HashSet::new();
+        let fresh: Vec<Change> = parsed
+            .into_iter()
+            .filter(|c| seen.insert(c.hash()) && loaded.doc.get_change_meta_by_hash(&c.hash()).is_none())
+            .collect();
+        if fresh.is_empty() {
+            self.doc = Some(loaded);
+            return Ok(MergeOutcome::default());
+        }
+        let before = loaded.doc.get_heads();
+        if let Err(e) = loaded.doc.apply_changes(fresh.iter().cloned()) {
+            // The document may hold part of the batch now: forget it, reload from the file.
+            return Err(Error::BadChange(e.to_string()));
+        }
+        let after = loaded.doc.get_heads();
+        match doc::schema_of(&loaded.doc) {
+            Ok(schema) if schema <= doc::SCHEMA_VERSION => {}
+            Ok(schema) => return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION }),
+            Err(e) => return Err(e),
+        }
+        let ops: usize = fresh.iter().map(Change::len).sum();
+        let containers = Containers::of(&loaded.doc)?;
+        let touched = if ops > FULL_REBUILD_OPS { None } else { Some(touched_between(&loaded.doc, &containers, &before, &after)) };
+        let stored = (|| -> Result<()> {
+            let sql = self.conn.transaction()?;
+            for change in &fresh {
+                insert_change(&sql, change)?;
+            }
+            match &touched {
+                Some(t) => view::apply(&sql, &loaded.doc, &containers, t)?,
+                None => view::rebuild(&sql, &loaded.doc, &containers)?,
+            }
+            sql.commit()?;
+            Ok(())
+        })();
+        stored?;
+        loaded.pending_changes += fresh.len() as u64;
+        loaded.pending_bytes += fresh.iter().map(|c| c.raw_bytes().len() as u64).sum::<u64>();
+        self.doc = Some(loaded);
+        self.compact_if_due()?;
+        Ok(MergeOutcome { new_changes: fresh.len() })
+    }
+
+    /// The document's current heads.
+    pub fn heads(&mut self) -> Result<Vec<ChangeHash>> {
+        Ok(self.loaded()?.doc.get_heads())
+    }
+
+    /// Raw bytes of every change the document has that `have` does not cover.
+    pub fn changes_since(&mut self, have: &[ChangeHash]) -> Result<Vec<Vec<u8>>> {
+        let doc = &mut self.loaded()?.doc;
+        Ok(doc.get_changes(have).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
+    }
+
+    /// Folds the incremental changes into a new snapshot.
+    pub fn compact(&mut self) -> Result<()> {
+        self.loaded()?;
+        let loaded = self.doc.as_mut().expect("loaded above");
+        let snapshot = loaded.doc.save();
+        let sql = self.conn.transaction()?;
+        sql.execute("INSERT OR REPLACE INTO doc_snapshot (id, data) VALUES (1, ?1)", [&snapshot])?;
+        // Changes whose dependencies have not arrived yet are not in the snapshot: keep them.
+        let hashes: Vec<Vec<u8>> = {
+            let mut stmt = sql.prepare("SELECT hash FROM doc_changes")?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut kept = 0u64;
+        let mut kept_bytes = 0u64;
+        for hash in hashes {
+            let known = ChangeHash::try_from(hash.as_slice()).ok().and_then(|h| loaded.doc.get_change_meta_by_hash(&h)).is_some();
+            if known {
+                sql.execute("DELETE FROM doc_changes WHERE hash = ?1", [&hash])?;
+            } else {
+                kept += 1;
+                kept_bytes += sql.query_row("SELECT length(data) FROM doc_changes WHERE hash = ?1", [&hash], |r| r.get::<_, i64>(0))? as u64;
+            }
+        }
+        sql.commit()?;
+        self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+        loaded.snapshot_bytes = snapshot.len() as u64;
+        loaded.pending_changes = kept;
+        loaded.pending_bytes = kept_bytes;
+        Ok(())
+    }
+
+    fn compact_if_due(&mut self) -> Result<()> {
+        let due = self.doc.as_ref().is_some_and(|l| {
+            l.pending_changes >= COMPACT_MIN_CHANGES && l.pending_bytes >= l.snapshot_bytes.max(COMPACT_MIN_BYTES)
+        });
+        if due {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    pub fn storage_stats(&self) -> Result<StorageStats> {
+        let snapshot_bytes: i64 = self.conn.query_row("SELECT coalesce(sum(length(data)), 0) FROM doc_snapshot", [], |r| r.get(0))?;
+        let (pending_changes, pending_bytes): (i64, i64) =
+            self.conn.query_row("SELECT count(*), coalesce(sum(length(data)), 0) FROM doc_changes", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(StorageStats { snapshot_bytes: snapshot_bytes as u64, pending_changes: pending_changes as u64, pending_bytes: pending_bytes as u64 })
+    }
+
+    /// Rebuilds the whole view from the document (after a migration of the view, or on
+    /// request).
+    pub fn rebuild_view(&mut self) -> Result<()> {
+        self.loaded()?;
+        let loaded = self.doc.as_ref().expect("loaded above");
+        let containers = Containers::of(&loaded.doc)?;
+        let sql = self.conn.transaction()?;
+        view::rebuild(&sql, &loaded.doc, &containers)?;
+        sql.commit()?;
+        Ok(())
+    }
+
+    /// Compares the view with the document, record by record; `Ok(())` when they agree.
+    /// Loads the document from the file (not the in-memory copy), as a fresh process would.
+    pub fn verify(&self) -> Result<std::result::Result<(), String>> {
+        let loaded = self.load()?;
+        let containers = Containers::of(&loaded.doc)?;
+        let scratch = Connection::open_in_memory()?;
+        migrate(&scratch)?;
+        let sql = scratch.unchecked_transaction()?;
+        view::rebuild(&sql, &loaded.doc, &containers)?;
+        sql.commit()?;
+        let expected = view::dump(&scratch)?;
+        let actual = view::dump(&self.conn)?;
+        if expected == actual {
+            Ok(Ok(()))
+        } else {
+            let diff = expected.lines().zip(actual.lines()).find(|(a, b)| a != b);
+            Ok(Err(match diff {
+                Some((doc, view)) => format!("document has {doc:?}, view has {view:?}"),
+                None => format!("document has {} rows, view has {}", expected.lines().count(), actual.lines().count()),
+            }))
+        }
+    }
+
+    /// A canonical text dump of the view, for comparing replicas.
+    pub fn view_dump(&self) -> Result<String> {
+        view::dump(&self.conn)
+    }
+
+    /// The document's content as JSON (winning values only), for comparing replicas.
+    pub fn document_json(&mut self) -> Result<serde_json::Value> {
+        let doc = &self.loaded()?.doc;
+        Ok(serde_json::to_value(automerge::AutoSerde::from(doc)).unwrap_or_default())
+    }
+}
+
+/// The object ids of the top-level containers.
+pub(crate) struct Containers {
+    pub categories: ObjId,
+    pub payment_methods: ObjId,
+    pub transactions: ObjId,
+    pub settings: ObjId,
+}
+
+impl Containers {
+    pub fn of(d: &impl ReadDoc) -> Result<Containers> {
+        Ok(Containers {
+            categories: doc::container(d, doc::CATEGORIES)?,
+            payment_methods: doc::container(d, doc::PAYMENT_METHODS)?,
+            transactions: doc::container(d, doc::TRANSACTIONS)?,
+            settings: doc::container(d, doc::SETTINGS)?,
+        })
+    }
+}
+
+/// Which records changed between two states of the document, from automerge's diff.
+fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: &[ChangeHash]) -> Touched {
+    use automerge::PatchAction;
+    let mut t = Touched::default();
+    for patch in d.diff(before, after) {
+        let (container, key) = match patch.path.as_slice() {
+            [] => continue,
+            [(_, _)] => {
+                let key = match &patch.action {
+                    PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key.clone()),
+                    PatchAction::Conflict { prop: Prop::Map(key) } => Some(key.clone()),
+                    _ => None,
+                };
+                (&patch.obj, key)
+            }
+            [_, (container, Prop::Map(key)), ..] => (container, Some(key.clone())),
+            _ => continue,
+        };
+        if *container == c.settings {
+            t.settings = true;
+            continue;
+        }
+        let Some(id) = key.and_then(|k| uuid::Uuid::parse_str(&k).ok()) else { continue };
+        if *container == c.transactions {
+            t.transactions.push(id);
+        } else if *container == c.categories {
+            t.categories.push(id);
+        } else if *container == c.payment_methods {
+            t.payment_methods.push(id);
+        }
+    }
+    t.transactions.sort();
+    t.transactions.dedup();
+    t.categories.sort();
+    t.categories.dedup();
+    t.payment_methods.sort();
+    t.payment_methods.dedup();
+    t
+}
+
+fn insert_change(sql: &rusqlite::Transaction<'_>, change: &Change) -> Result<()> {
+    sql.execute(
+        "INSERT OR IGNORE INTO doc_changes (hash, data) VALUES (?1, ?2)",
+        params![change.hash().as_ref(), change.raw_bytes()],
+    )?;
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    // WAL with synchronous=NORMAL: a crashed app loses nothing it committed; a power cut may
+    // lose the last commits but never leaves a half-written one.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Refuses files that are not SQLite databases before SQLite touches them.
+fn check_header(path: &Path) -> Result<()> {
+    let mut header = [0u8; 16];
+    let mut file = File::open(path)?;
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..])? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    if read < header.len() || &header != b"SQLite format 3\0" {
+        return Err(Error::Corrupt { reason: "the file is truncated or not a SQLite database".into() });
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the core: one binary, a module per area.
+
+mod backup;
+mod convergence;
+mod merge;
+mod queries;
+mod store;
+mod support;

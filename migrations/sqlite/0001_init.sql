@@ -1,0 +1,121 @@
+-- The local store of one ledger: the automerge document (a compacted snapshot plus the
+-- changes made or received since) and the materialized view every read uses.
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- At most one row: the document saved whole at the last compaction.
+CREATE TABLE doc_snapshot (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    data BLOB NOT NULL
+);
+
+-- Changes not yet folded into the snapshot, in the order they were stored.
+CREATE TABLE doc_changes (
+    seq  INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    data BLOB NOT NULL
+);
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE categories (
+    id          BLOB PRIMARY KEY,
+    name        TEXT NOT NULL,
+    kind        INTEGER NOT NULL,
+    color       TEXT NOT NULL,
+    icon        TEXT NOT NULL,
+    archived    INTEGER NOT NULL,
+    deleted     INTEGER NOT NULL,
+    merged_into BLOB
+) WITHOUT ROWID;
+
+CREATE TABLE payment_methods (
+    id       BLOB PRIMARY KEY,
+    name     TEXT NOT NULL,
+    archived INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- amount: integer ten-thousandths of the currency unit (exact sums).
+-- date: yyyymmdd as an integer (so yyyymm = date / 100).
+-- category_id: the resolved category; category_ref: the document's reference when it
+-- differs (a deleted category), so it can be resolved again.
+CREATE TABLE transactions (
+    rowid          INTEGER PRIMARY KEY,
+    id             BLOB NOT NULL UNIQUE,
+    kind           INTEGER NOT NULL,
+    amount         INTEGER NOT NULL,
+    currency       TEXT NOT NULL,
+    date           INTEGER NOT NULL,
+    category_id    BLOB NOT NULL,
+    category_ref   BLOB,
+    payment_method BLOB NOT NULL,
+    description    TEXT NOT NULL,
+    notes          TEXT,
+    tags           TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    conflicts      TEXT
+);
+CREATE INDEX transactions_date ON transactions (date);
+CREATE INDEX transactions_category ON transactions (category_id, date);
+CREATE INDEX transactions_category_ref ON transactions (category_ref) WHERE category_ref IS NOT NULL;
+
+CREATE TABLE transaction_tags (
+    tag      TEXT NOT NULL,
+    tx_rowid INTEGER NOT NULL,
+    PRIMARY KEY (tag, tx_rowid)
+) WITHOUT ROWID;
+
+-- Monthly totals per category, kind and currency, kept exact by triggers; dashboard queries
+-- read whole months here instead of scanning transactions.
+CREATE TABLE month_totals (
+    month       INTEGER NOT NULL,
+    category_id BLOB NOT NULL,
+    kind        INTEGER NOT NULL,
+    currency    TEXT NOT NULL,
+    total       INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    PRIMARY KEY (month, category_id, kind, currency)
+) WITHOUT ROWID;
+
+-- Free text over description and notes; the text itself lives in `transactions`.
+CREATE VIRTUAL TABLE transactions_fts USING fts5 (
+    description, notes,
+    content = 'transactions', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER transactions_ai AFTER INSERT ON transactions BEGIN
+    INSERT INTO month_totals (month, category_id, kind, currency, total, count)
+    VALUES (new.date / 100, new.category_id, new.kind, new.currency, new.amount, 1)
+    ON CONFLICT DO UPDATE SET total = total + excluded.total, count = count + 1;
+    INSERT INTO transactions_fts (rowid, description, notes) VALUES (new.rowid, new.description, new.notes);
+END;
+
+CREATE TRIGGER transactions_ad AFTER DELETE ON transactions BEGIN
+    UPDATE month_totals SET total = total - old.amount, count = count - 1
+    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency;
+    DELETE FROM month_totals
+    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency AND count = 0;
+    INSERT INTO transactions_fts (transactions_fts, rowid, description, notes) VALUES ('delete', old.rowid, old.description, old.notes);
+    DELETE FROM transaction_tags WHERE tx_rowid = old.rowid;
+END;
+
+CREATE TRIGGER transactions_au AFTER UPDATE ON transactions BEGIN
+    UPDATE month_totals SET total = total - old.amount, count = count - 1
+    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency;
+    DELETE FROM month_totals
+    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency AND count = 0;
+    INSERT INTO month_totals (month, category_id, kind, currency, total, count)
+    VALUES (new.date / 100, new.category_id, new.kind, new.currency, new.amount, 1)
+    ON CONFLICT DO UPDATE SET total = total + excluded.total, count = count + 1;
+    INSERT INTO transactions_fts (transactions_fts, rowid, description, notes) VALUES ('delete', old.rowid, old.description, old.notes);
+    INSERT INTO transactions_fts (rowid, description, notes) VALUES (new.rowid, new.description, new.notes);
+END;
+
