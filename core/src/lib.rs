@@ -10,15 +10,20 @@ pub mod model;
 pub mod money;
 mod ops;
 pub mod query;
-pub mod store;
 pub mod sample;
+pub mod store;
 mod view;
 
 pub use automerge::{ActorId, ChangeHash};
 pub use backup::{Backup, RestoreSummary};
 pub use error::{Error, Result};
-pub use model::{Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Settings, Transaction, TransactionPatch};
+pub use model::{
+    Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Settings,
+    Transaction, TransactionPatch,
+};
 pub use money::Currency;
-pub use query::{CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage};
-pub use store::{MergeOutcome, StorageStats, Store};
+pub use query::{
+    CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage,
+};
 pub use rust_decimal::Decimal;
+pub use store::{MergeOutcome, StorageStats, Store};

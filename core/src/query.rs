@@ -11,12 +11,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::doc;
 use crate::error::{Error, Result};
 use crate::model::{self, Category, Kind, PaymentMethod, Settings, Transaction};
 use crate::money::{self, Currency};
 use crate::store::Store;
 use crate::view::date_key;
-use crate::doc;
 
 pub const MAX_PAGE: u32 = 1_000;
 
@@ -57,7 +57,10 @@ impl FromStr for SortBy {
             "amount" => Ok(SortBy::Amount),
             "description" => Ok(SortBy::Description),
             "created" => Ok(SortBy::Created),
-            other => Err(Error::invalid("sort", format!("{other:?} is not one of date, amount, description, created"))),
+            other => Err(Error::invalid(
+                "sort",
+                format!("{other:?} is not one of date, amount, description, created"),
+            )),
         }
     }
 }
@@ -71,7 +74,10 @@ pub struct Sort {
 
 impl Default for Sort {
     fn default() -> Sort {
-        Sort { by: SortBy::Date, descending: true }
+        Sort {
+            by: SortBy::Date,
+            descending: true,
+        }
     }
 }
 
@@ -84,7 +90,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> PageRequest {
-        PageRequest { offset: 0, limit: 50 }
+        PageRequest {
+            offset: 0,
+            limit: 50,
+        }
     }
 }
 
@@ -115,7 +124,10 @@ pub struct Month {
 
 impl Month {
     pub fn of(date: NaiveDate) -> Month {
-        Month { year: date.year(), month: date.month() }
+        Month {
+            year: date.year(),
+            month: date.month(),
+        }
     }
 
     pub fn first_day(self) -> NaiveDate {
@@ -123,20 +135,32 @@ impl Month {
     }
 
     pub fn last_day(self) -> NaiveDate {
-        self.next().first_day().pred_opt().expect("not the first day ever")
+        self.next()
+            .first_day()
+            .pred_opt()
+            .expect("not the first day ever")
     }
 
     pub fn next(self) -> Month {
         if self.month == 12 {
-            Month { year: self.year + 1, month: 1 }
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            Month { year: self.year, month: self.month + 1 }
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
     pub fn minus(self, months: u32) -> Month {
         let index = self.year * 12 + self.month as i32 - 1 - months as i32;
-        Month { year: index.div_euclid(12), month: index.rem_euclid(12) as u32 + 1 }
+        Month {
+            year: index.div_euclid(12),
+            month: index.rem_euclid(12) as u32 + 1,
+        }
     }
 
     fn key(self) -> i64 {
@@ -167,7 +191,9 @@ impl Serialize for Month {
 
 impl<'de> Deserialize<'de> for Month {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Month, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -202,51 +228,126 @@ enum Group {
 /// One aggregate row: group key, kind, currency → (sum in view units, count).
 type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i64, u64)>;
 
-const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
+const TX_COLUMNS: &str =
+    "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
      t.notes, t.tags, t.created_at, t.updated_at, t.conflicts";
 
 impl Store {
     pub fn settings(&self) -> Result<Settings> {
-        let code: Option<String> = self.conn.query_row("SELECT value FROM settings WHERE key = 'base_currency'", [], |r| r.get(0)).optional()?;
-        let base_currency = code.as_deref().and_then(Currency::from_code).unwrap_or_else(|| Currency::from_code("USD").expect("USD is known"));
+        let code: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'base_currency'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let base_currency = code
+            .as_deref()
+            .and_then(Currency::from_code)
+            .unwrap_or_else(|| Currency::from_code("USD").expect("USD is known"));
         Ok(Settings { base_currency })
     }
 
     pub fn transaction(&self, id: Uuid) -> Result<Option<Transaction>> {
         let sql = format!("SELECT {TX_COLUMNS} FROM transactions t WHERE t.id = ?1");
-        Ok(self.conn.query_row(&sql, [id.as_bytes()], row_to_transaction).optional()?)
+        Ok(self
+            .conn
+            .query_row(&sql, [id.as_bytes()], row_to_transaction)
+            .optional()?)
     }
 
     /// Lists transactions matching `filter`, sorted and paged.
-    pub fn list_transactions(&self, filter: &Filter, sort: Sort, page: PageRequest) -> Result<TransactionPage> {
+    pub fn list_transactions(
+        &self,
+        filter: &Filter,
+        sort: Sort,
+        page: PageRequest,
+    ) -> Result<TransactionPage> {
         if page.limit == 0 || page.limit > MAX_PAGE {
-            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
         }
         let (where_sql, args) = filter_sql(filter)?;
-        let total: i64 = self.conn.query_row(&format!("SELECT count(*) FROM transactions t {where_sql}"), params_from_iter(args.iter()), |r| r.get(0))?;
+        // Free text alone: the full-text index counts its matches without touching rows.
+        let text_only = Filter {
+            text: None,
+            ..filter.clone()
+        } == Filter::default();
+        let total: i64 = match filter.text.as_deref().and_then(fts_query) {
+            Some(q) if text_only => self.conn.query_row(
+                "SELECT count(*) FROM transactions_fts WHERE transactions_fts MATCH ?1",
+                [q],
+                |r| r.get(0),
+            )?,
+            _ => self.conn.query_row(
+                &format!("SELECT count(*) FROM transactions t {where_sql}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?,
+        };
+        // The row id breaks ties, which every index carries, so date order needs no sort.
         let dir = if sort.descending { "DESC" } else { "ASC" };
         let order = match sort.by {
-            SortBy::Date => format!("t.date {dir}, t.created_at {dir}, t.id {dir}"),
-            SortBy::Amount => format!("t.amount {dir}, t.date {dir}, t.id {dir}"),
-            SortBy::Description => format!("t.description COLLATE NOCASE {dir}, t.date {dir}, t.id {dir}"),
-            SortBy::Created => format!("t.created_at {dir}, t.id {dir}"),
+            SortBy::Date => format!("t.date {dir}, t.rowid {dir}"),
+            SortBy::Amount => format!("t.amount {dir}, t.rowid {dir}"),
+            SortBy::Description => format!("t.description COLLATE NOCASE {dir}, t.rowid {dir}"),
+            SortBy::Created => format!("t.created_at {dir}, t.rowid {dir}"),
         };
-        let sql = format!("SELECT {TX_COLUMNS} FROM transactions t {where_sql} ORDER BY {order} LIMIT {} OFFSET {}", page.limit, page.offset);
+        // Two phases: sort narrow (row id, key) pairs, then read the page's rows in full.
+        let sql = format!(
+            "SELECT t.rowid FROM transactions t {where_sql} ORDER BY {order} LIMIT {} OFFSET {}",
+            page.limit, page.offset
+        );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let items = stmt.query_map(params_from_iter(args.iter()), row_to_transaction)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(TransactionPage { items, total: total as u64 })
+        let rowids = stmt
+            .query_map(params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let items = if rowids.is_empty() {
+            Vec::new()
+        } else {
+            let list = rowids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT t.rowid, {TX_COLUMNS} FROM transactions t WHERE t.rowid IN ({list})"
+            ))?;
+            let mut rows: std::collections::HashMap<i64, Transaction> = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, row_to_transaction_at(r, 1)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rowids.iter().filter_map(|id| rows.remove(id)).collect()
+        };
+        Ok(TransactionPage {
+            items,
+            total: total as u64,
+        })
     }
 
     /// The most recent transactions by date.
     pub fn recent_transactions(&self, limit: u32) -> Result<Vec<Transaction>> {
-        Ok(self.list_transactions(&Filter::default(), Sort::default(), PageRequest { offset: 0, limit })?.items)
+        Ok(self
+            .list_transactions(
+                &Filter::default(),
+                Sort::default(),
+                PageRequest { offset: 0, limit },
+            )?
+            .items)
     }
 
     /// Income, expenses and net per currency between two days (inclusive); open ends mean
     /// "since the first" and "up to the last" transaction.
     pub fn balance(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<Totals>> {
         let agg = self.aggregate(from, to, Group::None)?;
-        Ok(totals_by_currency(agg.iter().map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v))))
+        Ok(totals_by_currency(
+            agg.iter()
+                .map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v)),
+        ))
     }
 
     /// One summary per month from `first` to `last` inclusive, months without transactions
@@ -259,13 +360,19 @@ impl Store {
         let mut by_month: BTreeMap<i64, Vec<(i64, &str, (i64, u64))>> = BTreeMap::new();
         for ((key, kind, cur), v) in &agg {
             let month = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
-            by_month.entry(month).or_default().push((*kind, cur.as_str(), *v));
+            by_month
+                .entry(month)
+                .or_default()
+                .push((*kind, cur.as_str(), *v));
         }
         let mut out = Vec::new();
         let mut m = first;
         while m <= last {
             let rows = by_month.remove(&m.key()).unwrap_or_default();
-            out.push(MonthSummary { month: m, totals: totals_by_currency(rows.into_iter()) });
+            out.push(MonthSummary {
+                month: m,
+                totals: totals_by_currency(rows.into_iter()),
+            });
             m = m.next();
         }
         Ok(out)
@@ -280,9 +387,18 @@ impl Store {
     }
 
     /// Totals per category for one kind between two days, largest first.
-    pub fn category_breakdown(&self, from: Option<NaiveDate>, to: Option<NaiveDate>, kind: Kind) -> Result<Vec<CategoryTotal>> {
+    pub fn category_breakdown(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        kind: Kind,
+    ) -> Result<Vec<CategoryTotal>> {
         let agg = self.aggregate(from, to, Group::Category)?;
-        let categories: BTreeMap<Uuid, Category> = self.all_categories()?.into_iter().map(|c| (c.id, c)).collect();
+        let categories: BTreeMap<Uuid, Category> = self
+            .all_categories()?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
         let mut per_currency: BTreeMap<String, i64> = BTreeMap::new();
         let mut rows = Vec::new();
         for ((key, k, cur), (units, count)) in &agg {
@@ -299,12 +415,20 @@ impl Store {
                 let currency = Currency::from_code(&cur)?;
                 let cat = categories.get(&id);
                 let all = per_currency.get(&cur).copied().unwrap_or(0);
-                let mut percent = if all == 0 { Decimal::ZERO } else { (Decimal::from(units) * Decimal::ONE_HUNDRED / Decimal::from(all)).round_dp(1) };
+                let mut percent = if all == 0 {
+                    Decimal::ZERO
+                } else {
+                    (Decimal::from(units) * Decimal::ONE_HUNDRED / Decimal::from(all)).round_dp(1)
+                };
                 percent.rescale(1);
                 Some(CategoryTotal {
                     category_id: id,
-                    name: cat.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
-                    color: cat.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
+                    name: cat
+                        .map(|c| c.name.clone())
+                        .unwrap_or_else(|| "Unknown".into()),
+                    color: cat
+                        .map(|c| c.color.clone())
+                        .unwrap_or_else(|| "#757575".into()),
                     icon: cat.map(|c| c.icon.clone()).unwrap_or_default(),
                     currency,
                     total: in_currency(units, currency),
@@ -313,13 +437,23 @@ impl Store {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
+        out.sort_by(|a, b| {
+            a.currency
+                .cmp(&b.currency)
+                .then(b.total.cmp(&a.total))
+                .then(a.name.cmp(&b.name))
+        });
         Ok(out)
     }
 
     /// Sums over a period: whole months from `month_totals`, the partial months at either end
     /// from the transactions themselves.
-    fn aggregate(&self, from: Option<NaiveDate>, to: Option<NaiveDate>, group: Group) -> Result<Aggregates> {
+    fn aggregate(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        group: Group,
+    ) -> Result<Aggregates> {
         // Every stored date lies within the years validation allows; clamping keeps month
         // arithmetic away from the calendar's ends.
         let first = NaiveDate::from_ymd_opt(model::MIN_YEAR, 1, 1).expect("valid");
@@ -330,8 +464,16 @@ impl Store {
         if from > to {
             return Ok(out);
         }
-        let first_full = if from.day() == 1 { Month::of(from) } else { Month::of(from).next() };
-        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) { Month::of(to) } else { Month::of(to).minus(1) };
+        let first_full = if from.day() == 1 {
+            Month::of(from)
+        } else {
+            Month::of(from).next()
+        };
+        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) {
+            Month::of(to)
+        } else {
+            Month::of(to).minus(1)
+        };
         let (month_key, tx_key) = match group {
             Group::None => ("x''", "x''"),
             Group::Month => ("month", "t.date / 100"),
@@ -365,10 +507,22 @@ impl Store {
                 [first_full.key(), last_full.key()],
             )?;
             if from < first_full.first_day() {
-                add(&raw, [date_key(from), date_key(first_full.first_day().pred_opt().expect("after MIN"))])?;
+                add(
+                    &raw,
+                    [
+                        date_key(from),
+                        date_key(first_full.first_day().pred_opt().expect("after MIN")),
+                    ],
+                )?;
             }
             if to > last_full.last_day() {
-                add(&raw, [date_key(last_full.last_day().succ_opt().expect("before MAX")), date_key(to)])?;
+                add(
+                    &raw,
+                    [
+                        date_key(last_full.last_day().succ_opt().expect("before MAX")),
+                        date_key(to),
+                    ],
+                )?;
             }
         } else {
             add(&raw, [date_key(from), date_key(to)])?;
@@ -378,7 +532,11 @@ impl Store {
 
     /// Live (not deleted) categories, archived ones only if asked for, by kind and name.
     pub fn categories(&self, include_archived: bool) -> Result<Vec<Category>> {
-        Ok(self.all_categories()?.into_iter().filter(|c| !c.deleted && (include_archived || !c.archived)).collect())
+        Ok(self
+            .all_categories()?
+            .into_iter()
+            .filter(|c| !c.deleted && (include_archived || !c.archived))
+            .collect())
     }
 
     /// Every category the document knows, deleted ones included.
@@ -415,18 +573,32 @@ impl Store {
 
     /// How many transactions are filed under a category.
     pub fn category_usage(&self, id: Uuid) -> Result<u64> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM transactions WHERE category_id = ?1", [id.as_bytes()], |r| r.get(0))?;
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM transactions WHERE category_id = ?1",
+            [id.as_bytes()],
+            |r| r.get(0),
+        )?;
         Ok(n as u64)
     }
 
     pub fn payment_methods(&self, include_archived: bool) -> Result<Vec<PaymentMethod>> {
-        let mut stmt = self.conn.prepare_cached("SELECT id, name, archived FROM payment_methods ORDER BY name COLLATE NOCASE, id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, archived FROM payment_methods ORDER BY name COLLATE NOCASE, id",
+        )?;
         let rows = stmt.query_map([], |r| {
             let id = uuid_col(r, 0)?;
-            Ok(PaymentMethod { id, name: r.get(1)?, archived: r.get(2)?, builtin: doc::is_builtin_payment_method(id) })
+            Ok(PaymentMethod {
+                id,
+                name: r.get(1)?,
+                archived: r.get(2)?,
+                builtin: doc::is_builtin_payment_method(id),
+            })
         })?;
         let all: Vec<PaymentMethod> = rows.collect::<rusqlite::Result<_>>()?;
-        Ok(all.into_iter().filter(|m| include_archived || !m.archived).collect())
+        Ok(all
+            .into_iter()
+            .filter(|m| include_archived || !m.archived)
+            .collect())
     }
 
     /// A payment method by id or name (case-insensitive; `bank_transfer` also matches
@@ -437,41 +609,94 @@ impl Store {
 
     /// Every tag in use, with how many transactions carry it.
     pub fn tags(&self) -> Result<Vec<(String, u64)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT tag, count(*) FROM transaction_tags GROUP BY tag ORDER BY tag")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tag, count(*) FROM transaction_tags GROUP BY tag ORDER BY tag",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Transactions whose id starts or ends with `fragment` (hex digits, dashes ignored);
+    /// at most `limit` of them. Lets people type a short id: the end of a time-ordered id is
+    /// its random part, so that is what lists show.
+    pub fn transaction_ids_matching(&self, fragment: &str, limit: u32) -> Result<Vec<Uuid>> {
+        let hex: String = fragment
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if hex.len() < 4 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::invalid(
+                "id",
+                format!("{fragment:?} is not a transaction id (give at least 4 of its hex digits)"),
+            ));
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM transactions WHERE substr(hex(id), 1, length(?1)) = ?1 OR substr(hex(id), -length(?1)) = ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![hex, limit], |r| uuid_col(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn transaction_count(&self) -> Result<u64> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM transactions", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM transactions", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 }
 
 /// Finds a category in `live` by id or case-insensitive name.
-pub(crate) fn pick_category(live: &[Category], kind: Option<Kind>, name_or_id: &str) -> Result<Category> {
+pub(crate) fn pick_category(
+    live: &[Category],
+    kind: Option<Kind>,
+    name_or_id: &str,
+) -> Result<Category> {
     let wanted = name_or_id.trim();
-    let by_id = Uuid::parse_str(wanted).ok().and_then(|id| live.iter().find(|c| c.id == id));
+    let by_id = Uuid::parse_str(wanted)
+        .ok()
+        .and_then(|id| live.iter().find(|c| c.id == id));
     let found = match by_id {
         Some(c) => Some(c.clone()),
         None => {
-            let matches: Vec<&Category> =
-                live.iter().filter(|c| c.name.eq_ignore_ascii_case(wanted) && kind.is_none_or(|k| c.kind == k)).collect();
+            let matches: Vec<&Category> = live
+                .iter()
+                .filter(|c| c.name.eq_ignore_ascii_case(wanted) && kind.is_none_or(|k| c.kind == k))
+                .collect();
             match matches.as_slice() {
                 [one] => Some((*one).clone()),
                 [] => None,
-                _ => return Err(Error::invalid("category", format!("{wanted:?} exists for both expenses and income; give the kind"))),
+                _ => {
+                    return Err(Error::invalid(
+                        "category",
+                        format!("{wanted:?} exists for both expenses and income; give the kind"),
+                    ))
+                }
             }
         }
     };
-    found.ok_or_else(|| Error::invalid("category", format!("no category {wanted:?}{}", kind.map(|k| format!(" for {k}")).unwrap_or_default())))
+    found.ok_or_else(|| {
+        Error::invalid(
+            "category",
+            format!(
+                "no category {wanted:?}{}",
+                kind.map(|k| format!(" for {k}")).unwrap_or_default()
+            ),
+        )
+    })
 }
 
-pub(crate) fn pick_payment_method(all: &[PaymentMethod], name_or_id: &str) -> Result<PaymentMethod> {
+pub(crate) fn pick_payment_method(
+    all: &[PaymentMethod],
+    name_or_id: &str,
+) -> Result<PaymentMethod> {
     let wanted = name_or_id.trim();
     let normalized = wanted.replace(['_', '-'], " ");
     all.iter()
-        .find(|m| Uuid::parse_str(wanted).is_ok_and(|id| id == m.id) || m.name.eq_ignore_ascii_case(&normalized))
+        .find(|m| {
+            Uuid::parse_str(wanted).is_ok_and(|id| id == m.id)
+                || m.name.eq_ignore_ascii_case(&normalized)
+        })
         .cloned()
         .ok_or_else(|| Error::invalid("payment_method", format!("no payment method {wanted:?}")))
 }
@@ -486,43 +711,84 @@ fn filter_sql(f: &Filter) -> Result<(String, Vec<SqlValue>)> {
     };
     if let (Some(from), Some(to)) = (f.from, f.to) {
         if from > to {
-            return Err(Error::invalid("from", "the start date is after the end date"));
+            return Err(Error::invalid(
+                "from",
+                "the start date is after the end date",
+            ));
         }
     }
     if let Some(from) = f.from {
-        clauses.push(format!("t.date >= {}", arg(SqlValue::Integer(date_key(from)), &mut args)));
+        clauses.push(format!(
+            "t.date >= {}",
+            arg(SqlValue::Integer(date_key(from)), &mut args)
+        ));
     }
     if let Some(to) = f.to {
-        clauses.push(format!("t.date <= {}", arg(SqlValue::Integer(date_key(to)), &mut args)));
+        clauses.push(format!(
+            "t.date <= {}",
+            arg(SqlValue::Integer(date_key(to)), &mut args)
+        ));
     }
     if let Some(kind) = f.kind {
-        clauses.push(format!("t.kind = {}", arg(SqlValue::Integer(kind.as_i64()), &mut args)));
+        clauses.push(format!(
+            "t.kind = {}",
+            arg(SqlValue::Integer(kind.as_i64()), &mut args)
+        ));
     }
     if !f.categories.is_empty() {
-        let list: Vec<String> = f.categories.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
+        let list: Vec<String> = f
+            .categories
+            .iter()
+            .map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args))
+            .collect();
         clauses.push(format!("t.category_id IN ({})", list.join(",")));
     }
     if !f.payment_methods.is_empty() {
-        let list: Vec<String> = f.payment_methods.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
+        let list: Vec<String> = f
+            .payment_methods
+            .iter()
+            .map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args))
+            .collect();
         clauses.push(format!("t.payment_method IN ({})", list.join(",")));
     }
     let units = |field: &str, v: Decimal| {
-        money::to_units(v).ok_or_else(|| Error::invalid(field, "has more than four decimals or is too large"))
+        money::to_units(v)
+            .ok_or_else(|| Error::invalid(field, "has more than four decimals or is too large"))
     };
     if let Some(min) = f.min_amount {
-        clauses.push(format!("t.amount >= {}", arg(SqlValue::Integer(units("min_amount", min)?), &mut args)));
+        clauses.push(format!(
+            "t.amount >= {}",
+            arg(SqlValue::Integer(units("min_amount", min)?), &mut args)
+        ));
     }
     if let Some(max) = f.max_amount {
-        clauses.push(format!("t.amount <= {}", arg(SqlValue::Integer(units("max_amount", max)?), &mut args)));
+        clauses.push(format!(
+            "t.amount <= {}",
+            arg(SqlValue::Integer(units("max_amount", max)?), &mut args)
+        ));
     }
     if !f.tags.is_empty() {
-        let list: Vec<String> = f.tags.iter().map(|t| arg(SqlValue::Text(t.trim().to_lowercase()), &mut args)).collect();
-        clauses.push(format!("t.rowid IN (SELECT tx_rowid FROM transaction_tags WHERE tag IN ({}))", list.join(",")));
+        let list: Vec<String> = f
+            .tags
+            .iter()
+            .map(|t| arg(SqlValue::Text(t.trim().to_lowercase()), &mut args))
+            .collect();
+        clauses.push(format!(
+            "t.rowid IN (SELECT tx_rowid FROM transaction_tags WHERE tag IN ({}))",
+            list.join(",")
+        ));
     }
     if let Some(text) = f.text.as_deref().and_then(fts_query) {
-        clauses.push(format!("t.rowid IN (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH {})", arg(SqlValue::Text(text), &mut args)));
+        clauses.push(format!(
+            "t.rowid IN (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH {})",
+            arg(SqlValue::Text(text), &mut args)
+        ));
     }
-    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
     Ok((sql, args))
 }
 
@@ -539,7 +805,9 @@ fn fts_query(text: &str) -> Option<String> {
 
 fn uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let bytes: Vec<u8> = r.get(i)?;
-    Uuid::from_slice(&bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
+    Uuid::from_slice(&bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
+    })
 }
 
 fn in_currency(units: i64, currency: Currency) -> Decimal {
@@ -549,32 +817,49 @@ fn in_currency(units: i64, currency: Currency) -> Decimal {
 }
 
 fn row_to_transaction(r: &Row<'_>) -> rusqlite::Result<Transaction> {
-    let code: String = r.get(3)?;
-    let currency = Currency::from_code(&code)
-        .ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, format!("unknown currency {code}").into()))?;
-    let date: i64 = r.get(4)?;
-    let date = NaiveDate::from_ymd_opt((date / 10_000) as i32, (date / 100 % 100) as u32, (date % 100) as u32)
-        .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(4, date))?;
-    let tags: Option<String> = r.get(9)?;
-    let conflicts: Option<String> = r.get(12)?;
+    row_to_transaction_at(r, 0)
+}
+
+/// Reads the `TX_COLUMNS` that start at column `o`.
+fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction> {
+    let code: String = r.get(o + 3)?;
+    let currency = Currency::from_code(&code).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            o + 3,
+            rusqlite::types::Type::Text,
+            format!("unknown currency {code}").into(),
+        )
+    })?;
+    let date: i64 = r.get(o + 4)?;
+    let date = NaiveDate::from_ymd_opt(
+        (date / 10_000) as i32,
+        (date / 100 % 100) as u32,
+        (date % 100) as u32,
+    )
+    .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(o + 4, date))?;
+    let tags: Option<String> = r.get(o + 9)?;
+    let conflicts: Option<String> = r.get(o + 12)?;
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
-        let ms: i64 = r.get(i)?;
-        DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, ms))
+        let ms: i64 = r.get(o + i)?;
+        DateTime::from_timestamp_millis(ms)
+            .ok_or(rusqlite::Error::IntegralValueOutOfRange(o + i, ms))
     };
     Ok(Transaction {
-        id: uuid_col(r, 0)?,
-        kind: Kind::from_i64(r.get(1)?),
-        amount: in_currency(r.get(2)?, currency),
+        id: uuid_col(r, o)?,
+        kind: Kind::from_i64(r.get(o + 1)?),
+        amount: in_currency(r.get(o + 2)?, currency),
         currency,
         date,
-        category_id: uuid_col(r, 5)?,
-        payment_method_id: uuid_col(r, 6)?,
-        description: r.get(7)?,
-        notes: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+        category_id: uuid_col(r, o + 5)?,
+        payment_method_id: uuid_col(r, o + 6)?,
+        description: r.get(o + 7)?,
+        notes: r.get::<_, Option<String>>(o + 8)?.unwrap_or_default(),
         tags: tags.as_deref().map(doc::split_tags).unwrap_or_default(),
         created_at: time(10)?,
         updated_at: time(11)?,
-        conflicts: conflicts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+        conflicts: conflicts
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -612,8 +897,24 @@ mod tests {
         let m: Month = "2024-01".parse().unwrap();
         assert_eq!(m.minus(1).to_string(), "2023-12");
         assert_eq!(m.minus(13).to_string(), "2022-12");
-        assert_eq!(Month { year: 2024, month: 2 }.last_day().to_string(), "2024-02-29");
-        assert_eq!(Month { year: 2023, month: 12 }.next().to_string(), "2024-01");
+        assert_eq!(
+            Month {
+                year: 2024,
+                month: 2
+            }
+            .last_day()
+            .to_string(),
+            "2024-02-29"
+        );
+        assert_eq!(
+            Month {
+                year: 2023,
+                month: 12
+            }
+            .next()
+            .to_string(),
+            "2024-01"
+        );
         assert!("2024-13".parse::<Month>().is_err());
     }
 

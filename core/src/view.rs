@@ -86,7 +86,10 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
     }
     for id in doc::ids(d, &c.payment_methods) {
         if let Some(m) = doc::read_payment_method(d, &c.payment_methods, id) {
-            sql.execute("INSERT INTO payment_methods (id, name, archived) VALUES (?1, ?2, ?3)", params![m.id.as_bytes(), m.name, m.archived])?;
+            sql.execute(
+                "INSERT INTO payment_methods (id, name, archived) VALUES (?1, ?2, ?3)",
+                params![m.id.as_bytes(), m.name, m.archived],
+            )?;
         }
     }
     let resolver = Resolver::load(sql)?;
@@ -100,7 +103,10 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
 
 fn write_settings(sql: &Connection, d: &Automerge) -> Result<()> {
     match doc::read_base_currency(d) {
-        Some(currency) => sql.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('base_currency', ?1)", [currency.code()])?,
+        Some(currency) => sql.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('base_currency', ?1)",
+            [currency.code()],
+        )?,
         None => sql.execute("DELETE FROM settings WHERE key = 'base_currency'", [])?,
     };
     Ok(())
@@ -124,12 +130,19 @@ fn upsert_category(sql: &Connection, c: &Category) -> Result<()> {
     Ok(())
 }
 
-fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, existing: bool) -> Result<()> {
+fn upsert_transaction(
+    sql: &Connection,
+    resolver: &Resolver,
+    t: &Transaction,
+    existing: bool,
+) -> Result<()> {
     let category = resolver.resolve(t.category_id, t.kind);
     let category_ref = (category != t.category_id).then(|| t.category_id.as_bytes().to_vec());
     // Validated writes never exceed four decimals; a forged value is rounded, not dropped.
-    let amount = money::to_units(t.amount).unwrap_or_else(|| money::to_units(t.amount.round_dp(money::AMOUNT_SCALE)).unwrap_or(0));
-    let conflicts = (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
+    let amount = money::to_units(t.amount)
+        .unwrap_or_else(|| money::to_units(t.amount.round_dp(money::AMOUNT_SCALE)).unwrap_or(0));
+    let conflicts =
+        (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
     let rowid: i64 = sql.query_row(
         "INSERT INTO transactions (id, kind, amount, currency, date, category_id, category_ref, payment_method,
                                    description, notes, tags, created_at, updated_at, conflicts)
@@ -163,7 +176,10 @@ fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, ex
         sql.execute("DELETE FROM transaction_tags WHERE tx_rowid = ?1", [rowid])?;
     }
     for tag in &t.tags {
-        sql.execute("INSERT OR IGNORE INTO transaction_tags (tag, tx_rowid) VALUES (?1, ?2)", params![tag, rowid])?;
+        sql.execute(
+            "INSERT OR IGNORE INTO transaction_tags (tx_rowid, tag) VALUES (?1, ?2)",
+            params![rowid, tag],
+        )?;
     }
     Ok(())
 }
@@ -181,16 +197,23 @@ struct Resolver {
 
 impl Resolver {
     fn load(sql: &Connection) -> Result<Resolver> {
-        let mut stmt = sql.prepare_cached("SELECT id, kind, deleted, merged_into FROM categories")?;
+        let mut stmt =
+            sql.prepare_cached("SELECT id, kind, deleted, merged_into FROM categories")?;
         let rows = stmt.query_map([], |r| {
             let id: Vec<u8> = r.get(0)?;
             let merged: Option<Vec<u8>> = r.get(3)?;
             Ok((
                 Uuid::from_slice(&id).unwrap_or_default(),
-                (Kind::from_i64(r.get(1)?), r.get::<_, bool>(2)?, merged.and_then(|m| Uuid::from_slice(&m).ok())),
+                (
+                    Kind::from_i64(r.get(1)?),
+                    r.get::<_, bool>(2)?,
+                    merged.and_then(|m| Uuid::from_slice(&m).ok()),
+                ),
             ))
         })?;
-        Ok(Resolver { categories: rows.collect::<rusqlite::Result<_>>()? })
+        Ok(Resolver {
+            categories: rows.collect::<rusqlite::Result<_>>()?,
+        })
     }
 
     fn resolve(&self, reference: Uuid, kind: Kind) -> Uuid {
@@ -255,7 +278,10 @@ pub(crate) fn dump(sql: &Connection) -> Result<String> {
         }
     }
     // The full-text index must agree with its content table.
-    if let Err(e) = sql.execute("INSERT INTO transactions_fts (transactions_fts, rank) VALUES ('integrity-check', 1)", []) {
+    if let Err(e) = sql.execute(
+        "INSERT INTO transactions_fts (transactions_fts, rank) VALUES ('integrity-check', 1)",
+        [],
+    ) {
         out.push_str(&format!("fts: {e}\n"));
     }
     Ok(out)

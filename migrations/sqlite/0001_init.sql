@@ -62,15 +62,19 @@ CREATE TABLE transactions (
     updated_at     INTEGER NOT NULL,
     conflicts      TEXT
 );
-CREATE INDEX transactions_date ON transactions (date);
+-- Date order for listing, and every scalar filter column, so that counting a filtered list
+-- scans this narrow index instead of the table.
+CREATE INDEX transactions_filter ON transactions (date, kind, amount, payment_method, category_id);
+CREATE INDEX transactions_amount ON transactions (amount);
 CREATE INDEX transactions_category ON transactions (category_id, date);
 CREATE INDEX transactions_category_ref ON transactions (category_ref) WHERE category_ref IS NOT NULL;
 
 CREATE TABLE transaction_tags (
-    tag      TEXT NOT NULL,
     tx_rowid INTEGER NOT NULL,
-    PRIMARY KEY (tag, tx_rowid)
+    tag      TEXT NOT NULL,
+    PRIMARY KEY (tx_rowid, tag)
 ) WITHOUT ROWID;
+CREATE INDEX transaction_tags_tag ON transaction_tags (tag, tx_rowid);
 
 -- Monthly totals per category, kind and currency, kept exact by triggers; dashboard queries
 -- read whole months here instead of scanning transactions.
