@@ -228,6 +228,9 @@ enum Group {
 /// One aggregate row: group key, kind, currency → (sum in view units, count).
 type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i64, u64)>;
 
+/// One aggregate row without its group: kind, currency code, (sum, count).
+type KindTotal<'a> = (i64, &'a str, (i64, u64));
+
 const TX_COLUMNS: &str =
     "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
      t.notes, t.tags, t.created_at, t.updated_at, t.conflicts";
@@ -357,7 +360,7 @@ impl Store {
             return Err(Error::invalid("month", "the first month is after the last"));
         }
         let agg = self.aggregate(Some(first.first_day()), Some(last.last_day()), Group::Month)?;
-        let mut by_month: BTreeMap<i64, Vec<(i64, &str, (i64, u64))>> = BTreeMap::new();
+        let mut by_month: BTreeMap<i64, Vec<KindTotal<'_>>> = BTreeMap::new();
         for ((key, kind, cur), v) in &agg {
             let month = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
             by_month
@@ -863,7 +866,7 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
     })
 }
 
-fn totals_by_currency<'a>(rows: impl Iterator<Item = (i64, &'a str, (i64, u64))>) -> Vec<Totals> {
+fn totals_by_currency<'a>(rows: impl Iterator<Item = KindTotal<'a>>) -> Vec<Totals> {
     let mut acc: BTreeMap<&str, (i64, i64, u64)> = BTreeMap::new();
     for (kind, cur, (units, count)) in rows {
         let e = acc.entry(cur).or_default();

@@ -134,7 +134,7 @@ fn a_person_records_lists_edits_and_summarizes() {
     assert_eq!(edited["amount"], "13.00");
     assert!(edited
         .get("tags")
-        .map_or(true, |t| t.as_array().unwrap().is_empty()));
+        .is_none_or(|t| t.as_array().unwrap().is_empty()));
 
     let summary = json(d, &["summary", "--month", "2026-11", "--months", "3"]);
     assert_eq!(summary["totals"][0]["income"], "2500.00");

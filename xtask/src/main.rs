@@ -1,0 +1,122 @@
+//! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `test`: installs what a fresh machine lacks, then runs every check and test.
+//! - `bench`: runs the benchmarks on the reference workloads and prints their tables.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test     install what is missing, then run formatting, lint and every test of the workspace
+  bench    run the benchmarks (reference workloads of 10k and 100k transactions) and print the results";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Runs a command, echoing it first; fails with its exit status.
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn has(program: &str, probe: &[&str]) -> bool {
+    Command::new(program)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    ensure_rust_components()?;
+    run("cargo", &["fmt", "--all", "--", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    if has("cargo", &["nextest", "--version"]) {
+        let mut args = vec![
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ];
+        args.extend(&extra);
+        run("cargo", &args)
+    } else {
+        let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast"];
+        args.extend(&extra);
+        run("cargo", &args)
+    }
+}
+
+/// rustfmt and clippy come with rustup's default profile but not its minimal one.
+fn ensure_rust_components() -> Result<()> {
+    let missing: Vec<&str> = [("rustfmt", "fmt"), ("clippy", "clippy")]
+        .into_iter()
+        .filter(|(_, sub)| !has("cargo", &[sub, "--version"]))
+        .map(|(component, _)| component)
+        .collect();
+    if !missing.is_empty() {
+        let mut args = vec!["component", "add"];
+        args.extend(&missing);
+        run("rustup", &args).context("installing rustfmt/clippy with rustup")?;
+    }
+    Ok(())
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let mut args = vec![
+        "bench",
+        "--locked",
+        "-p",
+        "expenso-core",
+        "--bench",
+        "ledger",
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    if !extra.is_empty() {
+        args.push("--");
+        args.extend(&extra);
+    }
+    run("cargo", &args)
+}
