@@ -14,19 +14,15 @@ use chrono::{Local, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use expenso_core::sample::Workload;
 use expenso_core::{
-    ActorId, Backup, CategoryPatch, Currency, Decimal, Filter, Kind, Month, NewCategory,
-    NewTransaction, PageRequest, Sort, SortBy, Store, TransactionPatch,
+    ActorId, Backup, CategoryPatch, Currency, Decimal, Filter, Kind, Month, NewCategory, NewTransaction, PageRequest,
+    Sort, SortBy, Store, TransactionPatch,
 };
 use uuid::Uuid;
 
 use crate::output::Out;
 
 #[derive(Parser)]
-#[command(
-    name = "expenso",
-    version,
-    about = "ExpensoTrack: a local-first expense and income tracker"
-)]
+#[command(name = "expenso", version, about = "ExpensoTrack: a local-first expense and income tracker")]
 struct Cli {
     /// Folder that holds the ledger (default: the platform's data folder).
     #[arg(long, global = true, env = "EXPENSO_DATA_DIR", value_name = "DIR")]
@@ -299,9 +295,7 @@ fn main() -> ExitCode {
 fn ledger_path(data_dir: Option<&Path>) -> Result<PathBuf> {
     let dir = match data_dir {
         Some(dir) => dir.to_path_buf(),
-        None => {
-            default_data_dir().context("no data folder: pass --data-dir or set EXPENSO_DATA_DIR")?
-        }
+        None => default_data_dir().context("no data folder: pass --data-dir or set EXPENSO_DATA_DIR")?,
     };
     Ok(dir.join("ledger.db"))
 }
@@ -328,10 +322,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         let actor = ActorId::from(Uuid::new_v4().as_bytes().as_slice());
         Store::create(&path, actor, currency, Utc::now())?;
         return out.message(
-            &format!(
-                "Created a ledger in {} (base currency {currency})",
-                path.display()
-            ),
+            &format!("Created a ledger in {} (base currency {currency})", path.display()),
             &serde_json::json!({ "path": path, "base_currency": currency }),
         );
     }
@@ -365,7 +356,13 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 payment_method: e.payment_method,
                 description: e.description,
                 notes: e.notes,
-                tags: if e.clear_tags { Some(Vec::new()) } else if e.tags.is_empty() { None } else { Some(e.tags) },
+                tags: if e.clear_tags {
+                    Some(Vec::new())
+                } else if e.tags.is_empty() {
+                    None
+                } else {
+                    Some(e.tags)
+                },
             };
             let t = store.edit_transaction(id, &patch, now())?;
             out.transaction(&store, &t)
@@ -400,7 +397,8 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let json = store.export_backup()?.to_json();
             match output {
                 Some(file) => {
-                    write_atomically(&file, json.as_bytes()).with_context(|| format!("cannot write {}", file.display()))?;
+                    write_atomically(&file, json.as_bytes())
+                        .with_context(|| format!("cannot write {}", file.display()))?;
                     eprintln!("Exported {} transactions to {}", store.transaction_count()?, file.display());
                 }
                 None => println!("{json}"),
@@ -412,8 +410,12 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let backup = Backup::from_json(&text).with_context(|| format!("{}", file.display()))?;
             let summary = store.restore_backup(&backup, now()).with_context(|| format!("{}", file.display()))?;
             out.message(
-                &format!("Imported {} transactions, {} categories, {} payment methods", summary.transactions, summary.categories, summary.payment_methods),
-                &summary)
+                &format!(
+                    "Imported {} transactions, {} categories, {} payment methods",
+                    summary.transactions, summary.categories, summary.payment_methods
+                ),
+                &summary,
+            )
         }
         Command::SampleData { count, seed, batch, print_ids } => {
             let today = Local::now().date_naive();
@@ -441,14 +443,20 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Check => match store.verify()? {
             Ok(()) => out.message(
                 &format!("ok: the view matches the document ({} transactions)", store.transaction_count()?),
-                &serde_json::json!({ "ok": true, "transactions": store.transaction_count()? })),
-            Err(reason) => bail!("the view does not match the document: {reason}; it can be rebuilt with `expenso compact`"),
+                &serde_json::json!({ "ok": true, "transactions": store.transaction_count()? }),
+            ),
+            Err(reason) => {
+                bail!("the view does not match the document: {reason}; it can be rebuilt with `expenso compact`")
+            }
         },
         Command::Compact => {
             store.compact()?;
             store.rebuild_view()?;
             let stats = store.storage_stats()?;
-            out.message(&format!("Compacted: document snapshot {} bytes", stats.snapshot_bytes), &serde_json::json!({ "snapshot_bytes": stats.snapshot_bytes }))
+            out.message(
+                &format!("Compacted: document snapshot {} bytes", stats.snapshot_bytes),
+                &serde_json::json!({ "snapshot_bytes": stats.snapshot_bytes }),
+            )
         }
     }
 }
@@ -462,10 +470,7 @@ fn resolve_id(store: &Store, text: &str) -> Result<Uuid> {
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => bail!("no transaction with id {:?}", text.trim()),
-        _ => bail!(
-            "more than one transaction matches {:?}; give more of the id",
-            text.trim()
-        ),
+        _ => bail!("more than one transaction matches {:?}; give more of the id", text.trim()),
     }
 }
 
@@ -475,9 +480,7 @@ fn date(field: &str, text: &str) -> Result<NaiveDate> {
 }
 
 fn amount(field: &str, text: &str) -> Result<Decimal> {
-    text.trim()
-        .parse::<Decimal>()
-        .map_err(|_| anyhow::anyhow!("{field}: {text:?} is not a number"))
+    text.trim().parse::<Decimal>().map_err(|_| anyhow::anyhow!("{field}: {text:?} is not a number"))
 }
 
 fn list_filter(store: &Store, l: &ListArgs) -> Result<Filter> {
@@ -518,36 +521,15 @@ fn categories(store: &mut Store, command: CategoryCommand, out: &Out) -> Result<
     match command {
         CategoryCommand::List { all } => {
             let list = store.categories(all)?;
-            let usage = list
-                .iter()
-                .map(|c| store.category_usage(c.id))
-                .collect::<Result<Vec<_>, _>>()?;
+            let usage = list.iter().map(|c| store.category_usage(c.id)).collect::<Result<Vec<_>, _>>()?;
             out.categories(&list, &usage)
         }
-        CategoryCommand::Add {
-            name,
-            kind,
-            color,
-            icon,
-        } => {
-            let input = NewCategory {
-                name,
-                kind: Some(kind.parse()?),
-                color,
-                icon,
-            };
+        CategoryCommand::Add { name, kind, color, icon } => {
+            let input = NewCategory { name, kind: Some(kind.parse()?), color, icon };
             let c = store.add_category(&input, Uuid::now_v7(), now)?;
             out.message(&format!("Created {} category {:?}", c.kind, c.name), &c)
         }
-        CategoryCommand::Edit {
-            category,
-            kind,
-            name,
-            color,
-            icon,
-            archive,
-            unarchive,
-        } => {
+        CategoryCommand::Edit { category, kind, name, color, icon, archive, unarchive } => {
             let kind: Option<Kind> = kind.as_deref().map(str::parse).transpose()?;
             let c = store.find_category(kind, &category)?;
             let archived = if archive {
@@ -557,38 +539,22 @@ fn categories(store: &mut Store, command: CategoryCommand, out: &Out) -> Result<
             } else {
                 None
             };
-            let c = store.edit_category(
-                c.id,
-                &CategoryPatch {
-                    name,
-                    color,
-                    icon,
-                    archived,
-                },
-                now,
-            )?;
+            let c = store.edit_category(c.id, &CategoryPatch { name, color, icon, archived }, now)?;
             out.message(&format!("Updated {} category {:?}", c.kind, c.name), &c)
         }
-        CategoryCommand::Delete {
-            category,
-            kind,
-            move_to,
-        } => {
+        CategoryCommand::Delete { category, kind, move_to } => {
             let kind: Option<Kind> = kind.as_deref().map(str::parse).transpose()?;
             let c = store.find_category(kind, &category)?;
-            let target = move_to
-                .as_deref()
-                .map(|t| store.find_category(Some(c.kind), t))
-                .transpose()?;
+            let target = move_to.as_deref().map(|t| store.find_category(Some(c.kind), t)).transpose()?;
             let moved = store.delete_category(c.id, target.as_ref().map(|t| t.id), now)?;
             let text = match &target {
-                Some(t) if moved > 0 => format!(
-                    "Deleted {:?}; moved {moved} transaction(s) to {:?}",
-                    c.name, t.name
-                ),
+                Some(t) if moved > 0 => format!("Deleted {:?}; moved {moved} transaction(s) to {:?}", c.name, t.name),
                 _ => format!("Deleted {:?}", c.name),
             };
-            out.message(&text, &serde_json::json!({ "deleted": c.id, "moved": moved, "moved_to": target.map(|t| t.id) }))
+            out.message(
+                &text,
+                &serde_json::json!({ "deleted": c.id, "moved": moved, "moved_to": target.map(|t| t.id) }),
+            )
         }
     }
 }
@@ -601,12 +567,7 @@ fn payment_methods(store: &mut Store, command: PaymentMethodCommand, out: &Out) 
             let m = store.add_payment_method(&name, Uuid::now_v7(), now)?;
             out.message(&format!("Added payment method {:?}", m.name), &m)
         }
-        PaymentMethodCommand::Edit {
-            method,
-            name,
-            archive,
-            unarchive,
-        } => {
+        PaymentMethodCommand::Edit { method, name, archive, unarchive } => {
             let m = store.find_payment_method(&method)?;
             let archived = if archive {
                 Some(true)

@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::NaiveDate;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
-use expenso_core::{
-    Category, CategoryTotal, MonthSummary, PaymentMethod, Store, Totals, Transaction,
-    TransactionPage,
-};
+use expenso_core::{Category, CategoryTotal, MonthSummary, PaymentMethod, Store, Totals, Transaction, TransactionPage};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -60,11 +57,7 @@ impl Names {
                 .into_iter()
                 .map(|c| (c.id, format!("{} {}", c.icon, c.name).trim().to_string()))
                 .collect(),
-            methods: store
-                .payment_methods(true)?
-                .into_iter()
-                .map(|m| (m.id, m.name))
-                .collect(),
+            methods: store.payment_methods(true)?.into_iter().map(|m| (m.id, m.name)).collect(),
         })
     }
 
@@ -78,11 +71,7 @@ impl Names {
 }
 
 fn signed(t: &Transaction) -> String {
-    let sign = if t.kind == expenso_core::Kind::Expense {
-        "-"
-    } else {
-        "+"
-    };
+    let sign = if t.kind == expenso_core::Kind::Expense { "-" } else { "+" };
     format!("{sign}{} {}", t.currency.format(t.amount), t.currency)
 }
 
@@ -116,10 +105,7 @@ impl Out {
             table.add_row(["tags", &t.tags.join(", ")]);
         }
         for (field, losers) in &t.conflicts {
-            table.add_row([
-                format!("conflict: {field}"),
-                format!("also edited to {}", losers.join(", ")),
-            ]);
+            table.add_row([format!("conflict: {field}"), format!("also edited to {}", losers.join(", "))]);
         }
         println!("{table}");
         Ok(())
@@ -130,21 +116,11 @@ impl Out {
             return json(page);
         }
         if page.items.is_empty() {
-            println!(
-                "No transactions match. Record one with `expenso add 12.50 --category groceries`."
-            );
+            println!("No transactions match. Record one with `expenso add 12.50 --category groceries`.");
             return Ok(());
         }
         let names = Names::of(store)?;
-        let mut table = table(&[
-            "id",
-            "date",
-            "amount",
-            "category",
-            "description",
-            "payment",
-            "tags",
-        ]);
+        let mut table = table(&["id", "date", "amount", "category", "description", "payment", "tags"]);
         for t in &page.items {
             let id = t.id.simple().to_string();
             table.add_row([
@@ -171,25 +147,11 @@ impl Out {
                 category: &'a Category,
                 transactions: u64,
             }
-            let rows: Vec<_> = list
-                .iter()
-                .zip(usage)
-                .map(|(category, &transactions)| WithUsage {
-                    category,
-                    transactions,
-                })
-                .collect();
+            let rows: Vec<_> =
+                list.iter().zip(usage).map(|(category, &transactions)| WithUsage { category, transactions }).collect();
             return json(&rows);
         }
-        let mut table = table(&[
-            "kind",
-            "name",
-            "icon",
-            "colour",
-            "transactions",
-            "status",
-            "id",
-        ]);
+        let mut table = table(&["kind", "name", "icon", "colour", "transactions", "status", "id"]);
         for (c, n) in list.iter().zip(usage) {
             let status = match (c.archived, c.builtin) {
                 (true, _) => "archived",
@@ -251,10 +213,7 @@ impl Out {
             right(&mut t, &[1, 2, 3, 4]);
             println!("{t}");
         }
-        for (title, rows) in [
-            ("Expenses by category", &s.expenses),
-            ("Income by category", &s.income),
-        ] {
+        for (title, rows) in [("Expenses by category", &s.expenses), ("Income by category", &s.income)] {
             if rows.is_empty() {
                 continue;
             }

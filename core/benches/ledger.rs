@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use expenso_core::sample::Workload;
-use expenso_core::{
-    ActorId, Currency, Filter, Kind, Month, NewTransaction, PageRequest, Sort, Store,
-};
+use expenso_core::{ActorId, Currency, Filter, Kind, Month, NewTransaction, PageRequest, Sort, Store};
 
 const SEED: u64 = 20_261_121;
 
@@ -34,11 +32,7 @@ fn main() {
 }
 
 fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
-    let label = if n >= 1000 {
-        format!("{}k", n / 1000)
-    } else {
-        n.to_string()
-    };
+    let label = if n >= 1000 { format!("{}k", n / 1000) } else { n.to_string() };
     let path = dir.join(format!("ledger-{n}.db"));
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
@@ -51,29 +45,17 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
     store.compact().unwrap();
     let built = started.elapsed();
     drop(store);
-    rows.push([
-        label.clone(),
-        "build ledger (1,000 per change)".into(),
-        secs(built),
-        String::new(),
-    ]);
+    rows.push([label.clone(), "build ledger (1,000 per change)".into(), secs(built), String::new()]);
 
     let (disk, _) = file_size(&path);
-    rows.push([
-        label.clone(),
-        "bytes on disk per transaction".into(),
-        format!("{}", disk / n as u64),
-        "≤ 400".into(),
-    ]);
+    rows.push([label.clone(), "bytes on disk per transaction".into(), format!("{}", disk / n as u64), "≤ 400".into()]);
 
     // Open to first query (a fresh open each time; the OS cache is warm).
     let mut open_times = Vec::new();
     for _ in 0..7 {
         let t = Instant::now();
         let s = Store::open(&path).unwrap();
-        let page = s
-            .list_transactions(&Filter::default(), Sort::default(), PageRequest::default())
-            .unwrap();
+        let page = s.list_transactions(&Filter::default(), Sort::default(), PageRequest::default()).unwrap();
         assert_eq!(page.total as usize, n);
         open_times.push(t.elapsed());
     }
@@ -89,16 +71,9 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
     let mut dash = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        let summary = store
-            .balance(Some(month.first_day()), Some(month.last_day()))
-            .unwrap();
-        let breakdown = store
-            .category_breakdown(
-                Some(month.first_day()),
-                Some(month.last_day()),
-                Kind::Expense,
-            )
-            .unwrap();
+        let summary = store.balance(Some(month.first_day()), Some(month.last_day())).unwrap();
+        let breakdown =
+            store.category_breakdown(Some(month.first_day()), Some(month.last_day()), Kind::Expense).unwrap();
         let trend = store.trend(month, 12).unwrap();
         assert!(!summary.is_empty() && !breakdown.is_empty() && trend.len() == 12);
         dash.push(t.elapsed());
@@ -116,50 +91,26 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
         "≤ 20 ms".into(),
     ]);
 
-    let groceries = store
-        .find_category(Some(Kind::Expense), "groceries")
-        .unwrap()
-        .id;
+    let groceries = store.find_category(Some(Kind::Expense), "groceries").unwrap().id;
     let card = store.find_payment_method("card").unwrap().id;
     let year_ago = end - chrono::Duration::days(365);
     let filters = [
-        Filter {
-            from: Some(year_ago),
-            to: Some(end),
-            categories: vec![groceries],
-            ..Filter::default()
-        },
-        Filter {
-            text: Some("coffee".into()),
-            ..Filter::default()
-        },
+        Filter { from: Some(year_ago), to: Some(end), categories: vec![groceries], ..Filter::default() },
+        Filter { text: Some("coffee".into()), ..Filter::default() },
         Filter {
             kind: Some(Kind::Expense),
             payment_methods: vec![card],
             min_amount: Some(50.into()),
             ..Filter::default()
         },
-        Filter {
-            tags: vec!["coffee".into()],
-            from: Some(year_ago),
-            ..Filter::default()
-        },
+        Filter { tags: vec!["coffee".into()], from: Some(year_ago), ..Filter::default() },
         Filter::default(),
     ];
     let mut search = Vec::new();
     for i in 0..250 {
         let f = &filters[i % filters.len()];
         let t = Instant::now();
-        let page = store
-            .list_transactions(
-                f,
-                Sort::default(),
-                PageRequest {
-                    offset: 0,
-                    limit: 50,
-                },
-            )
-            .unwrap();
+        let page = store.list_transactions(f, Sort::default(), PageRequest { offset: 0, limit: 50 }).unwrap();
         assert!(!page.items.is_empty());
         search.push(t.elapsed());
     }
@@ -178,12 +129,7 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
 
     let t = Instant::now();
     store.load_document().unwrap();
-    rows.push([
-        label.clone(),
-        "load document in-process (first write)".into(),
-        ms(t.elapsed()),
-        String::new(),
-    ]);
+    rows.push([label.clone(), "load document in-process (first write)".into(), ms(t.elapsed()), String::new()]);
     let mut adds = Vec::new();
     for i in 0..1_000u128 {
         let input = NewTransaction {
@@ -195,51 +141,20 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
             ..NewTransaction::default()
         };
         let t = Instant::now();
-        store
-            .add_transaction(&input, uuid::Uuid::from_u128(0xbe00_0000 + i), now)
-            .unwrap();
+        store.add_transaction(&input, uuid::Uuid::from_u128(0xbe00_0000 + i), now).unwrap();
         adds.push(t.elapsed());
     }
-    rows.push([
-        label.clone(),
-        "add one transaction (p50)".into(),
-        ms(pct(&mut adds, 50)),
-        String::new(),
-    ]);
-    rows.push([
-        label.clone(),
-        "add one transaction (p99)".into(),
-        ms(pct(&mut adds, 99)),
-        "≤ 5 ms".into(),
-    ]);
+    rows.push([label.clone(), "add one transaction (p50)".into(), ms(pct(&mut adds, 50)), String::new()]);
+    rows.push([label.clone(), "add one transaction (p99)".into(), ms(pct(&mut adds, 99)), "≤ 5 ms".into()]);
     drop(store);
 
-    let out = Command::new(std::env::current_exe().unwrap())
-        .env("EXPENSO_BENCH_LOAD", &path)
-        .output()
-        .unwrap();
+    let out = Command::new(std::env::current_exe().unwrap()).env("EXPENSO_BENCH_LOAD", &path).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let mut fields = text.split_whitespace();
-    let load_ms: f64 = fields
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
-    let peak_mb: f64 = fields
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
-    rows.push([
-        label.clone(),
-        "full document load, fresh process".into(),
-        format!("{load_ms:.0} ms"),
-        String::new(),
-    ]);
-    rows.push([
-        label,
-        "full document load, peak RSS".into(),
-        format!("{peak_mb:.0} MB"),
-        String::new(),
-    ]);
+    let load_ms: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    let peak_mb: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    rows.push([label.clone(), "full document load, fresh process".into(), format!("{load_ms:.0} ms"), String::new()]);
+    rows.push([label, "full document load, peak RSS".into(), format!("{peak_mb:.0} MB"), String::new()]);
 }
 
 /// Child: load the whole document and report time and peak resident memory.
@@ -260,9 +175,7 @@ fn load_child(path: &Path) {
 
 fn file_size(path: &Path) -> (u64, u64) {
     let main = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let wal = std::fs::metadata(format!("{}-wal", path.display()))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let wal = std::fs::metadata(format!("{}-wal", path.display())).map(|m| m.len()).unwrap_or(0);
     (main + wal, wal)
 }
 
@@ -272,9 +185,7 @@ fn median(v: &mut [Duration]) -> Duration {
 
 fn pct(v: &mut [Duration], p: usize) -> Duration {
     v.sort();
-    let i = ((v.len() * p).div_ceil(100))
-        .saturating_sub(1)
-        .min(v.len() - 1);
+    let i = ((v.len() * p).div_ceil(100)).saturating_sub(1).min(v.len() - 1);
     v[i]
 }
 
@@ -287,33 +198,15 @@ fn secs(d: Duration) -> String {
 }
 
 fn print_table(rows: &[[String; 4]]) {
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(6)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(6)).collect();
     let header = ["ledger", "measure", "result", "target"];
     let line = |cells: [&str; 4]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}", w = *w))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}", w = *w)).collect();
         println!("| {} |", padded.join(" | "));
     };
     line(header);
-    println!(
-        "|{}|",
-        widths
-            .iter()
-            .map(|w| "-".repeat(w + 2))
-            .collect::<Vec<_>>()
-            .join("|")
-    );
+    println!("|{}|", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|"));
     for r in rows {
         line([&r[0], &r[1], &r[2], &r[3]]);
     }

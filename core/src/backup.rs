@@ -35,13 +35,9 @@ pub struct RestoreSummary {
 
 impl Backup {
     pub fn from_json(text: &str) -> Result<Backup> {
-        let backup: Backup =
-            serde_json::from_str(text).map_err(|e| Error::BadBackup(e.to_string()))?;
+        let backup: Backup = serde_json::from_str(text).map_err(|e| Error::BadBackup(e.to_string()))?;
         if backup.format != BACKUP_FORMAT {
-            return Err(Error::BadBackup(format!(
-                "format is {:?}, expected {BACKUP_FORMAT:?}",
-                backup.format
-            )));
+            return Err(Error::BadBackup(format!("format is {:?}, expected {BACKUP_FORMAT:?}", backup.format)));
         }
         if backup.version != BACKUP_VERSION {
             return Err(Error::BadBackup(format!(
@@ -60,25 +56,12 @@ impl Backup {
 impl Store {
     pub fn export_backup(&self) -> Result<Backup> {
         let mut transactions = Vec::with_capacity(self.transaction_count()? as usize);
-        let sort = Sort {
-            by: SortBy::Created,
-            descending: false,
-        };
+        let sort = Sort { by: SortBy::Created, descending: false };
         let mut offset = 0;
         loop {
-            let page = self.list_transactions(
-                &Filter::default(),
-                sort,
-                PageRequest {
-                    offset,
-                    limit: MAX_PAGE,
-                },
-            )?;
+            let page = self.list_transactions(&Filter::default(), sort, PageRequest { offset, limit: MAX_PAGE })?;
             let n = page.items.len();
-            transactions.extend(page.items.into_iter().map(|t| Transaction {
-                conflicts: Default::default(),
-                ..t
-            }));
+            transactions.extend(page.items.into_iter().map(|t| Transaction { conflicts: Default::default(), ..t }));
             if n < MAX_PAGE as usize {
                 break;
             }
@@ -97,11 +80,7 @@ impl Store {
     /// Restores a backup into this ledger: records are matched by id, so restoring into the
     /// ledger it came from changes nothing, and into a new ledger reproduces it exactly.
     /// Everything is checked before anything is written; a bad backup changes nothing.
-    pub fn restore_backup(
-        &mut self,
-        backup: &Backup,
-        now: DateTime<Utc>,
-    ) -> Result<RestoreSummary> {
+    pub fn restore_backup(&mut self, backup: &Backup, now: DateTime<Utc>) -> Result<RestoreSummary> {
         let mut category_ids = HashSet::new();
         for (i, c) in backup.categories.iter().enumerate() {
             let at = |field: &str| format!("categories[{i}].{field}");
@@ -109,36 +88,19 @@ impl Store {
                 return Err(Error::invalid(at("id"), format!("{} appears twice", c.id)));
             }
             model::check_text(&at("name"), &c.name, model::MAX_NAME, true)?;
-            model::check_color(&c.color).map_err(|_| {
-                Error::invalid(
-                    at("color"),
-                    format!("{:?} is not a colour like #1e88e5", c.color),
-                )
-            })?;
+            model::check_color(&c.color)
+                .map_err(|_| Error::invalid(at("color"), format!("{:?} is not a colour like #1e88e5", c.color)))?;
             model::check_text(&at("icon"), &c.icon, model::MAX_ICON, false)?;
         }
-        let existing_categories: HashSet<_> =
-            self.all_categories()?.into_iter().map(|c| c.id).collect();
+        let existing_categories: HashSet<_> = self.all_categories()?.into_iter().map(|c| c.id).collect();
         let mut method_ids = HashSet::new();
         for (i, m) in backup.payment_methods.iter().enumerate() {
             if !method_ids.insert(m.id) {
-                return Err(Error::invalid(
-                    format!("payment_methods[{i}].id"),
-                    format!("{} appears twice", m.id),
-                ));
+                return Err(Error::invalid(format!("payment_methods[{i}].id"), format!("{} appears twice", m.id)));
             }
-            model::check_text(
-                &format!("payment_methods[{i}].name"),
-                &m.name,
-                model::MAX_NAME,
-                true,
-            )?;
+            model::check_text(&format!("payment_methods[{i}].name"), &m.name, model::MAX_NAME, true)?;
         }
-        let existing_methods: HashSet<_> = self
-            .payment_methods(true)?
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
+        let existing_methods: HashSet<_> = self.payment_methods(true)?.into_iter().map(|m| m.id).collect();
         let mut tx_ids = HashSet::new();
         let mut transactions = Vec::with_capacity(backup.transactions.len());
         for (i, t) in backup.transactions.iter().enumerate() {
@@ -151,24 +113,13 @@ impl Store {
             if !(model::MIN_YEAR..=model::MAX_YEAR).contains(&year) {
                 return Err(Error::invalid(
                     at("date"),
-                    format!(
-                        "year must be between {} and {}",
-                        model::MIN_YEAR,
-                        model::MAX_YEAR
-                    ),
+                    format!("year must be between {} and {}", model::MIN_YEAR, model::MAX_YEAR),
                 ));
             }
-            if !category_ids.contains(&t.category_id)
-                && !existing_categories.contains(&t.category_id)
-            {
-                return Err(Error::invalid(
-                    at("category_id"),
-                    format!("no category {}", t.category_id),
-                ));
+            if !category_ids.contains(&t.category_id) && !existing_categories.contains(&t.category_id) {
+                return Err(Error::invalid(at("category_id"), format!("no category {}", t.category_id)));
             }
-            if !method_ids.contains(&t.payment_method_id)
-                && !existing_methods.contains(&t.payment_method_id)
-            {
+            if !method_ids.contains(&t.payment_method_id) && !existing_methods.contains(&t.payment_method_id) {
                 return Err(Error::invalid(
                     at("payment_method_id"),
                     format!("no payment method {}", t.payment_method_id),
@@ -176,15 +127,9 @@ impl Store {
             }
             transactions.push(Transaction {
                 amount,
-                description: model::check_text(
-                    &at("description"),
-                    &t.description,
-                    model::MAX_DESCRIPTION,
-                    false,
-                )?,
+                description: model::check_text(&at("description"), &t.description, model::MAX_DESCRIPTION, false)?,
                 notes: model::check_text(&at("notes"), &t.notes, model::MAX_NOTES, false)?,
-                tags: model::check_tags(&t.tags)
-                    .map_err(|e| Error::invalid(at("tags"), e.to_string()))?,
+                tags: model::check_tags(&t.tags).map_err(|e| Error::invalid(at("tags"), e.to_string()))?,
                 conflicts: Default::default(),
                 ..t.clone()
             });

@@ -52,13 +52,7 @@ pub const DEFAULT_CATEGORIES: &[(Kind, &str, &str, &str, &str)] = &[
     (Kind::Expense, "housing", "Housing", "#6d4c41", "🏠"),
     (Kind::Expense, "utilities", "Utilities", "#f9a825", "💡"),
     (Kind::Expense, "health", "Health", "#e53935", "🩺"),
-    (
-        Kind::Expense,
-        "entertainment",
-        "Entertainment",
-        "#8e24aa",
-        "🎬",
-    ),
+    (Kind::Expense, "entertainment", "Entertainment", "#8e24aa", "🎬"),
     (Kind::Expense, "shopping", "Shopping", "#d81b60", "🛍️"),
     (Kind::Expense, "travel", "Travel", "#00acc1", "✈️"),
     (Kind::Expense, "education", "Education", "#3949ab", "🎓"),
@@ -71,18 +65,11 @@ pub const DEFAULT_CATEGORIES: &[(Kind, &str, &str, &str, &str)] = &[
 ];
 
 /// Predefined payment methods: (key, name). Frozen forever.
-pub const DEFAULT_PAYMENT_METHODS: &[(&str, &str)] = &[
-    ("cash", "Cash"),
-    ("card", "Card"),
-    ("bank_transfer", "Bank transfer"),
-    ("other", "Other"),
-];
+pub const DEFAULT_PAYMENT_METHODS: &[(&str, &str)] =
+    &[("cash", "Cash"), ("card", "Card"), ("bank_transfer", "Bank transfer"), ("other", "Other")];
 
 pub fn default_category_id(kind: Kind, key: &str) -> Uuid {
-    Uuid::new_v5(
-        &NAMESPACE,
-        format!("category:{}:{key}", kind.as_str()).as_bytes(),
-    )
+    Uuid::new_v5(&NAMESPACE, format!("category:{}:{key}", kind.as_str()).as_bytes())
 }
 
 pub fn default_payment_method_id(key: &str) -> Uuid {
@@ -95,15 +82,11 @@ pub fn fallback_category(kind: Kind) -> Uuid {
 }
 
 pub fn is_builtin_category(id: Uuid) -> bool {
-    DEFAULT_CATEGORIES
-        .iter()
-        .any(|(kind, key, ..)| default_category_id(*kind, key) == id)
+    DEFAULT_CATEGORIES.iter().any(|(kind, key, ..)| default_category_id(*kind, key) == id)
 }
 
 pub fn is_builtin_payment_method(id: Uuid) -> bool {
-    DEFAULT_PAYMENT_METHODS
-        .iter()
-        .any(|(key, _)| default_payment_method_id(key) == id)
+    DEFAULT_PAYMENT_METHODS.iter().any(|(key, _)| default_payment_method_id(key) == id)
 }
 
 /// Makes the genesis change: identical bytes on every device, so ledgers started offline on
@@ -112,11 +95,7 @@ pub fn genesis() -> Automerge {
     let mut doc = Automerge::new().with_actor(ActorId::from(&GENESIS_ACTOR[..]));
     let mut tx = doc.transaction();
     write_genesis(&mut tx).expect("writing the genesis into an empty document cannot fail");
-    tx.commit_with(
-        CommitOptions::default()
-            .with_time(0)
-            .with_message("genesis"),
-    );
+    tx.commit_with(CommitOptions::default().with_time(0).with_message("genesis"));
     doc
 }
 
@@ -125,11 +104,7 @@ fn write_genesis(tx: &mut AmTx<'_>) -> Result<()> {
     tx.put_object(ROOT, SETTINGS, ObjType::Map)?;
     let categories = tx.put_object(ROOT, CATEGORIES, ObjType::Map)?;
     for (kind, key, name, color, icon) in DEFAULT_CATEGORIES {
-        let obj = tx.put_object(
-            &categories,
-            default_category_id(*kind, key).to_string(),
-            ObjType::Map,
-        )?;
+        let obj = tx.put_object(&categories, default_category_id(*kind, key).to_string(), ObjType::Map)?;
         tx.put(&obj, "name", *name)?;
         tx.put(&obj, "kind", kind.as_str())?;
         tx.put(&obj, "color", *color)?;
@@ -138,11 +113,7 @@ fn write_genesis(tx: &mut AmTx<'_>) -> Result<()> {
     }
     let methods = tx.put_object(ROOT, PAYMENT_METHODS, ObjType::Map)?;
     for (key, name) in DEFAULT_PAYMENT_METHODS {
-        let obj = tx.put_object(
-            &methods,
-            default_payment_method_id(key).to_string(),
-            ObjType::Map,
-        )?;
+        let obj = tx.put_object(&methods, default_payment_method_id(key).to_string(), ObjType::Map)?;
         tx.put(&obj, "name", *name)?;
         tx.put(&obj, "archived", false)?;
     }
@@ -157,9 +128,7 @@ fn write_genesis(tx: &mut AmTx<'_>) -> Result<()> {
 pub fn container(doc: &impl ReadDoc, name: &str) -> Result<ObjId> {
     match doc.get(ROOT, name)? {
         Some((Value::Object(ObjType::Map), id)) => Ok(id),
-        _ => Err(Error::BadChange(format!(
-            "the ledger document has no {name:?} map"
-        ))),
+        _ => Err(Error::BadChange(format!("the ledger document has no {name:?} map"))),
     }
 }
 
@@ -169,9 +138,7 @@ pub fn schema_of(doc: &impl ReadDoc) -> Result<i64> {
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Int(v) => Ok(*v),
             ScalarValue::Uint(v) => Ok(i64::try_from(*v).unwrap_or(i64::MAX)),
-            _ => Err(Error::BadChange(
-                "the ledger's schema is not a number".into(),
-            )),
+            _ => Err(Error::BadChange("the ledger's schema is not a number".into())),
         },
         _ => Err(Error::BadChange("the ledger has no schema number".into())),
     }
@@ -241,8 +208,7 @@ impl<D: ReadDoc> FieldReader<'_, D> {
         let mut all = values(self.doc, self.obj, key);
         let winner = all.pop()?;
         if !all.is_empty() {
-            self.conflicts
-                .insert(key.to_string(), all.iter().map(display).collect());
+            self.conflicts.insert(key.to_string(), all.iter().map(display).collect());
         }
         parse(&winner)
     }
@@ -260,30 +226,16 @@ fn parse_time(v: &ScalarValue) -> Option<DateTime<Utc>> {
 /// resolves deleted categories. `None` if the record is absent or malformed.
 pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Transaction> {
     let obj = child_map(doc, txs, &id.to_string()).ok()??;
-    let mut r = FieldReader {
-        doc,
-        obj: &obj,
-        conflicts: BTreeMap::new(),
-    };
+    let mut r = FieldReader { doc, obj: &obj, conflicts: BTreeMap::new() };
     let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
     let currency = r.field("currency", |v| str_of(v).and_then(Currency::from_code))?;
-    let amount = r.field("amount", |v| {
-        str_of(v).and_then(|s| s.parse::<Decimal>().ok())
-    })?;
-    let date = r.field("date", |v| {
-        str_of(v).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-    })?;
+    let amount = r.field("amount", |v| str_of(v).and_then(|s| s.parse::<Decimal>().ok()))?;
+    let date = r.field("date", |v| str_of(v).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()))?;
     let category_id = r.field("category", parse_uuid)?;
     let payment_method_id = r.field("payment_method", parse_uuid)?;
-    let description = r
-        .field("description", |v| str_of(v).map(str::to_string))
-        .unwrap_or_default();
-    let notes = r
-        .field("notes", |v| str_of(v).map(str::to_string))
-        .unwrap_or_default();
-    let tags = r
-        .field("tags", |v| str_of(v).map(split_tags))
-        .unwrap_or_default();
+    let description = r.field("description", |v| str_of(v).map(str::to_string)).unwrap_or_default();
+    let notes = r.field("notes", |v| str_of(v).map(str::to_string)).unwrap_or_default();
+    let tags = r.field("tags", |v| str_of(v).map(split_tags)).unwrap_or_default();
     let created_at = r.field("created_at", parse_time)?;
     let updated_at = r.field("updated_at", parse_time).unwrap_or(created_at);
     // Every edit writes `updated_at`, so concurrent edits always "conflict" on it; that is
@@ -308,23 +260,15 @@ pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Tra
 
 pub fn read_category(doc: &impl ReadDoc, cats: &ObjId, id: Uuid) -> Option<Category> {
     let obj = child_map(doc, cats, &id.to_string()).ok()??;
-    let mut r = FieldReader {
-        doc,
-        obj: &obj,
-        conflicts: BTreeMap::new(),
-    };
+    let mut r = FieldReader { doc, obj: &obj, conflicts: BTreeMap::new() };
     let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
     let name = r.field("name", |v| str_of(v).map(str::to_string))?;
     Some(Category {
         id,
         name,
         kind,
-        color: r
-            .field("color", |v| str_of(v).map(str::to_string))
-            .unwrap_or_else(|| "#757575".into()),
-        icon: r
-            .field("icon", |v| str_of(v).map(str::to_string))
-            .unwrap_or_default(),
+        color: r.field("color", |v| str_of(v).map(str::to_string)).unwrap_or_else(|| "#757575".into()),
+        icon: r.field("icon", |v| str_of(v).map(str::to_string)).unwrap_or_default(),
         archived: r.field("archived", bool_of).unwrap_or(false),
         builtin: is_builtin_category(id),
         deleted: r.field("deleted", bool_of).unwrap_or(false),
@@ -334,11 +278,7 @@ pub fn read_category(doc: &impl ReadDoc, cats: &ObjId, id: Uuid) -> Option<Categ
 
 pub fn read_payment_method(doc: &impl ReadDoc, methods: &ObjId, id: Uuid) -> Option<PaymentMethod> {
     let obj = child_map(doc, methods, &id.to_string()).ok()??;
-    let mut r = FieldReader {
-        doc,
-        obj: &obj,
-        conflicts: BTreeMap::new(),
-    };
+    let mut r = FieldReader { doc, obj: &obj, conflicts: BTreeMap::new() };
     Some(PaymentMethod {
         id,
         name: r.field("name", |v| str_of(v).map(str::to_string))?,
@@ -350,24 +290,16 @@ pub fn read_payment_method(doc: &impl ReadDoc, methods: &ObjId, id: Uuid) -> Opt
 /// The base currency, if one was ever set.
 pub fn read_base_currency(doc: &impl ReadDoc) -> Option<Currency> {
     let settings = container(doc, SETTINGS).ok()?;
-    values(doc, &settings, "base_currency")
-        .last()
-        .and_then(str_of)
-        .and_then(Currency::from_code)
+    values(doc, &settings, "base_currency").last().and_then(str_of).and_then(Currency::from_code)
 }
 
 /// The ids (keys) of a top-level map, skipping keys that are not UUIDs.
 pub fn ids(doc: &impl ReadDoc, map: &ObjId) -> Vec<Uuid> {
-    doc.keys(map)
-        .filter_map(|k| Uuid::parse_str(&k).ok())
-        .collect()
+    doc.keys(map).filter_map(|k| Uuid::parse_str(&k).ok()).collect()
 }
 
 pub fn split_tags(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
+    s.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect()
 }
 
 // ---- writing ----
@@ -388,31 +320,16 @@ pub fn put_transaction(tx: &mut AmTx<'_>, txs: &ObjId, t: &Transaction) -> Resul
     if !t.tags.is_empty() {
         tx.put(&obj, "tags", t.tags.join(","))?;
     }
-    tx.put(
-        &obj,
-        "created_at",
-        ScalarValue::Timestamp(t.created_at.timestamp_millis()),
-    )?;
-    tx.put(
-        &obj,
-        "updated_at",
-        ScalarValue::Timestamp(t.updated_at.timestamp_millis()),
-    )?;
+    tx.put(&obj, "created_at", ScalarValue::Timestamp(t.created_at.timestamp_millis()))?;
+    tx.put(&obj, "updated_at", ScalarValue::Timestamp(t.updated_at.timestamp_millis()))?;
     Ok(())
 }
 
 /// Writes only the fields of `new` that differ from `old`, so that concurrent edits of other
 /// fields on other devices survive the merge.
-pub fn update_transaction(
-    tx: &mut AmTx<'_>,
-    txs: &ObjId,
-    old: &Transaction,
-    new: &Transaction,
-) -> Result<bool> {
-    let obj = child_map(tx, txs, &old.id.to_string())?.ok_or_else(|| Error::NotFound {
-        entity: "transaction",
-        id: old.id.to_string(),
-    })?;
+pub fn update_transaction(tx: &mut AmTx<'_>, txs: &ObjId, old: &Transaction, new: &Transaction) -> Result<bool> {
+    let obj = child_map(tx, txs, &old.id.to_string())?
+        .ok_or_else(|| Error::NotFound { entity: "transaction", id: old.id.to_string() })?;
     let mut changed = false;
     let mut put = |key: &str, value: ScalarValue| -> Result<()> {
         changed = true;
@@ -447,11 +364,7 @@ pub fn update_transaction(
         put("tags", new.tags.join(",").into())?;
     }
     if changed {
-        tx.put(
-            &obj,
-            "updated_at",
-            ScalarValue::Timestamp(new.updated_at.timestamp_millis()),
-        )?;
+        tx.put(&obj, "updated_at", ScalarValue::Timestamp(new.updated_at.timestamp_millis()))?;
     }
     Ok(changed)
 }
@@ -473,16 +386,9 @@ pub fn put_category(tx: &mut AmTx<'_>, cats: &ObjId, c: &Category) -> Result<()>
 }
 
 /// Writes the fields of a category that differ (the kind never changes).
-pub fn update_category(
-    tx: &mut AmTx<'_>,
-    cats: &ObjId,
-    old: &Category,
-    new: &Category,
-) -> Result<()> {
-    let obj = child_map(tx, cats, &old.id.to_string())?.ok_or_else(|| Error::NotFound {
-        entity: "category",
-        id: old.id.to_string(),
-    })?;
+pub fn update_category(tx: &mut AmTx<'_>, cats: &ObjId, old: &Category, new: &Category) -> Result<()> {
+    let obj = child_map(tx, cats, &old.id.to_string())?
+        .ok_or_else(|| Error::NotFound { entity: "category", id: old.id.to_string() })?;
     if old.name != new.name {
         tx.put(&obj, "name", new.name.as_str())?;
     }
@@ -499,11 +405,7 @@ pub fn update_category(
         tx.put(&obj, "deleted", new.deleted)?;
     }
     if old.merged_into != new.merged_into {
-        tx.put(
-            &obj,
-            "merged_into",
-            new.merged_into.map(|u| u.to_string()).unwrap_or_default(),
-        )?;
+        tx.put(&obj, "merged_into", new.merged_into.map(|u| u.to_string()).unwrap_or_default())?;
     }
     Ok(())
 }
@@ -554,14 +456,8 @@ mod tests {
 
     #[test]
     fn default_ids_are_stable() {
-        assert_eq!(
-            default_category_id(Kind::Expense, "food").to_string(),
-            "5215f721-d9ba-56e6-acc8-c32be58adcd4"
-        );
-        assert_ne!(
-            default_category_id(Kind::Expense, "other"),
-            default_category_id(Kind::Income, "other")
-        );
+        assert_eq!(default_category_id(Kind::Expense, "food").to_string(), "5215f721-d9ba-56e6-acc8-c32be58adcd4");
+        assert_ne!(default_category_id(Kind::Expense, "other"), default_category_id(Kind::Income, "other"));
     }
 
     #[test]
@@ -577,13 +473,7 @@ mod tests {
         tx.put(&settings, "base_currency", "USD").unwrap();
         tx.commit();
         a.merge(&mut b).unwrap();
-        let winner = a
-            .get(&settings, "base_currency")
-            .unwrap()
-            .unwrap()
-            .0
-            .into_string()
-            .unwrap();
+        let winner = a.get(&settings, "base_currency").unwrap().unwrap().0.into_string().unwrap();
         let all = values(&a, &settings, "base_currency");
         assert_eq!(all.len(), 2);
         assert_eq!(str_of(all.last().unwrap()).unwrap(), winner);

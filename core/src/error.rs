@@ -14,9 +14,7 @@ pub enum Error {
     NotFound { entity: &'static str, id: String },
 
     /// A category still has transactions and no destination was given for them.
-    #[error(
-        "category {name:?} still has {count} transaction(s); choose a category to move them to"
-    )]
+    #[error("category {name:?} still has {count} transaction(s); choose a category to move them to")]
     CategoryInUse { name: String, count: u64 },
 
     #[error("no ledger at {}; create one with `expenso init`", path.display())]
@@ -54,9 +52,7 @@ impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ffi::ErrorCode;
         match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Corrupt {
-                reason: e.to_string(),
-            },
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Corrupt { reason: e.to_string() },
             _ => Error::Sqlite(e),
         }
     }
@@ -64,10 +60,7 @@ impl From<rusqlite::Error> for Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Invalid { field: field.into(), message: message.into() }
     }
 
     /// A stable identifier the UI and scripts can branch on.

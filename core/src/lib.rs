@@ -18,12 +18,9 @@ pub use automerge::{ActorId, ChangeHash};
 pub use backup::{Backup, RestoreSummary};
 pub use error::{Error, Result};
 pub use model::{
-    Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Settings,
-    Transaction, TransactionPatch,
+    Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Settings, Transaction, TransactionPatch,
 };
 pub use money::Currency;
-pub use query::{
-    CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage,
-};
+pub use query::{CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage};
 pub use rust_decimal::Decimal;
 pub use store::{MergeOutcome, StorageStats, Store};

@@ -66,10 +66,7 @@ impl FromStr for Kind {
         match s.trim().to_ascii_lowercase().as_str() {
             "expense" | "expenses" => Ok(Kind::Expense),
             "income" => Ok(Kind::Income),
-            other => Err(Error::invalid(
-                "kind",
-                format!("{other:?} is neither \"expense\" nor \"income\""),
-            )),
+            other => Err(Error::invalid("kind", format!("{other:?} is neither \"expense\" nor \"income\""))),
         }
     }
 }
@@ -194,10 +191,7 @@ pub(crate) fn parse_date(field: &str, input: &str) -> Result<NaiveDate> {
         .map_err(|_| Error::invalid(field, format!("{text:?} is not a valid date (YYYY-MM-DD)")))?;
     let year = chrono::Datelike::year(&date);
     if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
-        return Err(Error::invalid(
-            field,
-            format!("year must be between {MIN_YEAR} and {MAX_YEAR}"),
-        ));
+        return Err(Error::invalid(field, format!("year must be between {MIN_YEAR} and {MAX_YEAR}")));
     }
     Ok(date)
 }
@@ -209,15 +203,9 @@ pub(crate) fn check_text(field: &str, input: &str, max: usize, required: bool) -
     }
     let len = text.chars().count();
     if len > max {
-        return Err(Error::invalid(
-            field,
-            format!("is {len} characters long; at most {max} are allowed"),
-        ));
+        return Err(Error::invalid(field, format!("is {len} characters long; at most {max} are allowed")));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(Error::invalid(field, "contains control characters"));
     }
     Ok(text.to_string())
@@ -232,16 +220,10 @@ pub(crate) fn check_tags(input: &[String]) -> Result<Vec<String>> {
             continue;
         }
         if tag.contains(',') {
-            return Err(Error::invalid(
-                "tags",
-                format!("tag {tag:?} contains a comma"),
-            ));
+            return Err(Error::invalid("tags", format!("tag {tag:?} contains a comma")));
         }
         if tag.chars().count() > MAX_TAG {
-            return Err(Error::invalid(
-                "tags",
-                format!("tag {tag:?} is longer than {MAX_TAG} characters"),
-            ));
+            return Err(Error::invalid("tags", format!("tag {tag:?} is longer than {MAX_TAG} characters")));
         }
         if tag.chars().any(char::is_control) {
             return Err(Error::invalid("tags", "contain control characters"));
@@ -251,33 +233,21 @@ pub(crate) fn check_tags(input: &[String]) -> Result<Vec<String>> {
     tags.sort();
     tags.dedup();
     if tags.len() > MAX_TAGS {
-        return Err(Error::invalid(
-            "tags",
-            format!("at most {MAX_TAGS} tags are allowed"),
-        ));
+        return Err(Error::invalid("tags", format!("at most {MAX_TAGS} tags are allowed")));
     }
     Ok(tags)
 }
 
 pub(crate) fn check_color(input: &str) -> Result<String> {
     let text = input.trim().to_ascii_lowercase();
-    let ok = text.len() == 7
-        && text.starts_with('#')
-        && text[1..].chars().all(|c| c.is_ascii_hexdigit());
+    let ok = text.len() == 7 && text.starts_with('#') && text[1..].chars().all(|c| c.is_ascii_hexdigit());
     if !ok {
-        return Err(Error::invalid(
-            "color",
-            format!("{text:?} is not a colour like #1e88e5"),
-        ));
+        return Err(Error::invalid("color", format!("{text:?} is not a colour like #1e88e5")));
     }
     Ok(text)
 }
 
 pub(crate) fn parse_currency(field: &str, input: &str) -> Result<Currency> {
-    Currency::from_code(input).ok_or_else(|| {
-        Error::invalid(
-            field,
-            format!("{:?} is not an ISO 4217 currency code", input.trim()),
-        )
-    })
+    Currency::from_code(input)
+        .ok_or_else(|| Error::invalid(field, format!("{:?} is not an ISO 4217 currency code", input.trim())))
 }

@@ -37,17 +37,12 @@ impl Currency {
     /// Looks up an ISO 4217 code; case-insensitive.
     pub fn from_code(code: &str) -> Option<Currency> {
         let upper = code.trim().to_ascii_uppercase();
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == upper)
-            .map(|&(code, minor_units)| Currency { code, minor_units })
+        CURRENCIES.iter().find(|(c, _)| *c == upper).map(|&(code, minor_units)| Currency { code, minor_units })
     }
 
     /// Every currency this build knows, sorted by code.
     pub fn all() -> impl Iterator<Item = Currency> {
-        CURRENCIES
-            .iter()
-            .map(|&(code, minor_units)| Currency { code, minor_units })
+        CURRENCIES.iter().map(|&(code, minor_units)| Currency { code, minor_units })
     }
 
     /// Parses a user-entered amount for this currency: a plain decimal number (`12`, `12.5`,
@@ -57,14 +52,8 @@ impl Currency {
         if text.is_empty() {
             return Err(Error::invalid(field, "is required"));
         }
-        let valid_chars = text
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+');
-        let value = if valid_chars {
-            Decimal::from_str(text).ok()
-        } else {
-            None
-        };
+        let valid_chars = text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+');
+        let value = if valid_chars { Decimal::from_str(text).ok() } else { None };
         let Some(value) = value else {
             return Err(Error::invalid(
                 field,
@@ -80,10 +69,7 @@ impl Currency {
             return Err(Error::invalid(field, "must be greater than zero"));
         }
         if value > Decimal::from(MAX_AMOUNT) {
-            return Err(Error::invalid(
-                field,
-                format!("must be at most {MAX_AMOUNT}"),
-            ));
+            return Err(Error::invalid(field, format!("must be at most {MAX_AMOUNT}")));
         }
         let normalized = value.normalize();
         if normalized.scale() > self.minor_units() {
@@ -124,12 +110,8 @@ impl fmt::Debug for Currency {
 impl FromStr for Currency {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Currency::from_code(s).ok_or_else(|| {
-            Error::invalid(
-                "currency",
-                format!("{:?} is not an ISO 4217 currency code", s.trim()),
-            )
-        })
+        Currency::from_code(s)
+            .ok_or_else(|| Error::invalid("currency", format!("{:?} is not an ISO 4217 currency code", s.trim())))
     }
 }
 
@@ -142,8 +124,7 @@ impl Serialize for Currency {
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Currency::from_code(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown currency {s:?}")))
+        Currency::from_code(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown currency {s:?}")))
     }
 }
 
@@ -339,28 +320,13 @@ mod tests {
 
     #[test]
     fn parses_amounts_exactly() {
-        assert_eq!(
-            usd().parse_amount("amount", "12.5").unwrap().to_string(),
-            "12.50"
-        );
-        assert_eq!(
-            usd().parse_amount("amount", "0.10").unwrap().to_string(),
-            "0.10"
-        );
-        assert_eq!(
-            usd().parse_amount("amount", "12.500").unwrap().to_string(),
-            "12.50"
-        );
+        assert_eq!(usd().parse_amount("amount", "12.5").unwrap().to_string(), "12.50");
+        assert_eq!(usd().parse_amount("amount", "0.10").unwrap().to_string(), "0.10");
+        assert_eq!(usd().parse_amount("amount", "12.500").unwrap().to_string(), "12.50");
         let jpy = Currency::from_code("JPY").unwrap();
-        assert_eq!(
-            jpy.parse_amount("amount", "1500").unwrap().to_string(),
-            "1500"
-        );
+        assert_eq!(jpy.parse_amount("amount", "1500").unwrap().to_string(), "1500");
         let bhd = Currency::from_code("BHD").unwrap();
-        assert_eq!(
-            bhd.parse_amount("amount", "1.005").unwrap().to_string(),
-            "1.005"
-        );
+        assert_eq!(bhd.parse_amount("amount", "1.005").unwrap().to_string(), "1.005");
     }
 
     #[test]
@@ -382,22 +348,14 @@ mod tests {
             assert!(text.contains(expect), "{input}: {text}");
         }
         let jpy = Currency::from_code("JPY").unwrap();
-        assert!(jpy
-            .parse_amount("amount", "10.5")
-            .unwrap_err()
-            .to_string()
-            .contains("no decimals"));
+        assert!(jpy.parse_amount("amount", "10.5").unwrap_err().to_string().contains("no decimals"));
     }
 
     #[test]
     fn knows_currencies_and_rejects_unknown_ones() {
         assert_eq!(Currency::from_code("eur").unwrap().minor_units(), 2);
         assert_eq!(Currency::from_code("KWD").unwrap().minor_units(), 3);
-        assert!("XXY"
-            .parse::<Currency>()
-            .unwrap_err()
-            .to_string()
-            .starts_with("currency: "));
+        assert!("XXY".parse::<Currency>().unwrap_err().to_string().starts_with("currency: "));
         let codes: Vec<_> = Currency::all().map(Currency::code).collect();
         let mut sorted = codes.clone();
         sorted.sort();

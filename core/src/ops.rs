@@ -8,8 +8,7 @@ use uuid::Uuid;
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::model::{
-    self, Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Transaction,
-    TransactionPatch,
+    self, Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Transaction, TransactionPatch,
 };
 use crate::money::Currency;
 use crate::query::{pick_category, pick_payment_method};
@@ -18,38 +17,20 @@ use crate::view::Touched;
 
 impl Store {
     /// Books a new expense or income.
-    pub fn add_transaction(
-        &mut self,
-        input: &NewTransaction,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Transaction> {
+    pub fn add_transaction(&mut self, input: &NewTransaction, id: Uuid, now: DateTime<Utc>) -> Result<Transaction> {
         let t = self.lookup()?.validate_new(input, id, now)?;
         if self.transaction(id)?.is_some() {
-            return Err(Error::invalid(
-                "id",
-                format!("a transaction {id} already exists"),
-            ));
+            return Err(Error::invalid("id", format!("a transaction {id} already exists")));
         }
         self.commit(now, |tx, c| {
             doc::put_transaction(tx, &c.transactions, &t)?;
-            Ok((
-                (),
-                Touched {
-                    transactions: vec![t.id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { transactions: vec![t.id], ..Touched::default() }))
         })?;
         self.stored_transaction(id)
     }
 
     /// Books many transactions in one change (imports, bulk entry). All or nothing.
-    pub fn add_transactions(
-        &mut self,
-        inputs: &[(Uuid, NewTransaction)],
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
+    pub fn add_transactions(&mut self, inputs: &[(Uuid, NewTransaction)], now: DateTime<Utc>) -> Result<usize> {
         let lookup = self.lookup()?;
         let mut txs = Vec::with_capacity(inputs.len());
         for (i, (id, input)) in inputs.iter().enumerate() {
@@ -66,28 +47,15 @@ impl Store {
             for t in &txs {
                 doc::put_transaction(tx, &c.transactions, t)?;
             }
-            Ok((
-                (),
-                Touched {
-                    transactions: ids,
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { transactions: ids, ..Touched::default() }))
         })?;
         Ok(txs.len())
     }
 
     /// Changes some fields of a transaction; fields left out stay as they are.
-    pub fn edit_transaction(
-        &mut self,
-        id: Uuid,
-        patch: &TransactionPatch,
-        now: DateTime<Utc>,
-    ) -> Result<Transaction> {
-        let current = self.transaction(id)?.ok_or_else(|| Error::NotFound {
-            entity: "transaction",
-            id: id.to_string(),
-        })?;
+    pub fn edit_transaction(&mut self, id: Uuid, patch: &TransactionPatch, now: DateTime<Utc>) -> Result<Transaction> {
+        let current =
+            self.transaction(id)?.ok_or_else(|| Error::NotFound { entity: "transaction", id: id.to_string() })?;
         let kind = patch.kind.unwrap_or(current.kind);
         let currency = match &patch.currency {
             Some(code) => model::parse_currency("currency", code)?,
@@ -104,10 +72,7 @@ impl Store {
         let category_id = match &patch.category {
             Some(text) => self.lookup()?.usable_category(kind, text)?.id,
             None if kind != current.kind => {
-                return Err(Error::invalid(
-                    "category",
-                    format!("choose a {kind} category when changing the kind"),
-                ));
+                return Err(Error::invalid("category", format!("choose a {kind} category when changing the kind")));
             }
             None => current.category_id,
         };
@@ -143,78 +108,41 @@ impl Store {
         self.commit(now, |tx, c| {
             // Compare with the document's record, not the view's: the view resolves deleted
             // categories, the document keeps the reference as written.
-            let old =
-                doc::read_transaction(tx, &c.transactions, id).ok_or_else(|| Error::NotFound {
-                    entity: "transaction",
-                    id: id.to_string(),
-                })?;
-            let new = Transaction {
-                created_at: old.created_at,
-                ..updated.clone()
-            };
+            let old = doc::read_transaction(tx, &c.transactions, id)
+                .ok_or_else(|| Error::NotFound { entity: "transaction", id: id.to_string() })?;
+            let new = Transaction { created_at: old.created_at, ..updated.clone() };
             doc::update_transaction(tx, &c.transactions, &old, &new)?;
-            Ok((
-                (),
-                Touched {
-                    transactions: vec![id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { transactions: vec![id], ..Touched::default() }))
         })?;
         self.stored_transaction(id)
     }
 
     /// Deletes a transaction and returns it, so the caller can offer to undo.
     pub fn delete_transaction(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<Transaction> {
-        let current = self.transaction(id)?.ok_or_else(|| Error::NotFound {
-            entity: "transaction",
-            id: id.to_string(),
-        })?;
+        let current =
+            self.transaction(id)?.ok_or_else(|| Error::NotFound { entity: "transaction", id: id.to_string() })?;
         self.commit(now, |tx, c| {
             automerge::transaction::Transactable::delete(tx, &c.transactions, id.to_string())?;
-            Ok((
-                (),
-                Touched {
-                    transactions: vec![id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { transactions: vec![id], ..Touched::default() }))
         })?;
         Ok(current)
     }
 
     /// Puts back a deleted transaction exactly as it was (undo).
-    pub fn restore_transaction(
-        &mut self,
-        t: &Transaction,
-        now: DateTime<Utc>,
-    ) -> Result<Transaction> {
+    pub fn restore_transaction(&mut self, t: &Transaction, now: DateTime<Utc>) -> Result<Transaction> {
         if self.transaction(t.id)?.is_some() {
             return Err(Error::invalid("id", format!("transaction {} exists", t.id)));
         }
         let t = t.clone();
         self.commit(now, |tx, c| {
             doc::put_transaction(tx, &c.transactions, &t)?;
-            Ok((
-                (),
-                Touched {
-                    transactions: vec![t.id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { transactions: vec![t.id], ..Touched::default() }))
         })?;
         self.stored_transaction(t.id)
     }
 
-    pub fn add_category(
-        &mut self,
-        input: &NewCategory,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Category> {
-        let kind = input
-            .kind
-            .ok_or_else(|| Error::invalid("kind", "is required (expense or income)"))?;
+    pub fn add_category(&mut self, input: &NewCategory, id: Uuid, now: DateTime<Utc>) -> Result<Category> {
+        let kind = input.kind.ok_or_else(|| Error::invalid("kind", "is required (expense or income)"))?;
         let name = model::check_text("name", &input.name, model::MAX_NAME, true)?;
         self.check_unique_name(kind, &name, None)?;
         let category = Category {
@@ -222,43 +150,24 @@ impl Store {
             name,
             kind,
             color: model::check_color(input.color.as_deref().unwrap_or("#607d8b"))?,
-            icon: model::check_text(
-                "icon",
-                input.icon.as_deref().unwrap_or(""),
-                model::MAX_ICON,
-                false,
-            )?,
+            icon: model::check_text("icon", input.icon.as_deref().unwrap_or(""), model::MAX_ICON, false)?,
             archived: false,
             builtin: false,
             deleted: false,
             merged_into: None,
         };
         if self.category(id)?.is_some() {
-            return Err(Error::invalid(
-                "id",
-                format!("a category {id} already exists"),
-            ));
+            return Err(Error::invalid("id", format!("a category {id} already exists")));
         }
         self.commit(now, |tx, c| {
             doc::put_category(tx, &c.categories, &category)?;
-            Ok((
-                (),
-                Touched {
-                    categories: vec![id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { categories: vec![id], ..Touched::default() }))
         })?;
         self.live_category(id)
     }
 
     /// Renames, recolours, changes the icon of, archives or unarchives a category.
-    pub fn edit_category(
-        &mut self,
-        id: Uuid,
-        patch: &CategoryPatch,
-        now: DateTime<Utc>,
-    ) -> Result<Category> {
+    pub fn edit_category(&mut self, id: Uuid, patch: &CategoryPatch, now: DateTime<Utc>) -> Result<Category> {
         let old = self.live_category(id)?;
         let mut new = old.clone();
         if let Some(name) = &patch.name {
@@ -276,73 +185,48 @@ impl Store {
         }
         self.commit(now, |tx, c| {
             doc::update_category(tx, &c.categories, &old, &new)?;
-            Ok((
-                (),
-                Touched {
-                    categories: vec![id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { categories: vec![id], ..Touched::default() }))
         })?;
         self.live_category(id)
     }
 
     /// Deletes a category. Its transactions move to `move_to` (a live category of the same
     /// kind); without one, deleting a category in use is refused. Returns how many moved.
-    pub fn delete_category(
-        &mut self,
-        id: Uuid,
-        move_to: Option<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
+    pub fn delete_category(&mut self, id: Uuid, move_to: Option<Uuid>, now: DateTime<Utc>) -> Result<u64> {
         let old = self.live_category(id)?;
         if old.id == doc::fallback_category(old.kind) {
-            return Err(Error::invalid("category", format!("\"{}\" catches transactions whose category is gone and cannot be deleted; archive it instead", old.name)));
+            return Err(Error::invalid(
+                "category",
+                format!(
+                    "\"{}\" catches transactions whose category is gone and cannot be deleted; archive it instead",
+                    old.name
+                ),
+            ));
         }
         let count = self.category_usage(id)?;
         let target = match move_to {
             Some(target) if target == id => {
-                return Err(Error::invalid(
-                    "move_to",
-                    "cannot move transactions into the category being deleted",
-                ))
+                return Err(Error::invalid("move_to", "cannot move transactions into the category being deleted"))
             }
             Some(target) => {
                 let t = self
                     .live_category(target)
                     .map_err(|_| Error::invalid("move_to", format!("no category {target}")))?;
                 if t.kind != old.kind {
-                    return Err(Error::invalid(
-                        "move_to",
-                        format!("\"{}\" is not an {} category", t.name, old.kind),
-                    ));
+                    return Err(Error::invalid("move_to", format!("\"{}\" is not an {} category", t.name, old.kind)));
                 }
                 Some(t.id)
             }
-            None if count > 0 => {
-                return Err(Error::CategoryInUse {
-                    name: old.name.clone(),
-                    count,
-                })
-            }
+            None if count > 0 => return Err(Error::CategoryInUse { name: old.name.clone(), count }),
             None => None,
         };
         let moved = self.transaction_ids_in_category(id)?;
-        let new = Category {
-            deleted: true,
-            merged_into: target,
-            ..old.clone()
-        };
+        let new = Category { deleted: true, merged_into: target, ..old.clone() };
         self.commit(now, |tx, c| {
             if let Some(target) = target {
                 for tx_id in &moved {
                     if let Some(obj) = doc::child_map(tx, &c.transactions, &tx_id.to_string())? {
-                        automerge::transaction::Transactable::put(
-                            tx,
-                            &obj,
-                            "category",
-                            target.to_string(),
-                        )?;
+                        automerge::transaction::Transactable::put(tx, &obj, "category", target.to_string())?;
                         automerge::transaction::Transactable::put(
                             tx,
                             &obj,
@@ -353,50 +237,20 @@ impl Store {
                 }
             }
             doc::update_category(tx, &c.categories, &old, &new)?;
-            Ok((
-                (),
-                Touched {
-                    categories: vec![id],
-                    transactions: moved.clone(),
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { categories: vec![id], transactions: moved.clone(), ..Touched::default() }))
         })?;
         Ok(moved.len() as u64)
     }
 
-    pub fn add_payment_method(
-        &mut self,
-        name: &str,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<PaymentMethod> {
+    pub fn add_payment_method(&mut self, name: &str, id: Uuid, now: DateTime<Utc>) -> Result<PaymentMethod> {
         let name = model::check_text("name", name, model::MAX_NAME, true)?;
-        if self
-            .payment_methods(true)?
-            .iter()
-            .any(|m| m.name.eq_ignore_ascii_case(&name))
-        {
-            return Err(Error::invalid(
-                "name",
-                format!("a payment method {name:?} already exists"),
-            ));
+        if self.payment_methods(true)?.iter().any(|m| m.name.eq_ignore_ascii_case(&name)) {
+            return Err(Error::invalid("name", format!("a payment method {name:?} already exists")));
         }
-        let method = PaymentMethod {
-            id,
-            name,
-            archived: false,
-            builtin: false,
-        };
+        let method = PaymentMethod { id, name, archived: false, builtin: false };
         self.commit(now, |tx, c| {
             doc::put_payment_method(tx, &c.payment_methods, &method)?;
-            Ok((
-                (),
-                Touched {
-                    payment_methods: vec![id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { payment_methods: vec![id], ..Touched::default() }))
         })?;
         Ok(method)
     }
@@ -412,21 +266,12 @@ impl Store {
         let old = all
             .iter()
             .find(|m| m.id == id)
-            .ok_or_else(|| Error::NotFound {
-                entity: "payment method",
-                id: id.to_string(),
-            })?;
+            .ok_or_else(|| Error::NotFound { entity: "payment method", id: id.to_string() })?;
         let mut new = old.clone();
         if let Some(name) = name {
             new.name = model::check_text("name", name, model::MAX_NAME, true)?;
-            if all
-                .iter()
-                .any(|m| m.id != id && m.name.eq_ignore_ascii_case(&new.name))
-            {
-                return Err(Error::invalid(
-                    "name",
-                    format!("a payment method {:?} already exists", new.name),
-                ));
+            if all.iter().any(|m| m.id != id && m.name.eq_ignore_ascii_case(&new.name)) {
+                return Err(Error::invalid("name", format!("a payment method {:?} already exists", new.name)));
             }
         }
         if let Some(archived) = archived {
@@ -434,13 +279,7 @@ impl Store {
         }
         self.commit(now, |tx, c| {
             doc::put_payment_method(tx, &c.payment_methods, &new)?;
-            Ok((
-                (),
-                Touched {
-                    payment_methods: vec![id],
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { payment_methods: vec![id], ..Touched::default() }))
         })?;
         Ok(new)
     }
@@ -449,13 +288,7 @@ impl Store {
         let currency = model::parse_currency("base_currency", code)?;
         self.commit(now, |tx, _| {
             doc::put_base_currency(tx, currency)?;
-            Ok((
-                (),
-                Touched {
-                    settings: true,
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { settings: true, ..Touched::default() }))
         })
     }
 
@@ -473,10 +306,7 @@ impl Store {
     fn live_category(&self, id: Uuid) -> Result<Category> {
         self.category(id)?
             .filter(|c| !c.deleted)
-            .ok_or_else(|| Error::NotFound {
-                entity: "category",
-                id: id.to_string(),
-            })
+            .ok_or_else(|| Error::NotFound { entity: "category", id: id.to_string() })
     }
 
     fn check_unique_name(&self, kind: Kind, name: &str, except: Option<Uuid>) -> Result<()> {
@@ -485,25 +315,17 @@ impl Store {
             .iter()
             .any(|c| c.kind == kind && Some(c.id) != except && c.name.eq_ignore_ascii_case(name));
         if taken {
-            return Err(Error::invalid(
-                "name",
-                format!("an {kind} category named {name:?} already exists"),
-            ));
+            return Err(Error::invalid("name", format!("an {kind} category named {name:?} already exists")));
         }
         Ok(())
     }
 
     fn stored_transaction(&self, id: Uuid) -> Result<Transaction> {
-        self.transaction(id)?.ok_or_else(|| Error::NotFound {
-            entity: "transaction",
-            id: id.to_string(),
-        })
+        self.transaction(id)?.ok_or_else(|| Error::NotFound { entity: "transaction", id: id.to_string() })
     }
 
     fn transaction_ids_in_category(&self, id: Uuid) -> Result<Vec<Uuid>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM transactions WHERE category_id = ?1")?;
+        let mut stmt = self.conn.prepare("SELECT id FROM transactions WHERE category_id = ?1")?;
         let rows = stmt.query_map([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for row in rows {
@@ -522,15 +344,8 @@ struct Lookup {
 }
 
 impl Lookup {
-    fn validate_new(
-        &self,
-        input: &NewTransaction,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Transaction> {
-        let kind = input
-            .kind
-            .ok_or_else(|| Error::invalid("kind", "is required (expense or income)"))?;
+    fn validate_new(&self, input: &NewTransaction, id: Uuid, now: DateTime<Utc>) -> Result<Transaction> {
+        let kind = input.kind.ok_or_else(|| Error::invalid("kind", "is required (expense or income)"))?;
         let currency: Currency = match &input.currency {
             Some(code) if !code.trim().is_empty() => model::parse_currency("currency", code)?,
             _ => self.base_currency,
@@ -542,13 +357,8 @@ impl Lookup {
         }
         let category = self.usable_category(kind, &input.category)?;
         let payment_method = match &input.payment_method {
-            Some(text) if !text.trim().is_empty() => {
-                pick_payment_method(&self.payment_methods, text)?
-            }
-            _ => pick_payment_method(
-                &self.payment_methods,
-                &doc::default_payment_method_id("other").to_string(),
-            )?,
+            Some(text) if !text.trim().is_empty() => pick_payment_method(&self.payment_methods, text)?,
+            _ => pick_payment_method(&self.payment_methods, &doc::default_payment_method_id("other").to_string())?,
         };
         Ok(Transaction {
             id,
@@ -558,12 +368,7 @@ impl Lookup {
             date,
             category_id: category.id,
             payment_method_id: payment_method.id,
-            description: model::check_text(
-                "description",
-                &input.description,
-                model::MAX_DESCRIPTION,
-                false,
-            )?,
+            description: model::check_text("description", &input.description, model::MAX_DESCRIPTION, false)?,
             notes: model::check_text("notes", &input.notes, model::MAX_NOTES, false)?,
             tags: model::check_tags(&input.tags)?,
             created_at: now,
@@ -578,17 +383,11 @@ impl Lookup {
         if category.kind != kind {
             return Err(Error::invalid(
                 "category",
-                format!(
-                    "\"{}\" is an {} category, not an {kind} one",
-                    category.name, category.kind
-                ),
+                format!("\"{}\" is an {} category, not an {kind} one", category.name, category.kind),
             ));
         }
         if category.archived {
-            return Err(Error::invalid(
-                "category",
-                format!("\"{}\" is archived; unarchive it first", category.name),
-            ));
+            return Err(Error::invalid("category", format!("\"{}\" is archived; unarchive it first", category.name)));
         }
         Ok(category)
     }

@@ -57,10 +57,7 @@ impl FromStr for SortBy {
             "amount" => Ok(SortBy::Amount),
             "description" => Ok(SortBy::Description),
             "created" => Ok(SortBy::Created),
-            other => Err(Error::invalid(
-                "sort",
-                format!("{other:?} is not one of date, amount, description, created"),
-            )),
+            other => Err(Error::invalid("sort", format!("{other:?} is not one of date, amount, description, created"))),
         }
     }
 }
@@ -74,10 +71,7 @@ pub struct Sort {
 
 impl Default for Sort {
     fn default() -> Sort {
-        Sort {
-            by: SortBy::Date,
-            descending: true,
-        }
+        Sort { by: SortBy::Date, descending: true }
     }
 }
 
@@ -90,10 +84,7 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> PageRequest {
-        PageRequest {
-            offset: 0,
-            limit: 50,
-        }
+        PageRequest { offset: 0, limit: 50 }
     }
 }
 
@@ -124,10 +115,7 @@ pub struct Month {
 
 impl Month {
     pub fn of(date: NaiveDate) -> Month {
-        Month {
-            year: date.year(),
-            month: date.month(),
-        }
+        Month { year: date.year(), month: date.month() }
     }
 
     pub fn first_day(self) -> NaiveDate {
@@ -135,32 +123,20 @@ impl Month {
     }
 
     pub fn last_day(self) -> NaiveDate {
-        self.next()
-            .first_day()
-            .pred_opt()
-            .expect("not the first day ever")
+        self.next().first_day().pred_opt().expect("not the first day ever")
     }
 
     pub fn next(self) -> Month {
         if self.month == 12 {
-            Month {
-                year: self.year + 1,
-                month: 1,
-            }
+            Month { year: self.year + 1, month: 1 }
         } else {
-            Month {
-                year: self.year,
-                month: self.month + 1,
-            }
+            Month { year: self.year, month: self.month + 1 }
         }
     }
 
     pub fn minus(self, months: u32) -> Month {
         let index = self.year * 12 + self.month as i32 - 1 - months as i32;
-        Month {
-            year: index.div_euclid(12),
-            month: index.rem_euclid(12) as u32 + 1,
-        }
+        Month { year: index.div_euclid(12), month: index.rem_euclid(12) as u32 + 1 }
     }
 
     fn key(self) -> i64 {
@@ -191,9 +167,7 @@ impl Serialize for Month {
 
 impl<'de> Deserialize<'de> for Month {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Month, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -231,19 +205,14 @@ type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i64, u64)>;
 /// One aggregate row without its group: kind, currency code, (sum, count).
 type KindTotal<'a> = (i64, &'a str, (i64, u64));
 
-const TX_COLUMNS: &str =
-    "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
+const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
      t.notes, t.tags, t.created_at, t.updated_at, t.conflicts";
 
 impl Store {
     pub fn settings(&self) -> Result<Settings> {
         let code: Option<String> = self
             .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'base_currency'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM settings WHERE key = 'base_currency'", [], |r| r.get(0))
             .optional()?;
         let base_currency = code
             .as_deref()
@@ -254,42 +223,41 @@ impl Store {
 
     pub fn transaction(&self, id: Uuid) -> Result<Option<Transaction>> {
         let sql = format!("SELECT {TX_COLUMNS} FROM transactions t WHERE t.id = ?1");
-        Ok(self
-            .conn
-            .query_row(&sql, [id.as_bytes()], row_to_transaction)
-            .optional()?)
+        Ok(self.conn.query_row(&sql, [id.as_bytes()], row_to_transaction).optional()?)
     }
 
     /// Lists transactions matching `filter`, sorted and paged.
-    pub fn list_transactions(
-        &self,
-        filter: &Filter,
-        sort: Sort,
-        page: PageRequest,
-    ) -> Result<TransactionPage> {
+    pub fn list_transactions(&self, filter: &Filter, sort: Sort, page: PageRequest) -> Result<TransactionPage> {
         if page.limit == 0 || page.limit > MAX_PAGE {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
+            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
         }
-        let (where_sql, args) = filter_sql(filter)?;
-        // Free text alone: the full-text index counts its matches without touching rows.
-        let text_only = Filter {
-            text: None,
-            ..filter.clone()
-        } == Filter::default();
-        let total: i64 = match filter.text.as_deref().and_then(fts_query) {
-            Some(q) if text_only => self.conn.query_row(
+        let (where_sql, args) = filter_sql(filter, false)?;
+        let fts = filter.text.as_deref().and_then(fts_query);
+        let fts_matches: Option<i64> = match &fts {
+            Some(q) => Some(self.conn.query_row(
                 "SELECT count(*) FROM transactions_fts WHERE transactions_fts MATCH ?1",
                 [q],
                 |r| r.get(0),
-            )?,
-            _ => self.conn.query_row(
-                &format!("SELECT count(*) FROM transactions t {where_sql}"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )?,
+            )?),
+            None => None,
+        };
+        // Free text alone: the full-text index counts its matches without touching rows.
+        let text_only = Filter { text: None, ..filter.clone() } == Filter::default();
+        // A common word with a category filter: count along the category index and
+        // probe the matches, rather than reading every match.
+        let many_matches = fts_matches.is_some_and(|n| n > PROBE_MATCHES);
+        let narrowed = !filter.categories.is_empty();
+        let total: i64 = match fts_matches {
+            Some(n) if text_only => n,
+            _ => {
+                let (count_where, count_args) =
+                    if many_matches && narrowed { filter_sql(filter, true)? } else { (where_sql.clone(), args.clone()) };
+                self.conn.query_row(
+                    &format!("SELECT count(*) FROM transactions t {count_where}"),
+                    params_from_iter(count_args.iter()),
+                    |r| r.get(0),
+                )?
+            }
         };
         // The row id breaks ties, which every index carries, so date order needs no sort.
         let dir = if sort.descending { "DESC" } else { "ASC" };
@@ -299,58 +267,44 @@ impl Store {
             SortBy::Description => format!("t.description COLLATE NOCASE {dir}, t.rowid {dir}"),
             SortBy::Created => format!("t.created_at {dir}, t.rowid {dir}"),
         };
+        // A common word in date order: walking the date index and probing the set of matches
+        // beats reading every match to sort it. A rare word: reading its few matches is cheaper.
+        let probe = sort.by == SortBy::Date && many_matches;
+        let (page_where, page_args) = if probe { filter_sql(filter, true)? } else { (where_sql, args) };
         // Two phases: sort narrow (row id, key) pairs, then read the page's rows in full.
         let sql = format!(
-            "SELECT t.rowid FROM transactions t {where_sql} ORDER BY {order} LIMIT {} OFFSET {}",
+            "SELECT t.rowid FROM transactions t {page_where} ORDER BY {order} LIMIT {} OFFSET {}",
             page.limit, page.offset
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rowids = stmt
-            .query_map(params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?
+            .query_map(params_from_iter(page_args.iter()), |r| r.get::<_, i64>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let items = if rowids.is_empty() {
             Vec::new()
         } else {
-            let list = rowids
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT t.rowid, {TX_COLUMNS} FROM transactions t WHERE t.rowid IN ({list})"
-            ))?;
+            let list = rowids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT t.rowid, {TX_COLUMNS} FROM transactions t WHERE t.rowid IN ({list})"))?;
             let mut rows: std::collections::HashMap<i64, Transaction> = stmt
-                .query_map([], |r| {
-                    Ok((r.get::<_, i64>(0)?, row_to_transaction_at(r, 1)?))
-                })?
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, row_to_transaction_at(r, 1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             rowids.iter().filter_map(|id| rows.remove(id)).collect()
         };
-        Ok(TransactionPage {
-            items,
-            total: total as u64,
-        })
+        Ok(TransactionPage { items, total: total as u64 })
     }
 
     /// The most recent transactions by date.
     pub fn recent_transactions(&self, limit: u32) -> Result<Vec<Transaction>> {
-        Ok(self
-            .list_transactions(
-                &Filter::default(),
-                Sort::default(),
-                PageRequest { offset: 0, limit },
-            )?
-            .items)
+        Ok(self.list_transactions(&Filter::default(), Sort::default(), PageRequest { offset: 0, limit })?.items)
     }
 
     /// Income, expenses and net per currency between two days (inclusive); open ends mean
     /// "since the first" and "up to the last" transaction.
     pub fn balance(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<Totals>> {
         let agg = self.aggregate(from, to, Group::None)?;
-        Ok(totals_by_currency(
-            agg.iter()
-                .map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v)),
-        ))
+        Ok(totals_by_currency(agg.iter().map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v))))
     }
 
     /// One summary per month from `first` to `last` inclusive, months without transactions
@@ -363,19 +317,13 @@ impl Store {
         let mut by_month: BTreeMap<i64, Vec<KindTotal<'_>>> = BTreeMap::new();
         for ((key, kind, cur), v) in &agg {
             let month = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
-            by_month
-                .entry(month)
-                .or_default()
-                .push((*kind, cur.as_str(), *v));
+            by_month.entry(month).or_default().push((*kind, cur.as_str(), *v));
         }
         let mut out = Vec::new();
         let mut m = first;
         while m <= last {
             let rows = by_month.remove(&m.key()).unwrap_or_default();
-            out.push(MonthSummary {
-                month: m,
-                totals: totals_by_currency(rows.into_iter()),
-            });
+            out.push(MonthSummary { month: m, totals: totals_by_currency(rows.into_iter()) });
             m = m.next();
         }
         Ok(out)
@@ -397,11 +345,7 @@ impl Store {
         kind: Kind,
     ) -> Result<Vec<CategoryTotal>> {
         let agg = self.aggregate(from, to, Group::Category)?;
-        let categories: BTreeMap<Uuid, Category> = self
-            .all_categories()?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+        let categories: BTreeMap<Uuid, Category> = self.all_categories()?.into_iter().map(|c| (c.id, c)).collect();
         let mut per_currency: BTreeMap<String, i64> = BTreeMap::new();
         let mut rows = Vec::new();
         for ((key, k, cur), (units, count)) in &agg {
@@ -426,12 +370,8 @@ impl Store {
                 percent.rescale(1);
                 Some(CategoryTotal {
                     category_id: id,
-                    name: cat
-                        .map(|c| c.name.clone())
-                        .unwrap_or_else(|| "Unknown".into()),
-                    color: cat
-                        .map(|c| c.color.clone())
-                        .unwrap_or_else(|| "#757575".into()),
+                    name: cat.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
+                    color: cat.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
                     icon: cat.map(|c| c.icon.clone()).unwrap_or_default(),
                     currency,
                     total: in_currency(units, currency),
@@ -440,23 +380,13 @@ impl Store {
                 })
             })
             .collect();
-        out.sort_by(|a, b| {
-            a.currency
-                .cmp(&b.currency)
-                .then(b.total.cmp(&a.total))
-                .then(a.name.cmp(&b.name))
-        });
+        out.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
         Ok(out)
     }
 
     /// Sums over a period: whole months from `month_totals`, the partial months at either end
     /// from the transactions themselves.
-    fn aggregate(
-        &self,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-        group: Group,
-    ) -> Result<Aggregates> {
+    fn aggregate(&self, from: Option<NaiveDate>, to: Option<NaiveDate>, group: Group) -> Result<Aggregates> {
         // Every stored date lies within the years validation allows; clamping keeps month
         // arithmetic away from the calendar's ends.
         let first = NaiveDate::from_ymd_opt(model::MIN_YEAR, 1, 1).expect("valid");
@@ -467,16 +397,8 @@ impl Store {
         if from > to {
             return Ok(out);
         }
-        let first_full = if from.day() == 1 {
-            Month::of(from)
-        } else {
-            Month::of(from).next()
-        };
-        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) {
-            Month::of(to)
-        } else {
-            Month::of(to).minus(1)
-        };
+        let first_full = if from.day() == 1 { Month::of(from) } else { Month::of(from).next() };
+        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) { Month::of(to) } else { Month::of(to).minus(1) };
         let (month_key, tx_key) = match group {
             Group::None => ("x''", "x''"),
             Group::Month => ("month", "t.date / 100"),
@@ -510,22 +432,10 @@ impl Store {
                 [first_full.key(), last_full.key()],
             )?;
             if from < first_full.first_day() {
-                add(
-                    &raw,
-                    [
-                        date_key(from),
-                        date_key(first_full.first_day().pred_opt().expect("after MIN")),
-                    ],
-                )?;
+                add(&raw, [date_key(from), date_key(first_full.first_day().pred_opt().expect("after MIN"))])?;
             }
             if to > last_full.last_day() {
-                add(
-                    &raw,
-                    [
-                        date_key(last_full.last_day().succ_opt().expect("before MAX")),
-                        date_key(to),
-                    ],
-                )?;
+                add(&raw, [date_key(last_full.last_day().succ_opt().expect("before MAX")), date_key(to)])?;
             }
         } else {
             add(&raw, [date_key(from), date_key(to)])?;
@@ -535,11 +445,7 @@ impl Store {
 
     /// Live (not deleted) categories, archived ones only if asked for, by kind and name.
     pub fn categories(&self, include_archived: bool) -> Result<Vec<Category>> {
-        Ok(self
-            .all_categories()?
-            .into_iter()
-            .filter(|c| !c.deleted && (include_archived || !c.archived))
-            .collect())
+        Ok(self.all_categories()?.into_iter().filter(|c| !c.deleted && (include_archived || !c.archived)).collect())
     }
 
     /// Every category the document knows, deleted ones included.
@@ -576,32 +482,22 @@ impl Store {
 
     /// How many transactions are filed under a category.
     pub fn category_usage(&self, id: Uuid) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM transactions WHERE category_id = ?1",
-            [id.as_bytes()],
-            |r| r.get(0),
-        )?;
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM transactions WHERE category_id = ?1", [id.as_bytes()], |r| r.get(0))?;
         Ok(n as u64)
     }
 
     pub fn payment_methods(&self, include_archived: bool) -> Result<Vec<PaymentMethod>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, name, archived FROM payment_methods ORDER BY name COLLATE NOCASE, id",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name, archived FROM payment_methods ORDER BY name COLLATE NOCASE, id")?;
         let rows = stmt.query_map([], |r| {
             let id = uuid_col(r, 0)?;
-            Ok(PaymentMethod {
-                id,
-                name: r.get(1)?,
-                archived: r.get(2)?,
-                builtin: doc::is_builtin_payment_method(id),
-            })
+            Ok(PaymentMethod { id, name: r.get(1)?, archived: r.get(2)?, builtin: doc::is_builtin_payment_method(id) })
         })?;
         let all: Vec<PaymentMethod> = rows.collect::<rusqlite::Result<_>>()?;
-        Ok(all
-            .into_iter()
-            .filter(|m| include_archived || !m.archived)
-            .collect())
+        Ok(all.into_iter().filter(|m| include_archived || !m.archived).collect())
     }
 
     /// A payment method by id or name (case-insensitive; `bank_transfer` also matches
@@ -612,9 +508,8 @@ impl Store {
 
     /// Every tag in use, with how many transactions carry it.
     pub fn tags(&self) -> Result<Vec<(String, u64)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT tag, count(*) FROM transaction_tags GROUP BY tag ORDER BY tag",
-        )?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT tag, count(*) FROM transaction_tags GROUP BY tag ORDER BY tag")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -623,11 +518,7 @@ impl Store {
     /// at most `limit` of them. Lets people type a short id: the end of a time-ordered id is
     /// its random part, so that is what lists show.
     pub fn transaction_ids_matching(&self, fragment: &str, limit: u32) -> Result<Vec<Uuid>> {
-        let hex: String = fragment
-            .chars()
-            .filter(|c| *c != '-')
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let hex: String = fragment.chars().filter(|c| *c != '-').collect::<String>().to_ascii_uppercase();
         if hex.len() < 4 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::invalid(
                 "id",
@@ -642,23 +533,15 @@ impl Store {
     }
 
     pub fn transaction_count(&self) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM transactions", [], |r| r.get(0))?;
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM transactions", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 }
 
 /// Finds a category in `live` by id or case-insensitive name.
-pub(crate) fn pick_category(
-    live: &[Category],
-    kind: Option<Kind>,
-    name_or_id: &str,
-) -> Result<Category> {
+pub(crate) fn pick_category(live: &[Category], kind: Option<Kind>, name_or_id: &str) -> Result<Category> {
     let wanted = name_or_id.trim();
-    let by_id = Uuid::parse_str(wanted)
-        .ok()
-        .and_then(|id| live.iter().find(|c| c.id == id));
+    let by_id = Uuid::parse_str(wanted).ok().and_then(|id| live.iter().find(|c| c.id == id));
     let found = match by_id {
         Some(c) => Some(c.clone()),
         None => {
@@ -681,31 +564,27 @@ pub(crate) fn pick_category(
     found.ok_or_else(|| {
         Error::invalid(
             "category",
-            format!(
-                "no category {wanted:?}{}",
-                kind.map(|k| format!(" for {k}")).unwrap_or_default()
-            ),
+            format!("no category {wanted:?}{}", kind.map(|k| format!(" for {k}")).unwrap_or_default()),
         )
     })
 }
 
-pub(crate) fn pick_payment_method(
-    all: &[PaymentMethod],
-    name_or_id: &str,
-) -> Result<PaymentMethod> {
+pub(crate) fn pick_payment_method(all: &[PaymentMethod], name_or_id: &str) -> Result<PaymentMethod> {
     let wanted = name_or_id.trim();
     let normalized = wanted.replace(['_', '-'], " ");
     all.iter()
-        .find(|m| {
-            Uuid::parse_str(wanted).is_ok_and(|id| id == m.id)
-                || m.name.eq_ignore_ascii_case(&normalized)
-        })
+        .find(|m| Uuid::parse_str(wanted).is_ok_and(|id| id == m.id) || m.name.eq_ignore_ascii_case(&normalized))
         .cloned()
         .ok_or_else(|| Error::invalid("payment_method", format!("no payment method {wanted:?}")))
 }
 
-/// The WHERE clause and its arguments for a filter.
-fn filter_sql(f: &Filter) -> Result<(String, Vec<SqlValue>)> {
+/// Above this many full-text matches, a date-ordered page probes the matches while walking
+/// the date index instead of reading them all.
+const PROBE_MATCHES: i64 = 1_000;
+
+/// The WHERE clause for a filter. With `probe_text`, the full-text condition is written so
+/// that SQLite cannot drive the query from it (`+t.rowid`) and walks the date index instead.
+fn filter_sql(f: &Filter, probe_text: bool) -> Result<(String, Vec<SqlValue>)> {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<SqlValue> = Vec::new();
     let arg = |v: SqlValue, args: &mut Vec<SqlValue>| {
@@ -714,84 +593,57 @@ fn filter_sql(f: &Filter) -> Result<(String, Vec<SqlValue>)> {
     };
     if let (Some(from), Some(to)) = (f.from, f.to) {
         if from > to {
-            return Err(Error::invalid(
-                "from",
-                "the start date is after the end date",
-            ));
+            return Err(Error::invalid("from", "the start date is after the end date"));
         }
     }
     if let Some(from) = f.from {
-        clauses.push(format!(
-            "t.date >= {}",
-            arg(SqlValue::Integer(date_key(from)), &mut args)
-        ));
+        clauses.push(format!("t.date >= {}", arg(SqlValue::Integer(date_key(from)), &mut args)));
     }
     if let Some(to) = f.to {
-        clauses.push(format!(
-            "t.date <= {}",
-            arg(SqlValue::Integer(date_key(to)), &mut args)
-        ));
+        clauses.push(format!("t.date <= {}", arg(SqlValue::Integer(date_key(to)), &mut args)));
     }
     if let Some(kind) = f.kind {
-        clauses.push(format!(
-            "t.kind = {}",
-            arg(SqlValue::Integer(kind.as_i64()), &mut args)
-        ));
+        clauses.push(format!("t.kind = {}", arg(SqlValue::Integer(kind.as_i64()), &mut args)));
     }
     if !f.categories.is_empty() {
-        let list: Vec<String> = f
-            .categories
-            .iter()
-            .map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args))
-            .collect();
+        let list: Vec<String> =
+            f.categories.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
         clauses.push(format!("t.category_id IN ({})", list.join(",")));
     }
     if !f.payment_methods.is_empty() {
-        let list: Vec<String> = f
-            .payment_methods
-            .iter()
-            .map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args))
-            .collect();
+        let list: Vec<String> =
+            f.payment_methods.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
         clauses.push(format!("t.payment_method IN ({})", list.join(",")));
     }
     let units = |field: &str, v: Decimal| {
-        money::to_units(v)
-            .ok_or_else(|| Error::invalid(field, "has more than four decimals or is too large"))
+        money::to_units(v).ok_or_else(|| Error::invalid(field, "has more than four decimals or is too large"))
     };
     if let Some(min) = f.min_amount {
-        clauses.push(format!(
-            "t.amount >= {}",
-            arg(SqlValue::Integer(units("min_amount", min)?), &mut args)
-        ));
+        clauses.push(format!("t.amount >= {}", arg(SqlValue::Integer(units("min_amount", min)?), &mut args)));
     }
     if let Some(max) = f.max_amount {
-        clauses.push(format!(
-            "t.amount <= {}",
-            arg(SqlValue::Integer(units("max_amount", max)?), &mut args)
-        ));
+        clauses.push(format!("t.amount <= {}", arg(SqlValue::Integer(units("max_amount", max)?), &mut args)));
     }
     if !f.tags.is_empty() {
-        let list: Vec<String> = f
-            .tags
-            .iter()
-            .map(|t| arg(SqlValue::Text(t.trim().to_lowercase()), &mut args))
-            .collect();
-        clauses.push(format!(
-            "t.rowid IN (SELECT tx_rowid FROM transaction_tags WHERE tag IN ({}))",
-            list.join(",")
-        ));
+        let list: Vec<String> =
+            f.tags.iter().map(|t| arg(SqlValue::Text(t.trim().to_lowercase()), &mut args)).collect();
+        let mut sub = format!("SELECT tx_rowid FROM transaction_tags WHERE tag IN ({})", list.join(","));
+        if let Some(from) = f.from {
+            sub.push_str(&format!(" AND date >= {}", arg(SqlValue::Integer(date_key(from)), &mut args)));
+        }
+        if let Some(to) = f.to {
+            sub.push_str(&format!(" AND date <= {}", arg(SqlValue::Integer(date_key(to)), &mut args)));
+        }
+        clauses.push(format!("t.rowid IN ({sub})"));
     }
     if let Some(text) = f.text.as_deref().and_then(fts_query) {
         clauses.push(format!(
-            "t.rowid IN (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH {})",
+            "{}t.rowid IN (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH {})",
+            if probe_text { "+" } else { "" },
             arg(SqlValue::Text(text), &mut args)
         ));
     }
-    let sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     Ok((sql, args))
 }
 
@@ -808,9 +660,8 @@ fn fts_query(text: &str) -> Option<String> {
 
 fn uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let bytes: Vec<u8> = r.get(i)?;
-    Uuid::from_slice(&bytes).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
-    })
+    Uuid::from_slice(&bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
 fn in_currency(units: i64, currency: Currency) -> Decimal {
@@ -834,18 +685,13 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
         )
     })?;
     let date: i64 = r.get(o + 4)?;
-    let date = NaiveDate::from_ymd_opt(
-        (date / 10_000) as i32,
-        (date / 100 % 100) as u32,
-        (date % 100) as u32,
-    )
-    .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(o + 4, date))?;
+    let date = NaiveDate::from_ymd_opt((date / 10_000) as i32, (date / 100 % 100) as u32, (date % 100) as u32)
+        .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(o + 4, date))?;
     let tags: Option<String> = r.get(o + 9)?;
     let conflicts: Option<String> = r.get(o + 12)?;
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
         let ms: i64 = r.get(o + i)?;
-        DateTime::from_timestamp_millis(ms)
-            .ok_or(rusqlite::Error::IntegralValueOutOfRange(o + i, ms))
+        DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(o + i, ms))
     };
     Ok(Transaction {
         id: uuid_col(r, o)?,
@@ -860,9 +706,7 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
         tags: tags.as_deref().map(doc::split_tags).unwrap_or_default(),
         created_at: time(10)?,
         updated_at: time(11)?,
-        conflicts: conflicts
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or_default(),
+        conflicts: conflicts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
     })
 }
 
@@ -900,24 +744,8 @@ mod tests {
         let m: Month = "2024-01".parse().unwrap();
         assert_eq!(m.minus(1).to_string(), "2023-12");
         assert_eq!(m.minus(13).to_string(), "2022-12");
-        assert_eq!(
-            Month {
-                year: 2024,
-                month: 2
-            }
-            .last_day()
-            .to_string(),
-            "2024-02-29"
-        );
-        assert_eq!(
-            Month {
-                year: 2023,
-                month: 12
-            }
-            .next()
-            .to_string(),
-            "2024-01"
-        );
+        assert_eq!(Month { year: 2024, month: 2 }.last_day().to_string(), "2024-02-29");
+        assert_eq!(Month { year: 2023, month: 12 }.next().to_string(), "2024-01");
         assert!("2024-13".parse::<Month>().is_err());
     }
 

@@ -47,9 +47,8 @@ const EXTRA_CATEGORIES: [(&str, Kind); 4] = [
 const CURRENCIES: [&str; 3] = ["EUR", "USD", "GBP"];
 const PAYMENT_METHODS: [&str; 4] = ["cash", "card", "bank_transfer", "other"];
 const WORDS: [&str; 24] = [
-    "coffee", "lunch", "market", "ticket", "rent", "power", "water", "pharmacy", "cinema", "books",
-    "shoes", "hotel", "course", "bakery", "taxi", "fuel", "phone", "internet", "gift", "dinner",
-    "snacks", "parking", "repair", "vet",
+    "coffee", "lunch", "market", "ticket", "rent", "power", "water", "pharmacy", "cinema", "books", "shoes", "hotel",
+    "course", "bakery", "taxi", "fuel", "phone", "internet", "gift", "dinner", "snacks", "parking", "repair", "vet",
 ];
 
 /// Generates `count` transactions over three years ending at `end`, from `seed`.
@@ -62,80 +61,42 @@ pub struct Workload {
 
 impl Workload {
     /// Adds the extra categories the workload uses (20 in all) and returns a generator.
-    pub fn prepare(
-        store: &mut Store,
-        seed: u64,
-        end: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<Workload> {
+    pub fn prepare(store: &mut Store, seed: u64, end: NaiveDate, now: DateTime<Utc>) -> Result<Workload> {
         let mut rng = Rng::new(seed);
         for (name, kind) in EXTRA_CATEGORIES {
             if store.find_category(Some(kind), name).is_err() {
-                let input = NewCategory {
-                    name: name.into(),
-                    kind: Some(kind),
-                    color: None,
-                    icon: None,
-                };
+                let input = NewCategory { name: name.into(), kind: Some(kind), color: None, icon: None };
                 store.add_category(&input, rng.uuid(), now)?;
             }
         }
         let live = store.categories(false)?;
-        let names = |kind: Kind| {
-            live.iter()
-                .filter(|c| c.kind == kind)
-                .map(|c| c.id.to_string())
-                .collect::<Vec<_>>()
-        };
-        Ok(Workload {
-            rng,
-            end,
-            expense_categories: names(Kind::Expense),
-            income_categories: names(Kind::Income),
-        })
+        let names = |kind: Kind| live.iter().filter(|c| c.kind == kind).map(|c| c.id.to_string()).collect::<Vec<_>>();
+        Ok(Workload { rng, end, expense_categories: names(Kind::Expense), income_categories: names(Kind::Income) })
     }
 
     /// The next transaction: nine in ten are expenses.
     pub fn next_transaction(&mut self) -> (Uuid, NewTransaction) {
         let r = &mut self.rng;
         let id = r.uuid();
-        let kind = if r.below(10) == 0 {
-            Kind::Income
-        } else {
-            Kind::Expense
-        };
-        let cats = if kind == Kind::Income {
-            &self.income_categories
-        } else {
-            &self.expense_categories
-        };
+        let kind = if r.below(10) == 0 { Kind::Income } else { Kind::Expense };
+        let cats = if kind == Kind::Income { &self.income_categories } else { &self.expense_categories };
         let category = cats[r.below(cats.len() as u64) as usize].clone();
         let date = self.end - Duration::days(r.below(3 * 365) as i64);
-        let cents = if kind == Kind::Income {
-            50_000 + r.below(400_000)
-        } else {
-            100 + r.below(20_000)
-        };
+        let cents = if kind == Kind::Income { 50_000 + r.below(400_000) } else { 100 + r.below(20_000) };
         let description = format!(
             "{} {} #{:04}",
             WORDS[r.below(WORDS.len() as u64) as usize],
             WORDS[r.below(WORDS.len() as u64) as usize],
             r.below(10_000)
         );
-        let tags = if r.below(5) == 0 {
-            vec![WORDS[r.below(6) as usize].to_string()]
-        } else {
-            Vec::new()
-        };
+        let tags = if r.below(5) == 0 { vec![WORDS[r.below(6) as usize].to_string()] } else { Vec::new() };
         let input = NewTransaction {
             kind: Some(kind),
             amount: format!("{}.{:02}", cents / 100, cents % 100),
             currency: Some(CURRENCIES[r.below(CURRENCIES.len() as u64) as usize].into()),
             date: date.format("%Y-%m-%d").to_string(),
             category,
-            payment_method: Some(
-                PAYMENT_METHODS[r.below(PAYMENT_METHODS.len() as u64) as usize].into(),
-            ),
+            payment_method: Some(PAYMENT_METHODS[r.below(PAYMENT_METHODS.len() as u64) as usize].into()),
             description,
             notes: String::new(),
             tags,
@@ -144,13 +105,7 @@ impl Workload {
     }
 
     /// Books `count` transactions in changes of `batch` transactions each.
-    pub fn fill(
-        &mut self,
-        store: &mut Store,
-        count: usize,
-        batch: usize,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    pub fn fill(&mut self, store: &mut Store, count: usize, batch: usize, now: DateTime<Utc>) -> Result<()> {
         let mut left = count;
         while left > 0 {
             let n = left.min(batch.max(1));

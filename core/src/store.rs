@@ -56,19 +56,14 @@ impl Checkpointer {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
         let (wake, wakes) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("expenso-checkpoint".into())
-            .spawn(move || {
-                while wakes.recv().is_ok() {
-                    while wakes.try_recv().is_ok() {}
-                    // PASSIVE never blocks the writer; what it cannot fold now waits for the next.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
-            })?;
-        Ok(Checkpointer {
-            wake: Some(wake),
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("expenso-checkpoint".into()).spawn(move || {
+            while wakes.recv().is_ok() {
+                while wakes.try_recv().is_ok() {}
+                // PASSIVE never blocks the writer; what it cannot fold now waits for the next.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })?;
+        Ok(Checkpointer { wake: Some(wake), thread: Some(thread) })
     }
 
     fn wake(&self) {
@@ -111,24 +106,15 @@ pub struct StorageStats {
 
 impl Store {
     /// Creates a new ledger file. `actor` identifies this device in the document forever.
-    pub fn create(
-        path: &Path,
-        actor: ActorId,
-        base_currency: Currency,
-        now: DateTime<Utc>,
-    ) -> Result<Store> {
+    pub fn create(path: &Path, actor: ActorId, base_currency: Currency, now: DateTime<Utc>) -> Result<Store> {
         if path.exists() {
-            return Err(Error::LedgerExists {
-                path: path.to_path_buf(),
-            });
+            return Err(Error::LedgerExists { path: path.to_path_buf() });
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
         let result = Store::init(conn, Some(path.to_path_buf()), actor, base_currency, now);
         if result.is_err() {
             // Nothing of value is in a ledger that failed to initialize.
@@ -140,18 +126,8 @@ impl Store {
     }
 
     /// A ledger that lives in memory only (tests, previews).
-    pub fn create_in_memory(
-        actor: ActorId,
-        base_currency: Currency,
-        now: DateTime<Utc>,
-    ) -> Result<Store> {
-        Store::init(
-            Connection::open_in_memory()?,
-            None,
-            actor,
-            base_currency,
-            now,
-        )
+    pub fn create_in_memory(actor: ActorId, base_currency: Currency, now: DateTime<Utc>) -> Result<Store> {
+        Store::init(Connection::open_in_memory()?, None, actor, base_currency, now)
     }
 
     fn init(
@@ -165,33 +141,14 @@ impl Store {
         configure(&conn)?;
         migrate(&conn)?;
         let genesis = doc::genesis();
-        conn.execute(
-            "INSERT INTO doc_snapshot (id, data) VALUES (1, ?1)",
-            [genesis.save()],
-        )?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
-            [actor.to_bytes()],
-        )?;
+        conn.execute("INSERT INTO doc_snapshot (id, data) VALUES (1, ?1)", [genesis.save()])?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [actor.to_bytes()])?;
         let checkpointer = path.as_deref().map(Checkpointer::start).transpose()?;
-        let mut store = Store {
-            conn,
-            path,
-            actor,
-            doc: None,
-            checkpointer,
-            commits_since_checkpoint: 0,
-        };
+        let mut store = Store { conn, path, actor, doc: None, checkpointer, commits_since_checkpoint: 0 };
         store.rebuild_view()?;
         store.commit(now, |tx, _| {
             doc::put_base_currency(tx, base)?;
-            Ok((
-                (),
-                Touched {
-                    settings: true,
-                    ..Touched::default()
-                },
-            ))
+            Ok(((), Touched { settings: true, ..Touched::default() }))
         })?;
         Ok(store)
     }
@@ -199,34 +156,23 @@ impl Store {
     /// Opens an existing ledger file. A damaged file is reported and never written to.
     pub fn open(path: &Path) -> Result<Store> {
         if !path.exists() {
-            return Err(Error::NoLedger {
-                path: path.to_path_buf(),
-            });
+            return Err(Error::NoLedger { path: path.to_path_buf() });
         }
         check_header(path)?;
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
-            return Err(Error::Corrupt {
-                reason: "it holds no ledger".into(),
-            });
+            return Err(Error::Corrupt { reason: "it holds no ledger".into() });
         }
         if version > MIGRATIONS.len() as i64 {
-            return Err(Error::TooNew {
-                found: version,
-                known: MIGRATIONS.len() as i64,
-            });
+            return Err(Error::TooNew { found: version, known: MIGRATIONS.len() as i64 });
         }
         configure(&conn)?;
         migrate(&conn)?;
         let actor: Vec<u8> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
             .optional()?
-            .ok_or_else(|| Error::Corrupt {
-                reason: "the device id is missing".into(),
-            })?;
+            .ok_or_else(|| Error::Corrupt { reason: "the device id is missing".into() })?;
         optimize(&conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(Store {
@@ -269,21 +215,14 @@ impl Store {
     fn load(&self) -> Result<Loaded> {
         let snapshot: Vec<u8> = self
             .conn
-            .query_row("SELECT data FROM doc_snapshot WHERE id = 1", [], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT data FROM doc_snapshot WHERE id = 1", [], |r| r.get(0))
             .optional()?
-            .ok_or_else(|| Error::Corrupt {
-                reason: "the ledger document is missing".into(),
-            })?;
-        let mut doc = Automerge::load(&snapshot).map_err(|e| Error::Corrupt {
-            reason: format!("the ledger document cannot be read: {e}"),
-        })?;
+            .ok_or_else(|| Error::Corrupt { reason: "the ledger document is missing".into() })?;
+        let mut doc = Automerge::load(&snapshot)
+            .map_err(|e| Error::Corrupt { reason: format!("the ledger document cannot be read: {e}") })?;
         let mut pending = Vec::new();
         let mut pending_changes = 0;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT data FROM doc_changes ORDER BY seq")?;
+        let mut stmt = self.conn.prepare("SELECT data FROM doc_changes ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let data: Vec<u8> = row.get(0)?;
@@ -291,26 +230,15 @@ impl Store {
             pending_changes += 1;
         }
         if !pending.is_empty() {
-            doc.load_incremental(&pending).map_err(|e| Error::Corrupt {
-                reason: format!("a stored change cannot be read: {e}"),
-            })?;
+            doc.load_incremental(&pending)
+                .map_err(|e| Error::Corrupt { reason: format!("a stored change cannot be read: {e}") })?;
         }
         doc.set_actor(self.actor.clone());
-        let schema = doc::schema_of(&doc).map_err(|e| Error::Corrupt {
-            reason: e.to_string(),
-        })?;
+        let schema = doc::schema_of(&doc).map_err(|e| Error::Corrupt { reason: e.to_string() })?;
         if schema > doc::SCHEMA_VERSION {
-            return Err(Error::TooNew {
-                found: schema,
-                known: doc::SCHEMA_VERSION,
-            });
+            return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
         }
-        Ok(Loaded {
-            doc,
-            pending_changes,
-            pending_bytes: pending.len() as u64,
-            snapshot_bytes: snapshot.len() as u64,
-        })
+        Ok(Loaded { doc, pending_changes, pending_bytes: pending.len() as u64, snapshot_bytes: snapshot.len() as u64 })
     }
 
     /// Makes one local change: `edit` writes into the document and says which records it
@@ -337,10 +265,7 @@ impl Store {
             self.doc = Some(loaded);
             return Ok(value);
         }
-        let change = loaded
-            .doc
-            .get_last_local_change()
-            .expect("a change was just committed");
+        let change = loaded.doc.get_last_local_change().expect("a change was just committed");
         let stored = (|| -> Result<()> {
             let sql = self.conn.transaction()?;
             insert_change(&sql, &change)?;
@@ -367,8 +292,8 @@ impl Store {
     pub fn apply_changes(&mut self, raw: &[Vec<u8>]) -> Result<MergeOutcome> {
         let mut parsed = Vec::with_capacity(raw.len());
         for (i, bytes) in raw.iter().enumerate() {
-            let change = Change::from_bytes(bytes.clone())
-                .map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))?;
+            let change =
+                Change::from_bytes(bytes.clone()).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))?;
             parsed.push(change);
         }
         self.loaded()?;
@@ -376,9 +301,7 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         let fresh: Vec<Change> = parsed
             .into_iter()
-            .filter(|c| {
-                seen.insert(c.hash()) && loaded.doc.get_change_meta_by_hash(&c.hash()).is_none()
-            })
+            .filter(|c| seen.insert(c.hash()) && loaded.doc.get_change_meta_by_hash(&c.hash()).is_none())
             .collect();
         if fresh.is_empty() {
             self.doc = Some(loaded);
@@ -392,12 +315,7 @@ impl Store {
         let after = loaded.doc.get_heads();
         match doc::schema_of(&loaded.doc) {
             Ok(schema) if schema <= doc::SCHEMA_VERSION => {}
-            Ok(schema) => {
-                return Err(Error::TooNew {
-                    found: schema,
-                    known: doc::SCHEMA_VERSION,
-                })
-            }
+            Ok(schema) => return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION }),
             Err(e) => return Err(e),
         }
         let ops: usize = fresh.iter().map(Change::len).sum();
@@ -424,15 +342,10 @@ impl Store {
             optimize(&self.conn)?;
         }
         loaded.pending_changes += fresh.len() as u64;
-        loaded.pending_bytes += fresh
-            .iter()
-            .map(|c| c.raw_bytes().len() as u64)
-            .sum::<u64>();
+        loaded.pending_bytes += fresh.iter().map(|c| c.raw_bytes().len() as u64).sum::<u64>();
         self.doc = Some(loaded);
         self.after_commit()?;
-        Ok(MergeOutcome {
-            new_changes: fresh.len(),
-        })
+        Ok(MergeOutcome { new_changes: fresh.len() })
     }
 
     /// The document's current heads.
@@ -443,11 +356,7 @@ impl Store {
     /// Raw bytes of every change the document has that `have` does not cover.
     pub fn changes_since(&mut self, have: &[ChangeHash]) -> Result<Vec<Vec<u8>>> {
         let doc = &mut self.loaded()?.doc;
-        Ok(doc
-            .get_changes(have)
-            .into_iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect())
+        Ok(doc.get_changes(have).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
     }
 
     /// Folds the incremental changes into a new snapshot.
@@ -456,10 +365,7 @@ impl Store {
         let loaded = self.doc.as_mut().expect("loaded above");
         let snapshot = loaded.doc.save();
         let sql = self.conn.transaction()?;
-        sql.execute(
-            "INSERT OR REPLACE INTO doc_snapshot (id, data) VALUES (1, ?1)",
-            [&snapshot],
-        )?;
+        sql.execute("INSERT OR REPLACE INTO doc_snapshot (id, data) VALUES (1, ?1)", [&snapshot])?;
         // Changes whose dependencies have not arrived yet are not in the snapshot: keep them.
         let hashes: Vec<Vec<u8>> = {
             let mut stmt = sql.prepare("SELECT hash FROM doc_changes")?;
@@ -477,11 +383,9 @@ impl Store {
                 sql.execute("DELETE FROM doc_changes WHERE hash = ?1", [&hash])?;
             } else {
                 kept += 1;
-                kept_bytes += sql.query_row(
-                    "SELECT length(data) FROM doc_changes WHERE hash = ?1",
-                    [&hash],
-                    |r| r.get::<_, i64>(0),
-                )? as u64;
+                kept_bytes += sql.query_row("SELECT length(data) FROM doc_changes WHERE hash = ?1", [&hash], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64;
             }
         }
         sql.commit()?;
@@ -499,8 +403,7 @@ impl Store {
         while rows.next()?.is_some() {}
         drop(rows);
         // Readers in other connections may hold the WAL; then it is truncated later.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
@@ -517,8 +420,7 @@ impl Store {
 
     fn compact_if_due(&mut self) -> Result<()> {
         let due = self.doc.as_ref().is_some_and(|l| {
-            l.pending_changes >= COMPACT_MIN_CHANGES
-                && l.pending_bytes >= l.snapshot_bytes.max(COMPACT_MIN_BYTES)
+            l.pending_changes >= COMPACT_MIN_CHANGES && l.pending_bytes >= l.snapshot_bytes.max(COMPACT_MIN_BYTES)
         });
         if due {
             self.compact()?;
@@ -527,16 +429,12 @@ impl Store {
     }
 
     pub fn storage_stats(&self) -> Result<StorageStats> {
-        let snapshot_bytes: i64 = self.conn.query_row(
-            "SELECT coalesce(sum(length(data)), 0) FROM doc_snapshot",
-            [],
-            |r| r.get(0),
-        )?;
-        let (pending_changes, pending_bytes): (i64, i64) = self.conn.query_row(
-            "SELECT count(*), coalesce(sum(length(data)), 0) FROM doc_changes",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let snapshot_bytes: i64 =
+            self.conn.query_row("SELECT coalesce(sum(length(data)), 0) FROM doc_snapshot", [], |r| r.get(0))?;
+        let (pending_changes, pending_bytes): (i64, i64) =
+            self.conn.query_row("SELECT count(*), coalesce(sum(length(data)), 0) FROM doc_changes", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         Ok(StorageStats {
             snapshot_bytes: snapshot_bytes as u64,
             pending_changes: pending_changes as u64,
@@ -574,11 +472,7 @@ impl Store {
             let diff = expected.lines().zip(actual.lines()).find(|(a, b)| a != b);
             Ok(Err(match diff {
                 Some((doc, view)) => format!("document has {doc:?}, view has {view:?}"),
-                None => format!(
-                    "document has {} rows, view has {}",
-                    expected.lines().count(),
-                    actual.lines().count()
-                ),
+                None => format!("document has {} rows, view has {}", expected.lines().count(), actual.lines().count()),
             }))
         }
     }
@@ -615,12 +509,7 @@ impl Containers {
 }
 
 /// Which records changed between two states of the document, from automerge's diff.
-fn touched_between(
-    d: &Automerge,
-    c: &Containers,
-    before: &[ChangeHash],
-    after: &[ChangeHash],
-) -> Touched {
+fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: &[ChangeHash]) -> Touched {
     use automerge::PatchAction;
     let mut t = Touched::default();
     for patch in d.diff(before, after) {
@@ -628,12 +517,8 @@ fn touched_between(
             [] => continue,
             [(_, _)] => {
                 let key = match &patch.action {
-                    PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
-                        Some(key.clone())
-                    }
-                    PatchAction::Conflict {
-                        prop: Prop::Map(key),
-                    } => Some(key.clone()),
+                    PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key.clone()),
+                    PatchAction::Conflict { prop: Prop::Map(key) } => Some(key.clone()),
                     _ => None,
                 };
                 (&patch.obj, key)
@@ -714,9 +599,7 @@ fn check_header(path: &Path) -> Result<()> {
         }
     }
     if read < header.len() || &header != b"SQLite format 3\0" {
-        return Err(Error::Corrupt {
-            reason: "the file is truncated or not a SQLite database".into(),
-        });
+        return Err(Error::Corrupt { reason: "the file is truncated or not a SQLite database".into() });
     }
     Ok(())
 }

@@ -103,10 +103,9 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
 
 fn write_settings(sql: &Connection, d: &Automerge) -> Result<()> {
     match doc::read_base_currency(d) {
-        Some(currency) => sql.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES ('base_currency', ?1)",
-            [currency.code()],
-        )?,
+        Some(currency) => {
+            sql.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('base_currency', ?1)", [currency.code()])?
+        }
         None => sql.execute("DELETE FROM settings WHERE key = 'base_currency'", [])?,
     };
     Ok(())
@@ -130,19 +129,13 @@ fn upsert_category(sql: &Connection, c: &Category) -> Result<()> {
     Ok(())
 }
 
-fn upsert_transaction(
-    sql: &Connection,
-    resolver: &Resolver,
-    t: &Transaction,
-    existing: bool,
-) -> Result<()> {
+fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, existing: bool) -> Result<()> {
     let category = resolver.resolve(t.category_id, t.kind);
     let category_ref = (category != t.category_id).then(|| t.category_id.as_bytes().to_vec());
     // Validated writes never exceed four decimals; a forged value is rounded, not dropped.
     let amount = money::to_units(t.amount)
         .unwrap_or_else(|| money::to_units(t.amount.round_dp(money::AMOUNT_SCALE)).unwrap_or(0));
-    let conflicts =
-        (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
+    let conflicts = (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
     let rowid: i64 = sql.query_row(
         "INSERT INTO transactions (id, kind, amount, currency, date, category_id, category_ref, payment_method,
                                    description, notes, tags, created_at, updated_at, conflicts)
@@ -177,8 +170,8 @@ fn upsert_transaction(
     }
     for tag in &t.tags {
         sql.execute(
-            "INSERT OR IGNORE INTO transaction_tags (tx_rowid, tag) VALUES (?1, ?2)",
-            params![rowid, tag],
+            "INSERT OR IGNORE INTO transaction_tags (tx_rowid, tag, date) VALUES (?1, ?2, ?3)",
+            params![rowid, tag, date_key(t.date)],
         )?;
     }
     Ok(())
@@ -197,23 +190,16 @@ struct Resolver {
 
 impl Resolver {
     fn load(sql: &Connection) -> Result<Resolver> {
-        let mut stmt =
-            sql.prepare_cached("SELECT id, kind, deleted, merged_into FROM categories")?;
+        let mut stmt = sql.prepare_cached("SELECT id, kind, deleted, merged_into FROM categories")?;
         let rows = stmt.query_map([], |r| {
             let id: Vec<u8> = r.get(0)?;
             let merged: Option<Vec<u8>> = r.get(3)?;
             Ok((
                 Uuid::from_slice(&id).unwrap_or_default(),
-                (
-                    Kind::from_i64(r.get(1)?),
-                    r.get::<_, bool>(2)?,
-                    merged.and_then(|m| Uuid::from_slice(&m).ok()),
-                ),
+                (Kind::from_i64(r.get(1)?), r.get::<_, bool>(2)?, merged.and_then(|m| Uuid::from_slice(&m).ok())),
             ))
         })?;
-        Ok(Resolver {
-            categories: rows.collect::<rusqlite::Result<_>>()?,
-        })
+        Ok(Resolver { categories: rows.collect::<rusqlite::Result<_>>()? })
     }
 
     fn resolve(&self, reference: Uuid, kind: Kind) -> Uuid {
@@ -258,7 +244,7 @@ pub(crate) fn dump(sql: &Connection) -> Result<String> {
         "SELECT 'payment_method', hex(id), name, archived FROM payment_methods ORDER BY id",
         "SELECT 'transaction', hex(id), kind, amount, currency, date, hex(category_id), hex(category_ref), hex(payment_method),
                 description, notes, tags, created_at, updated_at, conflicts FROM transactions ORDER BY id",
-        "SELECT 'tag', hex(t.id), g.tag FROM transaction_tags g JOIN transactions t ON t.rowid = g.tx_rowid ORDER BY 2, 3",
+        "SELECT 'tag', hex(t.id), g.tag, g.date FROM transaction_tags g JOIN transactions t ON t.rowid = g.tx_rowid ORDER BY 2, 3",
         "SELECT 'month', month, hex(category_id), kind, currency, total, count FROM month_totals ORDER BY 2, 3, 4, 5",
     ];
     let mut out = String::new();
@@ -278,10 +264,9 @@ pub(crate) fn dump(sql: &Connection) -> Result<String> {
         }
     }
     // The full-text index must agree with its content table.
-    if let Err(e) = sql.execute(
-        "INSERT INTO transactions_fts (transactions_fts, rank) VALUES ('integrity-check', 1)",
-        [],
-    ) {
+    if let Err(e) =
+        sql.execute("INSERT INTO transactions_fts (transactions_fts, rank) VALUES ('integrity-check', 1)", [])
+    {
         out.push_str(&format!("fts: {e}\n"));
     }
     Ok(out)

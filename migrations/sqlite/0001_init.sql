@@ -69,12 +69,15 @@ CREATE INDEX transactions_amount ON transactions (amount);
 CREATE INDEX transactions_category ON transactions (category_id, date);
 CREATE INDEX transactions_category_ref ON transactions (category_ref) WHERE category_ref IS NOT NULL;
 
+-- The transaction's date is repeated here so that a tag filter with a date range narrows
+-- the rows before reading any transaction.
 CREATE TABLE transaction_tags (
     tx_rowid INTEGER NOT NULL,
     tag      TEXT NOT NULL,
+    date     INTEGER NOT NULL,
     PRIMARY KEY (tx_rowid, tag)
 ) WITHOUT ROWID;
-CREATE INDEX transaction_tags_tag ON transaction_tags (tag, tx_rowid);
+CREATE INDEX transaction_tags_tag ON transaction_tags (tag, date, tx_rowid);
 
 -- Monthly totals per category, kind and currency, kept exact by triggers; dashboard queries
 -- read whole months here instead of scanning transactions.

@@ -30,19 +30,13 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// Runs a command, echoing it first; fails with its exit status.
 fn run(program: &str, args: &[&str]) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .status()
-        .with_context(|| format!("cannot start {program}"))?;
+    let status = Command::new(program).args(args).status().with_context(|| format!("cannot start {program}"))?;
     if !status.success() {
         bail!("`{program} {}` failed ({status})", args.join(" "));
     }
@@ -50,36 +44,16 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
 }
 
 fn has(program: &str, probe: &[&str]) -> bool {
-    Command::new(program)
-        .args(probe)
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new(program).args(probe).output().is_ok_and(|o| o.status.success())
 }
 
 fn test(extra: &[String]) -> Result<()> {
     ensure_rust_components()?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     if has("cargo", &["nextest", "--version"]) {
-        let mut args = vec![
-            "nextest",
-            "run",
-            "--workspace",
-            "--locked",
-            "--no-fail-fast",
-        ];
+        let mut args = vec!["nextest", "run", "--workspace", "--locked", "--no-fail-fast"];
         args.extend(&extra);
         run("cargo", &args)
     } else {
@@ -105,14 +79,7 @@ fn ensure_rust_components() -> Result<()> {
 }
 
 fn bench(extra: &[String]) -> Result<()> {
-    let mut args = vec![
-        "bench",
-        "--locked",
-        "-p",
-        "expenso-core",
-        "--bench",
-        "ledger",
-    ];
+    let mut args = vec!["bench", "--locked", "-p", "expenso-core", "--bench", "ledger"];
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     if !extra.is_empty() {
         args.push("--");

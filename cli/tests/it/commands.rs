@@ -6,22 +6,13 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn expenso(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_expenso"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("expenso runs")
+    Command::new(env!("CARGO_BIN_EXE_expenso")).arg("--data-dir").arg(dir).args(args).output().expect("expenso runs")
 }
 
 /// Runs a command that must succeed and returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = expenso(dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -47,45 +38,15 @@ fn a_person_records_lists_edits_and_summarizes() {
     let d = dir.path();
     assert_eq!(
         fails(d, &["list"]),
-        format!(
-            "error: no ledger at {}; create one with `expenso init`",
-            d.join("ledger.db").display()
-        )
+        format!("error: no ledger at {}; create one with `expenso init`", d.join("ledger.db").display())
     );
     ok(d, &["init", "--currency", "eur"]);
     assert!(fails(d, &["init"]).contains("already exists"));
 
-    let t = json(
-        d,
-        &[
-            "add",
-            "12.50",
-            "-c",
-            "groceries",
-            "-d",
-            "Weekly market",
-            "--date",
-            "2026-11-02",
-            "-t",
-            "food",
-        ],
-    );
+    let t = json(d, &["add", "12.50", "-c", "groceries", "-d", "Weekly market", "--date", "2026-11-02", "-t", "food"]);
     assert_eq!(t["amount"], "12.50");
     assert_eq!(t["currency"], "EUR");
-    json(
-        d,
-        &[
-            "add",
-            "2500",
-            "--income",
-            "-c",
-            "salary",
-            "-d",
-            "Salary",
-            "--date",
-            "2026-11-01",
-        ],
-    );
+    json(d, &["add", "2500", "--income", "-c", "salary", "-d", "Salary", "--date", "2026-11-01"]);
     json(
         d,
         &[
@@ -106,24 +67,13 @@ fn a_person_records_lists_edits_and_summarizes() {
 
     let list = json(d, &["list", "--month", "2026-11"]);
     assert_eq!(list["total"], 2);
-    let page = json(
-        d,
-        &[
-            "list", "--kind", "expense", "--sort", "amount", "--asc", "--limit", "1",
-        ],
-    );
+    let page = json(d, &["list", "--kind", "expense", "--sort", "amount", "--asc", "--limit", "1"]);
     assert_eq!(page["items"][0]["description"], "Weekly market");
     assert_eq!(json(d, &["list", "--search", "market"])["total"], 1);
     assert_eq!(json(d, &["list", "--tag", "food"])["total"], 1);
     assert_eq!(json(d, &["list", "-p", "card"])["total"], 1);
-    assert_eq!(
-        json(d, &["list", "--min", "20", "--max", "100"])["total"],
-        1
-    );
-    assert_eq!(
-        json(d, &["list", "--from", "2026-10-01", "--to", "2026-10-31"])["total"],
-        1
-    );
+    assert_eq!(json(d, &["list", "--min", "20", "--max", "100"])["total"], 1);
+    assert_eq!(json(d, &["list", "--from", "2026-10-01", "--to", "2026-10-31"])["total"], 1);
 
     // A short id is the end of the full id, as the table shows it.
     let id = t["id"].as_str().unwrap().replace('-', "");
@@ -132,9 +82,7 @@ fn a_person_records_lists_edits_and_summarizes() {
     assert!(table.contains(short), "{table}");
     let edited = json(d, &["edit", short, "--amount", "13", "--clear-tags"]);
     assert_eq!(edited["amount"], "13.00");
-    assert!(edited
-        .get("tags")
-        .is_none_or(|t| t.as_array().unwrap().is_empty()));
+    assert!(edited.get("tags").is_none_or(|t| t.as_array().unwrap().is_empty()));
 
     let summary = json(d, &["summary", "--month", "2026-11", "--months", "3"]);
     assert_eq!(summary["totals"][0]["income"], "2500.00");
@@ -158,42 +106,18 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     json(d, &["add", "5", "-c", "other", "--date", "2026-01-01"]);
     let before = ok(d, &["export"]);
     for (args, expect) in [
-        (
-            vec!["add", "-5", "-c", "other"],
-            "error: amount: must be greater than zero",
-        ),
-        (
-            vec!["add", "0", "-c", "other"],
-            "error: amount: must be greater than zero",
-        ),
-        (
-            vec!["add", "abc", "-c", "other"],
-            "error: amount: \"abc\" is not a number",
-        ),
-        (
-            vec!["add", "1.234", "-c", "other"],
-            "error: amount: EUR allows 2 decimals",
-        ),
+        (vec!["add", "-5", "-c", "other"], "error: amount: must be greater than zero"),
+        (vec!["add", "0", "-c", "other"], "error: amount: must be greater than zero"),
+        (vec!["add", "abc", "-c", "other"], "error: amount: \"abc\" is not a number"),
+        (vec!["add", "1.234", "-c", "other"], "error: amount: EUR allows 2 decimals"),
         (
             vec!["add", "1", "-c", "other", "--currency", "EURO"],
             "error: currency: \"EURO\" is not an ISO 4217 currency code",
         ),
-        (
-            vec!["add", "1", "-c", "other", "--date", "2026-02-30"],
-            "error: date: \"2026-02-30\" is not a valid date",
-        ),
-        (
-            vec!["add", "1", "-c", "nope"],
-            "error: category: no category \"nope\" for expense",
-        ),
-        (
-            vec!["add", "1", "-c", "other", "-d", &"x".repeat(300)],
-            "error: description: is 300 characters long",
-        ),
-        (
-            vec!["list", "--from", "yesterday"],
-            "error: from: \"yesterday\" is not a valid date",
-        ),
+        (vec!["add", "1", "-c", "other", "--date", "2026-02-30"], "error: date: \"2026-02-30\" is not a valid date"),
+        (vec!["add", "1", "-c", "nope"], "error: category: no category \"nope\" for expense"),
+        (vec!["add", "1", "-c", "other", "-d", &"x".repeat(300)], "error: description: is 300 characters long"),
+        (vec!["list", "--from", "yesterday"], "error: from: \"yesterday\" is not a valid date"),
         (
             vec!["categories", "delete", "other", "--kind", "expense"],
             "error: category: \"Other\" catches transactions whose category is gone",
@@ -212,44 +136,19 @@ fn categories_and_payment_methods() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(d, &["init"]);
-    json(
-        d,
-        &[
-            "categories",
-            "add",
-            "Pets",
-            "--kind",
-            "expense",
-            "--color",
-            "#aa5500",
-            "--icon",
-            "🐶",
-        ],
-    );
+    json(d, &["categories", "add", "Pets", "--kind", "expense", "--color", "#aa5500", "--icon", "🐶"]);
     json(d, &["add", "40", "-c", "pets", "--date", "2026-01-05"]);
     let renamed = json(d, &["categories", "edit", "pets", "--name", "Animals"]);
     assert_eq!(renamed["name"], "Animals");
     let err = fails(d, &["categories", "delete", "animals"]);
     assert!(err.contains("still has 1 transaction"), "{err}");
-    let moved = json(
-        d,
-        &["categories", "delete", "animals", "--move-to", "health"],
-    );
+    let moved = json(d, &["categories", "delete", "animals", "--move-to", "health"]);
     assert_eq!(moved["moved"], 1);
     let list = json(d, &["categories", "list"]);
-    let health = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "Health")
-        .unwrap();
+    let health = list.as_array().unwrap().iter().find(|c| c["name"] == "Health").unwrap();
     assert_eq!(health["transactions"], 1);
     json(d, &["categories", "edit", "health", "--archive"]);
-    assert!(!json(d, &["categories", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| c["name"] == "Health"));
+    assert!(!json(d, &["categories", "list"]).as_array().unwrap().iter().any(|c| c["name"] == "Health"));
     assert!(json(d, &["categories", "list", "--all"])
         .as_array()
         .unwrap()
@@ -282,10 +181,7 @@ fn export_and_import_round_trip_exactly() {
     std::fs::write(&broken, &text[..text.len() / 2]).unwrap();
     let before = ok(&b, &["export"]);
     let err = fails(&b, &["import", broken.to_str().unwrap()]);
-    assert!(
-        err.contains("broken.json") && err.contains("invalid backup"),
-        "{err}"
-    );
+    assert!(err.contains("broken.json") && err.contains("invalid backup"), "{err}");
     assert_eq!(ok(&b, &["export"]), before);
 }
 
@@ -296,8 +192,5 @@ fn a_damaged_ledger_file_is_reported_and_left_alone() {
     std::fs::write(d.join("ledger.db"), b"definitely not a database").unwrap();
     let err = fails(d, &["list"]);
     assert!(err.contains("damaged"), "{err}");
-    assert_eq!(
-        std::fs::read(d.join("ledger.db")).unwrap(),
-        b"definitely not a database"
-    );
+    assert_eq!(std::fs::read(d.join("ledger.db")).unwrap(), b"definitely not a database");
 }

@@ -29,12 +29,8 @@ fn killing_a_writer_mid_burst_loses_nothing_acknowledged() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-        });
+        let reader =
+            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
         let started = Instant::now();
         std::thread::sleep(Duration::from_millis(after));
         child.kill().unwrap(); // SIGKILL on Unix
@@ -47,17 +43,10 @@ fn killing_a_writer_mid_burst_loses_nothing_acknowledged() {
         acknowledged.extend(ids);
 
         let store = Store::open(&d.join("ledger.db")).unwrap();
-        assert_eq!(
-            store.verify().unwrap(),
-            Ok(()),
-            "round {round}: view equals document"
-        );
+        assert_eq!(store.verify().unwrap(), Ok(()), "round {round}: view equals document");
         for id in &acknowledged {
             let id = uuid::Uuid::parse_str(id).unwrap();
-            assert!(
-                store.transaction(id).unwrap().is_some(),
-                "round {round}: {id} was acknowledged and is missing"
-            );
+            assert!(store.transaction(id).unwrap().is_some(), "round {round}: {id} was acknowledged and is missing");
         }
         // At most the one change that was committed but not yet reported may be extra.
         let count = store.transaction_count().unwrap() as usize;
@@ -67,15 +56,7 @@ fn killing_a_writer_mid_burst_loses_nothing_acknowledged() {
             acknowledged.len()
         );
     }
-    assert!(
-        acknowledged.len() > 20,
-        "the bursts wrote something: {}",
-        acknowledged.len()
-    );
+    assert!(acknowledged.len() > 20, "the bursts wrote something: {}", acknowledged.len());
     let out = expenso(d).arg("check").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -8,21 +8,11 @@ use crate::support::*;
 #[test]
 fn export_then_restore_into_a_new_ledger_is_exact() {
     let mut a = memory_store(1);
-    let mut w = Workload::prepare(
-        &mut a,
-        7,
-        chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(),
-        t0(),
-    )
-    .unwrap();
+    let mut w = Workload::prepare(&mut a, 7, chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(), t0()).unwrap();
     w.fill(&mut a, 400, 100, at(1)).unwrap();
     let gone = a
         .add_category(
-            &NewCategory {
-                name: "Old".into(),
-                kind: Some(Kind::Expense),
-                ..Default::default()
-            },
+            &NewCategory { name: "Old".into(), kind: Some(Kind::Expense), ..Default::default() },
             id(9),
             at(2),
         )
@@ -34,16 +24,10 @@ fn export_then_restore_into_a_new_ledger_is_exact() {
     let json = backup.to_json();
 
     let mut b = memory_store(2);
-    let summary = b
-        .restore_backup(&Backup::from_json(&json).unwrap(), at(6))
-        .unwrap();
+    let summary = b.restore_backup(&Backup::from_json(&json).unwrap(), at(6)).unwrap();
     assert_eq!(summary.transactions, 400);
     assert_eq!(b.export_backup().unwrap(), backup);
-    assert_eq!(
-        b.export_backup().unwrap().to_json(),
-        json,
-        "byte-identical round trip"
-    );
+    assert_eq!(b.export_backup().unwrap().to_json(), json, "byte-identical round trip");
     assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
 
     // Restoring into the ledger it came from changes nothing.
@@ -56,38 +40,22 @@ fn export_then_restore_into_a_new_ledger_is_exact() {
 #[test]
 fn a_bad_backup_is_refused_and_changes_nothing() {
     let mut a = memory_store(1);
-    a.add_transaction(&expense("5", "2026-01-01", "other"), id(1), at(1))
-        .unwrap();
+    a.add_transaction(&expense("5", "2026-01-01", "other"), id(1), at(1)).unwrap();
     let good = a.export_backup().unwrap().to_json();
     let mut b = memory_store(2);
-    b.add_transaction(&expense("6", "2026-01-01", "other"), id(2), at(1))
-        .unwrap();
+    b.add_transaction(&expense("6", "2026-01-01", "other"), id(2), at(1)).unwrap();
     let before = b.view_dump().unwrap();
     for (bad, expect) in [
         (good[..good.len() / 2].to_string(), "EOF while parsing"),
         ("{}".to_string(), "missing field"),
         (good.replace("expenso-backup", "other-app"), "format"),
-        (
-            good.replace("\"5.00\"", "\"-5.00\""),
-            "amount: must be greater than zero",
-        ),
-        (
-            good.replace("\"5.00\"", "\"5.001\""),
-            "amount: EUR allows 2 decimals",
-        ),
+        (good.replace("\"5.00\"", "\"-5.00\""), "amount: must be greater than zero"),
+        (good.replace("\"5.00\"", "\"5.001\""), "amount: EUR allows 2 decimals"),
         (good.replace("\"EUR\"", "\"XYZ\""), "unknown currency"),
-        (
-            good.replace("2026-01-01", "2026-02-30"),
-            "input is out of range",
-        ),
+        (good.replace("2026-01-01", "2026-02-30"), "input is out of range"),
     ] {
-        let err = Backup::from_json(&bad)
-            .and_then(|backup| b.restore_backup(&backup, at(2)))
-            .unwrap_err();
-        assert!(
-            err.to_string().contains(expect),
-            "expected {expect:?} in {err}"
-        );
+        let err = Backup::from_json(&bad).and_then(|backup| b.restore_backup(&backup, at(2))).unwrap_err();
+        assert!(err.to_string().contains(expect), "expected {expect:?} in {err}");
         assert_eq!(b.view_dump().unwrap(), before);
     }
 }

@@ -8,49 +8,15 @@ use crate::support::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Add {
-        replica: usize,
-        slot: u8,
-        cents: u32,
-        day: u8,
-    },
-    EditAmount {
-        replica: usize,
-        slot: u8,
-        cents: u32,
-    },
-    EditDescription {
-        replica: usize,
-        slot: u8,
-        word: u8,
-    },
-    EditDate {
-        replica: usize,
-        slot: u8,
-        day: u8,
-    },
-    Delete {
-        replica: usize,
-        slot: u8,
-    },
-    AddCategory {
-        replica: usize,
-        slot: u8,
-    },
-    RenameCategory {
-        replica: usize,
-        slot: u8,
-        word: u8,
-    },
-    DeleteCategory {
-        replica: usize,
-        slot: u8,
-        into_builtin: bool,
-    },
-    Sync {
-        from: usize,
-        to: usize,
-    },
+    Add { replica: usize, slot: u8, cents: u32, day: u8 },
+    EditAmount { replica: usize, slot: u8, cents: u32 },
+    EditDescription { replica: usize, slot: u8, word: u8 },
+    EditDate { replica: usize, slot: u8, day: u8 },
+    Delete { replica: usize, slot: u8 },
+    AddCategory { replica: usize, slot: u8 },
+    RenameCategory { replica: usize, slot: u8, word: u8 },
+    DeleteCategory { replica: usize, slot: u8, into_builtin: bool },
+    Sync { from: usize, to: usize },
 }
 
 fn op(replicas: usize) -> impl Strategy<Value = Op> {
@@ -79,12 +45,7 @@ fn category_id(slot: u8) -> uuid::Uuid {
 fn run(stores: &mut [Store], op: &Op, step: i64) {
     let now = at(step);
     let _ = match *op {
-        Op::Add {
-            replica,
-            slot,
-            cents,
-            day,
-        } => {
+        Op::Add { replica, slot, cents, day } => {
             // Custom categories take part when the replica knows them.
             let category = if slot % 2 == 0
                 && stores[replica]
@@ -105,87 +66,41 @@ fn run(stores: &mut [Store], op: &Op, step: i64) {
                 description: "start".into(),
                 ..NewTransaction::default()
             };
-            stores[replica]
-                .add_transaction(&input, id(u128::from(slot)), now)
-                .map(drop)
+            stores[replica].add_transaction(&input, id(u128::from(slot)), now).map(drop)
         }
-        Op::EditAmount {
-            replica,
-            slot,
-            cents,
-        } => {
-            let patch = TransactionPatch {
-                amount: Some(format!("{}.{:02}", cents / 100, cents % 100)),
-                ..Default::default()
-            };
-            stores[replica]
-                .edit_transaction(id(u128::from(slot)), &patch, now)
-                .map(drop)
+        Op::EditAmount { replica, slot, cents } => {
+            let patch =
+                TransactionPatch { amount: Some(format!("{}.{:02}", cents / 100, cents % 100)), ..Default::default() };
+            stores[replica].edit_transaction(id(u128::from(slot)), &patch, now).map(drop)
         }
-        Op::EditDescription {
-            replica,
-            slot,
-            word,
-        } => {
-            let patch = TransactionPatch {
-                description: Some(WORDS[word as usize].into()),
-                ..Default::default()
-            };
-            stores[replica]
-                .edit_transaction(id(u128::from(slot)), &patch, now)
-                .map(drop)
+        Op::EditDescription { replica, slot, word } => {
+            let patch = TransactionPatch { description: Some(WORDS[word as usize].into()), ..Default::default() };
+            stores[replica].edit_transaction(id(u128::from(slot)), &patch, now).map(drop)
         }
         Op::EditDate { replica, slot, day } => {
-            let patch = TransactionPatch {
-                date: Some(format!("2026-02-{day:02}")),
-                ..Default::default()
-            };
-            stores[replica]
-                .edit_transaction(id(u128::from(slot)), &patch, now)
-                .map(drop)
+            let patch = TransactionPatch { date: Some(format!("2026-02-{day:02}")), ..Default::default() };
+            stores[replica].edit_transaction(id(u128::from(slot)), &patch, now).map(drop)
         }
-        Op::Delete { replica, slot } => stores[replica]
-            .delete_transaction(id(u128::from(slot)), now)
-            .map(drop),
+        Op::Delete { replica, slot } => stores[replica].delete_transaction(id(u128::from(slot)), now).map(drop),
         Op::AddCategory { replica, slot } => {
             let input = NewCategory {
                 name: format!("Custom {slot} by {replica}"),
                 kind: Some(Kind::Expense),
                 ..Default::default()
             };
-            stores[replica]
-                .add_category(&input, category_id(slot), now)
-                .map(drop)
+            stores[replica].add_category(&input, category_id(slot), now).map(drop)
         }
-        Op::RenameCategory {
-            replica,
-            slot,
-            word,
-        } => {
-            let patch = CategoryPatch {
-                name: Some(format!("{} {slot}", WORDS[word as usize])),
-                ..Default::default()
-            };
-            stores[replica]
-                .edit_category(category_id(slot), &patch, now)
-                .map(drop)
+        Op::RenameCategory { replica, slot, word } => {
+            let patch = CategoryPatch { name: Some(format!("{} {slot}", WORDS[word as usize])), ..Default::default() };
+            stores[replica].edit_category(category_id(slot), &patch, now).map(drop)
         }
-        Op::DeleteCategory {
-            replica,
-            slot,
-            into_builtin,
-        } => {
+        Op::DeleteCategory { replica, slot, into_builtin } => {
             let target = if into_builtin {
-                stores[replica]
-                    .find_category(Some(Kind::Expense), "travel")
-                    .ok()
-                    .map(|c| c.id)
+                stores[replica].find_category(Some(Kind::Expense), "travel").ok().map(|c| c.id)
             } else {
                 Some(category_id((slot + 1) % 3))
             };
-            stores[replica]
-                .delete_category(category_id(slot), target, now)
-                .map(drop)
+            stores[replica].delete_category(category_id(slot), target, now).map(drop)
         }
         Op::Sync { from, to } if from != to => {
             let changes = stores[from].changes_since(&[]).unwrap();
@@ -197,14 +112,9 @@ fn run(stores: &mut [Store], op: &Op, step: i64) {
 
 fn scenario() -> impl Strategy<Value = (usize, Vec<Op>, Vec<(usize, usize)>)> {
     (2usize..=3).prop_flat_map(|n| {
-        let pairs: Vec<(usize, usize)> = (0..n)
-            .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
-            .collect();
-        (
-            Just(n),
-            prop::collection::vec(op(n), 1..40),
-            Just(pairs).prop_shuffle(),
-        )
+        let pairs: Vec<(usize, usize)> =
+            (0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect();
+        (Just(n), prop::collection::vec(op(n), 1..40), Just(pairs).prop_shuffle())
     })
 }
 

@@ -8,20 +8,13 @@ use crate::support::*;
 fn two_devices_started_offline_merge_into_the_union() {
     let mut a = memory_store(1);
     let mut b = memory_store(2);
-    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1))
-        .unwrap();
-    b.add_transaction(&expense("20", "2026-01-02", "transport"), id(2), at(1))
-        .unwrap();
-    b.add_transaction(&income("100", "2026-01-03", "salary"), id(3), at(2))
-        .unwrap();
+    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1)).unwrap();
+    b.add_transaction(&expense("20", "2026-01-02", "transport"), id(2), at(1)).unwrap();
+    b.add_transaction(&income("100", "2026-01-03", "salary"), id(3), at(2)).unwrap();
     sync_both(&mut a, &mut b);
     for s in [&a, &b] {
         assert_eq!(s.transaction_count().unwrap(), 3);
-        assert_eq!(
-            s.categories(true).unwrap().len(),
-            16,
-            "the predefined categories are shared, not doubled"
-        );
+        assert_eq!(s.categories(true).unwrap().len(), 16, "the predefined categories are shared, not doubled");
     }
     assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
     assert_eq!(a.document_json().unwrap(), b.document_json().unwrap());
@@ -31,35 +24,20 @@ fn two_devices_started_offline_merge_into_the_union() {
 #[test]
 fn edits_of_different_fields_both_survive() {
     let mut a = memory_store(1);
-    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1))
-        .unwrap();
+    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1)).unwrap();
     let mut b = memory_store(2);
     sync(&mut a, &mut b);
-    a.edit_transaction(
-        id(1),
-        &TransactionPatch {
-            amount: Some("11".into()),
-            ..Default::default()
-        },
-        at(2),
-    )
-    .unwrap();
+    a.edit_transaction(id(1), &TransactionPatch { amount: Some("11".into()), ..Default::default() }, at(2)).unwrap();
     b.edit_transaction(
         id(1),
-        &TransactionPatch {
-            description: Some("Farmers market".into()),
-            ..Default::default()
-        },
+        &TransactionPatch { description: Some("Farmers market".into()), ..Default::default() },
         at(3),
     )
     .unwrap();
     sync_both(&mut a, &mut b);
     for s in [&a, &b] {
         let t = s.transaction(id(1)).unwrap().unwrap();
-        assert_eq!(
-            (t.amount.to_string().as_str(), t.description.as_str()),
-            ("11.00", "Farmers market")
-        );
+        assert_eq!((t.amount.to_string().as_str(), t.description.as_str()), ("11.00", "Farmers market"));
         assert!(t.conflicts.is_empty(), "{:?}", t.conflicts);
     }
 }
@@ -67,73 +45,33 @@ fn edits_of_different_fields_both_survive() {
 #[test]
 fn a_same_field_conflict_has_one_winner_everywhere_and_keeps_the_loser_visible() {
     let mut a = memory_store(1);
-    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1))
-        .unwrap();
+    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1)).unwrap();
     let mut b = memory_store(2);
     sync(&mut a, &mut b);
-    a.edit_transaction(
-        id(1),
-        &TransactionPatch {
-            amount: Some("11".into()),
-            ..Default::default()
-        },
-        at(2),
-    )
-    .unwrap();
-    b.edit_transaction(
-        id(1),
-        &TransactionPatch {
-            amount: Some("12".into()),
-            ..Default::default()
-        },
-        at(2),
-    )
-    .unwrap();
+    a.edit_transaction(id(1), &TransactionPatch { amount: Some("11".into()), ..Default::default() }, at(2)).unwrap();
+    b.edit_transaction(id(1), &TransactionPatch { amount: Some("12".into()), ..Default::default() }, at(2)).unwrap();
     sync_both(&mut a, &mut b);
     let ta = a.transaction(id(1)).unwrap().unwrap();
     let tb = b.transaction(id(1)).unwrap().unwrap();
     assert_eq!(ta, tb);
     // The higher actor id wins a tie of concurrent edits (automerge's rule): device 2.
     assert_eq!(ta.amount.to_string(), "12.00");
-    assert_eq!(
-        ta.conflicts.get("amount").unwrap(),
-        &vec!["11.00".to_string()]
-    );
+    assert_eq!(ta.conflicts.get("amount").unwrap(), &vec!["11.00".to_string()]);
     // Editing the field again resolves the conflict.
-    a.edit_transaction(
-        id(1),
-        &TransactionPatch {
-            amount: Some("11.50".into()),
-            ..Default::default()
-        },
-        at(3),
-    )
-    .unwrap();
+    a.edit_transaction(id(1), &TransactionPatch { amount: Some("11.50".into()), ..Default::default() }, at(3)).unwrap();
     sync_both(&mut a, &mut b);
     assert!(b.transaction(id(1)).unwrap().unwrap().conflicts.is_empty());
-    assert_eq!(
-        b.transaction(id(1)).unwrap().unwrap().amount.to_string(),
-        "11.50"
-    );
+    assert_eq!(b.transaction(id(1)).unwrap().unwrap().amount.to_string(), "11.50");
 }
 
 #[test]
 fn delete_wins_over_a_concurrent_edit() {
     let mut a = memory_store(1);
-    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1))
-        .unwrap();
+    a.add_transaction(&expense("10", "2026-01-01", "groceries"), id(1), at(1)).unwrap();
     let mut b = memory_store(2);
     sync(&mut a, &mut b);
     a.delete_transaction(id(1), at(2)).unwrap();
-    b.edit_transaction(
-        id(1),
-        &TransactionPatch {
-            amount: Some("99".into()),
-            ..Default::default()
-        },
-        at(3),
-    )
-    .unwrap();
+    b.edit_transaction(id(1), &TransactionPatch { amount: Some("99".into()), ..Default::default() }, at(3)).unwrap();
     sync_both(&mut a, &mut b);
     for s in [&a, &b] {
         assert!(s.transaction(id(1)).unwrap().is_none());
@@ -147,11 +85,7 @@ fn a_transaction_booked_into_a_concurrently_deleted_category_is_not_lost() {
     let mut a = memory_store(1);
     let pets = a
         .add_category(
-            &NewCategory {
-                name: "Pets".into(),
-                kind: Some(Kind::Expense),
-                ..Default::default()
-            },
+            &NewCategory { name: "Pets".into(), kind: Some(Kind::Expense), ..Default::default() },
             id(50),
             at(1),
         )
@@ -160,18 +94,9 @@ fn a_transaction_booked_into_a_concurrently_deleted_category_is_not_lost() {
     sync(&mut a, &mut b);
     let other = a.find_category(Some(Kind::Expense), "health").unwrap();
     a.delete_category(pets.id, Some(other.id), at(2)).unwrap();
-    b.add_transaction(&expense("40", "2026-01-09", "pets"), id(1), at(2))
-        .unwrap();
+    b.add_transaction(&expense("40", "2026-01-09", "pets"), id(1), at(2)).unwrap();
     // A concurrent rename of the deleted category changes nothing visible.
-    b.edit_category(
-        pets.id,
-        &CategoryPatch {
-            name: Some("Animals".into()),
-            ..Default::default()
-        },
-        at(3),
-    )
-    .unwrap();
+    b.edit_category(pets.id, &CategoryPatch { name: Some("Animals".into()), ..Default::default() }, at(3)).unwrap();
     sync_both(&mut a, &mut b);
     for s in [&a, &b] {
         assert_eq!(
@@ -189,29 +114,16 @@ fn a_transaction_booked_into_a_concurrently_deleted_category_is_not_lost() {
 fn duplicated_and_reordered_changes_are_harmless() {
     let mut a = memory_store(1);
     for i in 0..5 {
-        a.add_transaction(&expense("1", "2026-01-01", "other"), id(i), at(i as i64))
-            .unwrap();
+        a.add_transaction(&expense("1", "2026-01-01", "other"), id(i), at(i as i64)).unwrap();
     }
-    a.edit_transaction(
-        id(2),
-        &TransactionPatch {
-            amount: Some("7".into()),
-            ..Default::default()
-        },
-        at(9),
-    )
-    .unwrap();
+    a.edit_transaction(id(2), &TransactionPatch { amount: Some("7".into()), ..Default::default() }, at(9)).unwrap();
     let mut changes = a.changes_since(&[]).unwrap();
     changes.reverse();
     let mut doubled = changes.clone();
     doubled.extend(changes.iter().cloned());
     let mut b = memory_store(2);
     let outcome = b.apply_changes(&doubled).unwrap();
-    assert_eq!(
-        outcome.new_changes,
-        changes.len() - 1,
-        "everything but the shared genesis is new"
-    );
+    assert_eq!(outcome.new_changes, changes.len() - 1, "everything but the shared genesis is new");
     assert_eq!(b.apply_changes(&changes).unwrap().new_changes, 0);
     assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
     // Changes whose dependencies are missing wait in the store until those arrive.
@@ -220,30 +132,21 @@ fn duplicated_and_reordered_changes_are_harmless() {
     c.apply_changes(&last).unwrap();
     assert_eq!(c.transaction(id(2)).unwrap(), None);
     c.apply_changes(&changes[1..]).unwrap();
-    assert_eq!(
-        c.transaction(id(2)).unwrap().unwrap().amount.to_string(),
-        "7.00"
-    );
+    assert_eq!(c.transaction(id(2)).unwrap().unwrap().amount.to_string(), "7.00");
     assert_eq!(c.verify().unwrap(), Ok(()));
 }
 
 #[test]
 fn invalid_change_bytes_are_refused_and_change_nothing() {
     let mut a = memory_store(1);
-    a.add_transaction(&expense("1", "2026-01-01", "other"), id(1), at(1))
-        .unwrap();
+    a.add_transaction(&expense("1", "2026-01-01", "other"), id(1), at(1)).unwrap();
     let good = a.changes_since(&[]).unwrap();
     let mut b = memory_store(2);
     let before = b.view_dump().unwrap();
     let mut forged = good.last().unwrap().clone();
     let n = forged.len();
     forged[n - 3] ^= 0xFF;
-    for bad in [
-        vec![0u8; 3],
-        b"not a change".to_vec(),
-        forged,
-        good.last().unwrap()[..20].to_vec(),
-    ] {
+    for bad in [vec![0u8; 3], b"not a change".to_vec(), forged, good.last().unwrap()[..20].to_vec()] {
         let mut batch = good.clone();
         batch.push(bad);
         let err = b.apply_changes(&batch).unwrap_err();
@@ -260,14 +163,12 @@ fn a_merge_survives_reopening_the_file() {
     let path = dir.path().join("b.db");
     let mut a = memory_store(1);
     for i in 0..30 {
-        a.add_transaction(&expense("2", "2026-01-01", "other"), id(i), at(i as i64))
-            .unwrap();
+        a.add_transaction(&expense("2", "2026-01-01", "other"), id(i), at(i as i64)).unwrap();
     }
     {
         let mut b = expenso_core::Store::create(&path, actor(2), eur(), t0()).unwrap();
         sync(&mut a, &mut b);
-        b.add_transaction(&expense("3", "2026-01-02", "other"), id(99), at(50))
-            .unwrap();
+        b.add_transaction(&expense("3", "2026-01-02", "other"), id(99), at(50)).unwrap();
     }
     let mut b = expenso_core::Store::open(&path).unwrap();
     assert_eq!(b.transaction_count().unwrap(), 31);

@@ -5,9 +5,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use expenso_core::sample::Workload;
-use expenso_core::{
-    Decimal, Filter, Kind, Month, NewTransaction, PageRequest, Sort, SortBy, Store,
-};
+use expenso_core::{Decimal, Filter, Kind, Month, NewTransaction, PageRequest, Sort, SortBy, Store};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -24,201 +22,79 @@ fn dec(s: &str) -> Decimal {
 fn ledger() -> Store {
     let mut s = memory_store(1);
     let rows = [
+        (expense("12.30", "2026-01-03", "groceries"), "Weekly market", vec!["food"]),
+        (expense("45.00", "2026-01-15", "utilities"), "Électricité janvier", vec![]),
+        (income("2500", "2026-01-31", "salary"), "January salary", vec![]),
+        (expense("7.70", "2026-02-01", "groceries"), "Bakery bread", vec!["food", "weekend"]),
+        (expense("120", "2026-02-20", "travel"), "Train tickets", vec!["trip"]),
+        (income("2500", "2026-02-28", "salary"), "February salary", vec![]),
         (
-            expense("12.30", "2026-01-03", "groceries"),
-            "Weekly market",
-            vec!["food"],
-        ),
-        (
-            expense("45.00", "2026-01-15", "utilities"),
-            "Électricité janvier",
-            vec![],
-        ),
-        (
-            income("2500", "2026-01-31", "salary"),
-            "January salary",
-            vec![],
-        ),
-        (
-            expense("7.70", "2026-02-01", "groceries"),
-            "Bakery bread",
-            vec!["food", "weekend"],
-        ),
-        (
-            expense("120", "2026-02-20", "travel"),
-            "Train tickets",
-            vec!["trip"],
-        ),
-        (
-            income("2500", "2026-02-28", "salary"),
-            "February salary",
-            vec![],
-        ),
-        (
-            NewTransaction {
-                currency: Some("USD".into()),
-                ..expense("30", "2026-02-10", "shopping")
-            },
+            NewTransaction { currency: Some("USD".into()), ..expense("30", "2026-02-10", "shopping") },
             "Online order",
             vec![],
         ),
     ];
     for (i, (input, desc, tags)) in rows.into_iter().enumerate() {
-        let input = NewTransaction {
-            description: desc.into(),
-            tags: tags.into_iter().map(String::from).collect(),
-            ..input
-        };
-        s.add_transaction(&input, id(i as u128 + 1), at(i as i64))
-            .unwrap();
+        let input =
+            NewTransaction { description: desc.into(), tags: tags.into_iter().map(String::from).collect(), ..input };
+        s.add_transaction(&input, id(i as u128 + 1), at(i as i64)).unwrap();
     }
     s
 }
 
 fn descriptions(s: &Store, f: &Filter) -> Vec<String> {
-    let page = s
-        .list_transactions(
-            f,
-            Sort::default(),
-            PageRequest {
-                offset: 0,
-                limit: 100,
-            },
-        )
-        .unwrap();
+    let page = s.list_transactions(f, Sort::default(), PageRequest { offset: 0, limit: 100 }).unwrap();
     page.items.into_iter().map(|t| t.description).collect()
 }
 
 #[test]
 fn filters_select_the_right_transactions() {
     let s = ledger();
-    let groceries = s
-        .find_category(Some(Kind::Expense), "groceries")
-        .unwrap()
-        .id;
+    let groceries = s.find_category(Some(Kind::Expense), "groceries").unwrap().id;
     let card = s.find_payment_method("card").unwrap().id;
     let other = s.find_payment_method("other").unwrap().id;
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                from: Some(d("2026-02-01")),
-                to: Some(d("2026-02-20")),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { from: Some(d("2026-02-01")), to: Some(d("2026-02-20")), ..Default::default() }),
         ["Train tickets", "Online order", "Bakery bread"]
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                kind: Some(Kind::Income),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { kind: Some(Kind::Income), ..Default::default() }),
         ["February salary", "January salary"]
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                categories: vec![groceries],
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { categories: vec![groceries], ..Default::default() }),
         ["Bakery bread", "Weekly market"]
     );
+    assert_eq!(descriptions(&s, &Filter { payment_methods: vec![card], ..Default::default() }), Vec::<String>::new());
+    assert_eq!(descriptions(&s, &Filter { payment_methods: vec![other], ..Default::default() }).len(), 7);
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                payment_methods: vec![card],
-                ..Default::default()
-            }
-        ),
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                payment_methods: vec![other],
-                ..Default::default()
-            }
-        )
-        .len(),
-        7
-    );
-    assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                min_amount: Some(dec("30")),
-                max_amount: Some(dec("120")),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { min_amount: Some(dec("30")), max_amount: Some(dec("120")), ..Default::default() }),
         ["Train tickets", "Online order", "Électricité janvier"]
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                tags: vec!["weekend".into(), "trip".into()],
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { tags: vec!["weekend".into(), "trip".into()], ..Default::default() }),
         ["Train tickets", "Bakery bread"]
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                text: Some("salar".into()),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { text: Some("salar".into()), ..Default::default() }),
         ["February salary", "January salary"]
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                text: Some("electricite".into()),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { text: Some("electricite".into()), ..Default::default() }),
         ["Électricité janvier"],
         "diacritics fold"
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                text: Some("january salary".into()),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { text: Some("january salary".into()), ..Default::default() }),
         ["January salary"]
     );
     assert_eq!(
-        descriptions(
-            &s,
-            &Filter {
-                text: Some("\"unbalanced OR (".into()),
-                ..Default::default()
-            }
-        ),
+        descriptions(&s, &Filter { text: Some("\"unbalanced OR (".into()), ..Default::default() }),
         Vec::<String>::new()
     );
     let err = s
         .list_transactions(
-            &Filter {
-                from: Some(d("2026-02-02")),
-                to: Some(d("2026-02-01")),
-                ..Default::default()
-            },
+            &Filter { from: Some(d("2026-02-02")), to: Some(d("2026-02-01")), ..Default::default() },
             Sort::default(),
             PageRequest::default(),
         )
@@ -232,83 +108,40 @@ fn sorting_and_paging() {
     let by_amount = s
         .list_transactions(
             &Filter::default(),
-            Sort {
-                by: SortBy::Amount,
-                descending: false,
-            },
-            PageRequest {
-                offset: 0,
-                limit: 3,
-            },
+            Sort { by: SortBy::Amount, descending: false },
+            PageRequest { offset: 0, limit: 3 },
         )
         .unwrap();
     assert_eq!(by_amount.total, 7);
-    let amounts: Vec<String> = by_amount
-        .items
-        .iter()
-        .map(|t| t.amount.to_string())
-        .collect();
+    let amounts: Vec<String> = by_amount.items.iter().map(|t| t.amount.to_string()).collect();
     assert_eq!(amounts, ["7.70", "12.30", "30.00"]);
     let next = s
         .list_transactions(
             &Filter::default(),
-            Sort {
-                by: SortBy::Amount,
-                descending: false,
-            },
-            PageRequest {
-                offset: 3,
-                limit: 3,
-            },
+            Sort { by: SortBy::Amount, descending: false },
+            PageRequest { offset: 3, limit: 3 },
         )
         .unwrap();
-    assert_eq!(
-        next.items
-            .iter()
-            .map(|t| t.amount.to_string())
-            .collect::<Vec<_>>(),
-        ["45.00", "120.00", "2500.00"]
-    );
+    assert_eq!(next.items.iter().map(|t| t.amount.to_string()).collect::<Vec<_>>(), ["45.00", "120.00", "2500.00"]);
     let by_desc = s
         .list_transactions(
             &Filter::default(),
-            Sort {
-                by: SortBy::Description,
-                descending: false,
-            },
-            PageRequest {
-                offset: 0,
-                limit: 2,
-            },
+            Sort { by: SortBy::Description, descending: false },
+            PageRequest { offset: 0, limit: 2 },
         )
         .unwrap();
     assert_eq!(
-        by_desc
-            .items
-            .iter()
-            .map(|t| t.description.as_str())
-            .collect::<Vec<_>>(),
+        by_desc.items.iter().map(|t| t.description.as_str()).collect::<Vec<_>>(),
         ["Bakery bread", "February salary"]
     );
     assert_eq!(
-        s.recent_transactions(2)
-            .unwrap()
-            .iter()
-            .map(|t| t.description.as_str())
-            .collect::<Vec<_>>(),
+        s.recent_transactions(2).unwrap().iter().map(|t| t.description.as_str()).collect::<Vec<_>>(),
         ["February salary", "Train tickets"]
     );
     assert_eq!(
-        s.list_transactions(
-            &Filter::default(),
-            Sort::default(),
-            PageRequest {
-                offset: 0,
-                limit: 0
-            }
-        )
-        .unwrap_err()
-        .code(),
+        s.list_transactions(&Filter::default(), Sort::default(), PageRequest { offset: 0, limit: 0 })
+            .unwrap_err()
+            .code(),
         "invalid"
     );
 }
@@ -328,82 +161,35 @@ fn balance_summaries_breakdown_and_trend_are_exact() {
     assert_eq!(all[1].expense, dec("30.00"));
 
     // A period with partial months at both ends.
-    let mid = s
-        .balance(Some(d("2026-01-15")), Some(d("2026-02-01")))
-        .unwrap();
-    assert_eq!(
-        (mid[0].income, mid[0].expense, mid[0].count),
-        (dec("2500.00"), dec("52.70"), 3)
-    );
+    let mid = s.balance(Some(d("2026-01-15")), Some(d("2026-02-01"))).unwrap();
+    assert_eq!((mid[0].income, mid[0].expense, mid[0].count), (dec("2500.00"), dec("52.70"), 3));
 
-    let months = s
-        .monthly_summaries("2025-12".parse().unwrap(), "2026-03".parse().unwrap())
-        .unwrap();
+    let months = s.monthly_summaries("2025-12".parse().unwrap(), "2026-03".parse().unwrap()).unwrap();
     assert_eq!(
-        months
-            .iter()
-            .map(|m| m.month.to_string())
-            .collect::<Vec<_>>(),
+        months.iter().map(|m| m.month.to_string()).collect::<Vec<_>>(),
         ["2025-12", "2026-01", "2026-02", "2026-03"]
     );
     assert!(months[0].totals.is_empty() && months[3].totals.is_empty());
     assert_eq!(months[1].totals[0].net, dec("2442.70"));
     assert_eq!(months[2].totals[0].expense, dec("127.70"));
 
-    let trend = s
-        .trend(
-            Month {
-                year: 2026,
-                month: 2,
-            },
-            12,
-        )
-        .unwrap();
+    let trend = s.trend(Month { year: 2026, month: 2 }, 12).unwrap();
     assert_eq!(trend.len(), 12);
     assert_eq!(trend[0].month.to_string(), "2025-03");
     assert_eq!(trend[11].totals[0].income, dec("2500.00"));
 
-    let breakdown = s
-        .category_breakdown(Some(d("2026-01-01")), Some(d("2026-02-28")), Kind::Expense)
-        .unwrap();
+    let breakdown = s.category_breakdown(Some(d("2026-01-01")), Some(d("2026-02-28")), Kind::Expense).unwrap();
     let rows: Vec<(String, String, String, String)> = breakdown
         .iter()
-        .map(|c| {
-            (
-                c.currency.code().to_string(),
-                c.name.clone(),
-                c.total.to_string(),
-                c.percent.to_string(),
-            )
-        })
+        .map(|c| (c.currency.code().to_string(), c.name.clone(), c.total.to_string(), c.percent.to_string()))
         .collect();
     assert_eq!(
         rows,
         [
-            (
-                "EUR".into(),
-                "Travel".into(),
-                "120.00".into(),
-                "64.9".into()
-            ),
-            (
-                "EUR".into(),
-                "Utilities".into(),
-                "45.00".into(),
-                "24.3".into()
-            ),
-            (
-                "EUR".into(),
-                "Groceries".into(),
-                "20.00".into(),
-                "10.8".into()
-            ),
-            (
-                "USD".into(),
-                "Shopping".into(),
-                "30.00".into(),
-                "100.0".into()
-            ),
+            ("EUR".into(), "Travel".into(), "120.00".into(), "64.9".into()),
+            ("EUR".into(), "Utilities".into(), "45.00".into(), "24.3".into()),
+            ("EUR".into(), "Groceries".into(), "20.00".into(), "10.8".into()),
+            ("USD".into(), "Shopping".into(), "30.00".into(), "100.0".into()),
         ]
     );
 }
@@ -411,33 +197,20 @@ fn balance_summaries_breakdown_and_trend_are_exact() {
 #[test]
 fn totals_follow_edits_deletes_and_category_moves() {
     let mut s = ledger();
-    s.edit_transaction(id(1), &expense_patch("2026-03-01"), at(20))
-        .unwrap();
-    let march = s
-        .balance(Some(d("2026-03-01")), Some(d("2026-03-31")))
-        .unwrap();
+    s.edit_transaction(id(1), &expense_patch("2026-03-01"), at(20)).unwrap();
+    let march = s.balance(Some(d("2026-03-01")), Some(d("2026-03-31"))).unwrap();
     assert_eq!(march[0].expense, dec("12.30"));
     s.delete_transaction(id(1), at(21)).unwrap();
-    assert!(s
-        .balance(Some(d("2026-03-01")), Some(d("2026-03-31")))
-        .unwrap()
-        .is_empty());
+    assert!(s.balance(Some(d("2026-03-01")), Some(d("2026-03-31"))).unwrap().is_empty());
     assert_eq!(s.verify().unwrap(), Ok(()));
 }
 
 fn expense_patch(date: &str) -> expenso_core::TransactionPatch {
-    expenso_core::TransactionPatch {
-        date: Some(date.into()),
-        ..Default::default()
-    }
+    expenso_core::TransactionPatch { date: Some(date.into()), ..Default::default() }
 }
 
 /// Totals computed independently from the generated inputs.
-fn expected(
-    inputs: &[NewTransaction],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> BTreeMap<String, (Decimal, Decimal, u64)> {
+fn expected(inputs: &[NewTransaction], from: NaiveDate, to: NaiveDate) -> BTreeMap<String, (Decimal, Decimal, u64)> {
     let mut out: BTreeMap<String, (Decimal, Decimal, u64)> = BTreeMap::new();
     for t in inputs {
         let date = d(&t.date);

@@ -40,10 +40,7 @@ pub fn expense(amount: &str, date: &str, category: &str) -> NewTransaction {
 }
 
 pub fn income(amount: &str, date: &str, category: &str) -> NewTransaction {
-    NewTransaction {
-        kind: Some(Kind::Income),
-        ..expense(amount, date, category)
-    }
+    NewTransaction { kind: Some(Kind::Income), ..expense(amount, date, category) }
 }
 
 /// Sends every change `from` has to `to`.
