@@ -325,7 +325,9 @@ impl Store {
     }
 
     fn transaction_ids_in_category(&self, id: Uuid) -> Result<Vec<Uuid>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM transactions WHERE category_id = ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM transactions WHERE category = (SELECT no FROM categories WHERE id = ?1)")?;
         let rows = stmt.query_map([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for row in rows {

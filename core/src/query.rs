@@ -205,7 +205,12 @@ type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i64, u64)>;
 /// One aggregate row without its group: kind, currency code, (sum, count).
 type KindTotal<'a> = (i64, &'a str, (i64, u64));
 
-const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, t.category_id, t.payment_method, t.description,
+/// The tables a transaction is read from: the view keeps local numbers for categories and
+/// payment methods, their ids live in their own tables.
+const TX_FROM: &str =
+    "transactions t LEFT JOIN categories c ON c.no = t.category LEFT JOIN payment_methods p ON p.no = t.payment_method";
+
+const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, c.id, p.id, t.description,
      t.notes, t.tags, t.created_at, t.updated_at, t.conflicts";
 
 impl Store {
@@ -222,7 +227,7 @@ impl Store {
     }
 
     pub fn transaction(&self, id: Uuid) -> Result<Option<Transaction>> {
-        let sql = format!("SELECT {TX_COLUMNS} FROM transactions t WHERE t.id = ?1");
+        let sql = format!("SELECT {TX_COLUMNS} FROM {TX_FROM} WHERE t.id = ?1");
         Ok(self.conn.query_row(&sql, [id.as_bytes()], row_to_transaction).optional()?)
     }
 
@@ -250,8 +255,11 @@ impl Store {
         let total: i64 = match fts_matches {
             Some(n) if text_only => n,
             _ => {
-                let (count_where, count_args) =
-                    if many_matches && narrowed { filter_sql(filter, true)? } else { (where_sql.clone(), args.clone()) };
+                let (count_where, count_args) = if many_matches && narrowed {
+                    filter_sql(filter, true)?
+                } else {
+                    (where_sql.clone(), args.clone())
+                };
                 self.conn.query_row(
                     &format!("SELECT count(*) FROM transactions t {count_where}"),
                     params_from_iter(count_args.iter()),
@@ -284,9 +292,8 @@ impl Store {
             Vec::new()
         } else {
             let list = rowids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            let mut stmt = self
-                .conn
-                .prepare(&format!("SELECT t.rowid, {TX_COLUMNS} FROM transactions t WHERE t.rowid IN ({list})"))?;
+            let mut stmt =
+                self.conn.prepare(&format!("SELECT t.rowid, {TX_COLUMNS} FROM {TX_FROM} WHERE t.rowid IN ({list})"))?;
             let mut rows: std::collections::HashMap<i64, Transaction> = stmt
                 .query_map([], |r| Ok((r.get::<_, i64>(0)?, row_to_transaction_at(r, 1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -346,6 +353,7 @@ impl Store {
     ) -> Result<Vec<CategoryTotal>> {
         let agg = self.aggregate(from, to, Group::Category)?;
         let categories: BTreeMap<Uuid, Category> = self.all_categories()?.into_iter().map(|c| (c.id, c)).collect();
+        let numbers = self.category_numbers()?;
         let mut per_currency: BTreeMap<String, i64> = BTreeMap::new();
         let mut rows = Vec::new();
         for ((key, k, cur), (units, count)) in &agg {
@@ -353,7 +361,8 @@ impl Store {
                 continue;
             }
             *per_currency.entry(cur.clone()).or_default() += units;
-            let id = Uuid::from_slice(key).unwrap_or_default();
+            let no = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
+            let id = numbers.get(&no).copied().unwrap_or_else(|| doc::fallback_category(kind));
             rows.push((id, cur.clone(), *units, *count));
         }
         let mut out: Vec<CategoryTotal> = rows
@@ -402,7 +411,7 @@ impl Store {
         let (month_key, tx_key) = match group {
             Group::None => ("x''", "x''"),
             Group::Month => ("month", "t.date / 100"),
-            Group::Category => ("category_id", "t.category_id"),
+            Group::Category => ("category", "t.category"),
         };
         let mut add = |sql: &str, args: [i64; 2]| -> Result<()> {
             let mut stmt = self.conn.prepare_cached(sql)?;
@@ -448,6 +457,13 @@ impl Store {
         Ok(self.all_categories()?.into_iter().filter(|c| !c.deleted && (include_archived || !c.archived)).collect())
     }
 
+    /// The view's local number of every category.
+    fn category_numbers(&self) -> Result<std::collections::HashMap<i64, Uuid>> {
+        let mut stmt = self.conn.prepare_cached("SELECT no, id FROM categories")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, uuid_col(r, 1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every category the document knows, deleted ones included.
     pub fn all_categories(&self) -> Result<Vec<Category>> {
         let mut stmt = self.conn.prepare_cached(
@@ -482,9 +498,11 @@ impl Store {
 
     /// How many transactions are filed under a category.
     pub fn category_usage(&self, id: Uuid) -> Result<u64> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM transactions WHERE category_id = ?1", [id.as_bytes()], |r| r.get(0))?;
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM transactions WHERE category = (SELECT no FROM categories WHERE id = ?1)",
+            [id.as_bytes()],
+            |r| r.get(0),
+        )?;
         Ok(n as u64)
     }
 
@@ -608,12 +626,12 @@ fn filter_sql(f: &Filter, probe_text: bool) -> Result<(String, Vec<SqlValue>)> {
     if !f.categories.is_empty() {
         let list: Vec<String> =
             f.categories.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
-        clauses.push(format!("t.category_id IN ({})", list.join(",")));
+        clauses.push(format!("t.category IN (SELECT no FROM categories WHERE id IN ({}))", list.join(",")));
     }
     if !f.payment_methods.is_empty() {
         let list: Vec<String> =
             f.payment_methods.iter().map(|c| arg(SqlValue::Blob(c.as_bytes().to_vec()), &mut args)).collect();
-        clauses.push(format!("t.payment_method IN ({})", list.join(",")));
+        clauses.push(format!("t.payment_method IN (SELECT no FROM payment_methods WHERE id IN ({}))", list.join(",")));
     }
     let units = |field: &str, v: Decimal| {
         money::to_units(v).ok_or_else(|| Error::invalid(field, "has more than four decimals or is too large"))
@@ -664,6 +682,11 @@ fn uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
+fn opt_uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
+    let bytes: Option<Vec<u8>> = r.get(i)?;
+    Ok(bytes.and_then(|b| Uuid::from_slice(&b).ok()))
+}
+
 fn in_currency(units: i64, currency: Currency) -> Decimal {
     let mut v = money::from_units(units).normalize();
     v.rescale(currency.minor_units().max(v.scale()));
@@ -693,14 +716,16 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
         let ms: i64 = r.get(o + i)?;
         DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(o + i, ms))
     };
+    let kind = Kind::from_i64(r.get(o + 1)?);
     Ok(Transaction {
         id: uuid_col(r, o)?,
-        kind: Kind::from_i64(r.get(o + 1)?),
+        kind,
         amount: in_currency(r.get(o + 2)?, currency),
         currency,
         date,
-        category_id: uuid_col(r, o + 5)?,
-        payment_method_id: uuid_col(r, o + 6)?,
+        // Only a forged document leaves these without a row; show the fallbacks then.
+        category_id: opt_uuid_col(r, o + 5)?.unwrap_or_else(|| doc::fallback_category(kind)),
+        payment_method_id: opt_uuid_col(r, o + 6)?.unwrap_or_else(|| doc::default_payment_method_id("other")),
         description: r.get(o + 7)?,
         notes: r.get::<_, Option<String>>(o + 8)?.unwrap_or_default(),
         tags: tags.as_deref().map(doc::split_tags).unwrap_or_default(),

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use automerge::Automerge;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::doc;
@@ -28,34 +28,29 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
     if t.settings {
         write_settings(sql, d)?;
     }
-    let mut tombstones_changed = false;
+    let mut removed = Vec::new();
     for &id in &t.categories {
         match doc::read_category(d, &c.categories, id) {
-            Some(cat) => {
-                tombstones_changed |= cat.deleted;
-                upsert_category(sql, &cat)?;
-            }
-            None => {
-                sql.execute("DELETE FROM categories WHERE id = ?1", [id.as_bytes()])?;
-            }
+            Some(cat) => upsert_category(sql, &cat)?,
+            // Only a forged change removes a category key (deletion leaves a tombstone); its
+            // transactions then go to "Other", as a rebuild would put them.
+            None => removed.extend(category_no(sql, id)?.map(|no| (id, no))),
         }
     }
     for &id in &t.payment_methods {
         match doc::read_payment_method(d, &c.payment_methods, id) {
-            Some(m) => {
-                sql.execute(
-                    "INSERT OR REPLACE INTO payment_methods (id, name, archived) VALUES (?1, ?2, ?3)",
-                    params![m.id.as_bytes(), m.name, m.archived],
-                )?;
-            }
+            Some(m) => upsert_payment_method(sql, &m)?,
             None => {
                 sql.execute("DELETE FROM payment_methods WHERE id = ?1", [id.as_bytes()])?;
             }
         }
     }
+    for &(id, _) in &removed {
+        sql.execute("DELETE FROM categories WHERE id = ?1", [id.as_bytes()])?;
+    }
     let resolver = Resolver::load(sql)?;
-    if tombstones_changed || !t.categories.is_empty() {
-        resolver.reresolve(sql)?;
+    if !t.categories.is_empty() {
+        resolver.reresolve(sql, &removed)?;
     }
     for &id in &t.transactions {
         match doc::read_transaction(d, &c.transactions, id) {
@@ -86,10 +81,7 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
     }
     for id in doc::ids(d, &c.payment_methods) {
         if let Some(m) = doc::read_payment_method(d, &c.payment_methods, id) {
-            sql.execute(
-                "INSERT INTO payment_methods (id, name, archived) VALUES (?1, ?2, ?3)",
-                params![m.id.as_bytes(), m.name, m.archived],
-            )?;
+            upsert_payment_method(sql, &m)?;
         }
     }
     let resolver = Resolver::load(sql)?;
@@ -113,8 +105,11 @@ fn write_settings(sql: &Connection, d: &Automerge) -> Result<()> {
 
 fn upsert_category(sql: &Connection, c: &Category) -> Result<()> {
     sql.execute(
-        "INSERT OR REPLACE INTO categories (id, name, kind, color, icon, archived, deleted, merged_into)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO categories (id, name, kind, color, icon, archived, deleted, merged_into)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, color = excluded.color,
+             icon = excluded.icon, archived = excluded.archived, deleted = excluded.deleted,
+             merged_into = excluded.merged_into",
         params![
             c.id.as_bytes(),
             c.name,
@@ -129,20 +124,34 @@ fn upsert_category(sql: &Connection, c: &Category) -> Result<()> {
     Ok(())
 }
 
+fn upsert_payment_method(sql: &Connection, m: &crate::model::PaymentMethod) -> Result<()> {
+    sql.execute(
+        "INSERT INTO payment_methods (id, name, archived) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, archived = excluded.archived",
+        params![m.id.as_bytes(), m.name, m.archived],
+    )?;
+    Ok(())
+}
+
+fn category_no(sql: &Connection, id: Uuid) -> Result<Option<i64>> {
+    Ok(sql.query_row("SELECT no FROM categories WHERE id = ?1", [id.as_bytes()], |r| r.get(0)).optional()?)
+}
+
 fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, existing: bool) -> Result<()> {
-    let category = resolver.resolve(t.category_id, t.kind);
-    let category_ref = (category != t.category_id).then(|| t.category_id.as_bytes().to_vec());
+    let (category, resolved_id) = resolver.resolve(t.category_id, t.kind);
+    let category_ref = (resolved_id != Some(t.category_id)).then(|| t.category_id.as_bytes().to_vec());
+    let payment_method = resolver.payment_method(t.payment_method_id);
     // Validated writes never exceed four decimals; a forged value is rounded, not dropped.
     let amount = money::to_units(t.amount)
         .unwrap_or_else(|| money::to_units(t.amount.round_dp(money::AMOUNT_SCALE)).unwrap_or(0));
     let conflicts = (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
     let rowid: i64 = sql.query_row(
-        "INSERT INTO transactions (id, kind, amount, currency, date, category_id, category_ref, payment_method,
+        "INSERT INTO transactions (id, kind, amount, currency, date, category, category_ref, payment_method,
                                    description, notes, tags, created_at, updated_at, conflicts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (id) DO UPDATE SET
              kind = excluded.kind, amount = excluded.amount, currency = excluded.currency,
-             date = excluded.date, category_id = excluded.category_id, category_ref = excluded.category_ref,
+             date = excluded.date, category = excluded.category, category_ref = excluded.category_ref,
              payment_method = excluded.payment_method, description = excluded.description,
              notes = excluded.notes, tags = excluded.tags, created_at = excluded.created_at,
              updated_at = excluded.updated_at, conflicts = excluded.conflicts
@@ -153,9 +162,9 @@ fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, ex
             amount,
             t.currency.code(),
             date_key(t.date),
-            category.as_bytes(),
+            category,
             category_ref,
-            t.payment_method_id.as_bytes(),
+            payment_method,
             t.description,
             (!t.notes.is_empty()).then_some(&t.notes),
             (!t.tags.is_empty()).then(|| t.tags.join(",")),
@@ -183,54 +192,72 @@ pub(crate) fn date_key(date: chrono::NaiveDate) -> i64 {
 }
 
 /// Finds the live category for a reference: a deleted category hands its transactions to the
-/// one it was merged into, or else to the kind's "Other".
+/// one it was merged into, or else to the kind's "Other". Works on the view's local numbers.
 struct Resolver {
-    categories: HashMap<Uuid, (Kind, bool, Option<Uuid>)>,
+    /// id → (no, deleted, merged_into)
+    categories: HashMap<Uuid, (i64, bool, Option<Uuid>)>,
+    payment_methods: HashMap<Uuid, i64>,
 }
 
 impl Resolver {
     fn load(sql: &Connection) -> Result<Resolver> {
-        let mut stmt = sql.prepare_cached("SELECT id, kind, deleted, merged_into FROM categories")?;
+        let mut stmt = sql.prepare_cached("SELECT id, no, deleted, merged_into FROM categories")?;
         let rows = stmt.query_map([], |r| {
             let id: Vec<u8> = r.get(0)?;
             let merged: Option<Vec<u8>> = r.get(3)?;
             Ok((
                 Uuid::from_slice(&id).unwrap_or_default(),
-                (Kind::from_i64(r.get(1)?), r.get::<_, bool>(2)?, merged.and_then(|m| Uuid::from_slice(&m).ok())),
+                (r.get(1)?, r.get::<_, bool>(2)?, merged.and_then(|m| Uuid::from_slice(&m).ok())),
             ))
         })?;
-        Ok(Resolver { categories: rows.collect::<rusqlite::Result<_>>()? })
+        let categories = rows.collect::<rusqlite::Result<_>>()?;
+        let mut stmt = sql.prepare_cached("SELECT id, no FROM payment_methods")?;
+        let rows =
+            stmt.query_map([], |r| Ok((Uuid::from_slice(&r.get::<_, Vec<u8>>(0)?).unwrap_or_default(), r.get(1)?)))?;
+        Ok(Resolver { categories, payment_methods: rows.collect::<rusqlite::Result<_>>()? })
     }
 
-    fn resolve(&self, reference: Uuid, kind: Kind) -> Uuid {
+    /// The category `no` a reference resolves to, and its id (`None` only if even the
+    /// fallback category is missing, which only a forged document can cause).
+    fn resolve(&self, reference: Uuid, kind: Kind) -> (i64, Option<Uuid>) {
         let mut current = reference;
         // A chain longer than the number of categories is a cycle (two devices merged two
         // categories into each other concurrently).
         for _ in 0..=self.categories.len() {
             match self.categories.get(&current) {
-                Some((_, false, _)) => return current,
+                Some(&(no, false, _)) => return (no, Some(current)),
                 Some((_, true, Some(next))) => current = *next,
                 Some((_, true, None)) | None => break,
             }
         }
-        doc::fallback_category(kind)
+        let fallback = doc::fallback_category(kind);
+        match self.categories.get(&fallback) {
+            Some(&(no, _, _)) => (no, Some(fallback)),
+            None => (0, None),
+        }
     }
 
-    /// Re-resolves the transactions of every deleted category.
-    fn reresolve(&self, sql: &Connection) -> Result<()> {
-        for (&id, &(kind, deleted, _)) in &self.categories {
-            if !deleted {
-                continue;
+    /// The payment method's `no`; an unknown one counts as "Other".
+    fn payment_method(&self, id: Uuid) -> i64 {
+        let other = doc::default_payment_method_id("other");
+        self.payment_methods.get(&id).or_else(|| self.payment_methods.get(&other)).copied().unwrap_or(0)
+    }
+
+    /// Re-resolves the transactions of every deleted or `removed` category.
+    fn reresolve(&self, sql: &Connection, removed: &[(Uuid, i64)]) -> Result<()> {
+        let deleted = self.categories.iter().filter(|(_, v)| v.1).map(|(&id, v)| (id, v.0));
+        for (id, no) in deleted.chain(removed.iter().copied()) {
+            for kind in [Kind::Expense, Kind::Income] {
+                let (target, _) = self.resolve(id, kind);
+                sql.execute(
+                    "UPDATE transactions SET category = ?1, category_ref = ?2 WHERE category = ?3 AND kind = ?4",
+                    params![target, id.as_bytes(), no, kind.as_i64()],
+                )?;
+                sql.execute(
+                    "UPDATE transactions SET category = ?1 WHERE category_ref = ?2 AND kind = ?3 AND category <> ?1",
+                    params![target, id.as_bytes(), kind.as_i64()],
+                )?;
             }
-            let target = self.resolve(id, kind);
-            sql.execute(
-                "UPDATE transactions SET category_id = ?1, category_ref = ?2 WHERE category_id = ?2",
-                params![target.as_bytes(), id.as_bytes()],
-            )?;
-            sql.execute(
-                "UPDATE transactions SET category_id = ?1 WHERE category_ref = ?2 AND category_id <> ?1",
-                params![target.as_bytes(), id.as_bytes()],
-            )?;
         }
         Ok(())
     }
@@ -242,10 +269,13 @@ pub(crate) fn dump(sql: &Connection) -> Result<String> {
         "SELECT 'settings', key, value FROM settings ORDER BY key",
         "SELECT 'category', hex(id), name, kind, color, icon, archived, deleted, hex(merged_into) FROM categories ORDER BY id",
         "SELECT 'payment_method', hex(id), name, archived FROM payment_methods ORDER BY id",
-        "SELECT 'transaction', hex(id), kind, amount, currency, date, hex(category_id), hex(category_ref), hex(payment_method),
-                description, notes, tags, created_at, updated_at, conflicts FROM transactions ORDER BY id",
+        "SELECT 'transaction', hex(t.id), t.kind, t.amount, t.currency, t.date, hex(c.id), hex(t.category_ref), hex(p.id),
+                t.description, t.notes, t.tags, t.created_at, t.updated_at, t.conflicts
+         FROM transactions t LEFT JOIN categories c ON c.no = t.category LEFT JOIN payment_methods p ON p.no = t.payment_method
+         ORDER BY t.id",
         "SELECT 'tag', hex(t.id), g.tag, g.date FROM transaction_tags g JOIN transactions t ON t.rowid = g.tx_rowid ORDER BY 2, 3",
-        "SELECT 'month', month, hex(category_id), kind, currency, total, count FROM month_totals ORDER BY 2, 3, 4, 5",
+        "SELECT 'month', m.month, hex(c.id), m.kind, m.currency, m.total, m.count
+         FROM month_totals m LEFT JOIN categories c ON c.no = m.category ORDER BY 2, 3, 4, 5",
     ];
     let mut out = String::new();
     for q in queries {

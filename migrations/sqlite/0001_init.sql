@@ -24,8 +24,10 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- `no` is a small local number that the view's rows use instead of the 16-byte id.
 CREATE TABLE categories (
-    id          BLOB PRIMARY KEY,
+    no          INTEGER PRIMARY KEY,
+    id          BLOB NOT NULL UNIQUE,
     name        TEXT NOT NULL,
     kind        INTEGER NOT NULL,
     color       TEXT NOT NULL,
@@ -33,18 +35,20 @@ CREATE TABLE categories (
     archived    INTEGER NOT NULL,
     deleted     INTEGER NOT NULL,
     merged_into BLOB
-) WITHOUT ROWID;
+);
 
 CREATE TABLE payment_methods (
-    id       BLOB PRIMARY KEY,
+    no       INTEGER PRIMARY KEY,
+    id       BLOB NOT NULL UNIQUE,
     name     TEXT NOT NULL,
     archived INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 
 -- amount: integer ten-thousandths of the currency unit (exact sums).
 -- date: yyyymmdd as an integer (so yyyymm = date / 100).
--- category_id: the resolved category; category_ref: the document's reference when it
--- differs (a deleted category), so it can be resolved again.
+-- category: the resolved category's `no`; category_ref: the document's reference (an id)
+-- when it differs (a deleted category), so it can be resolved again.
+-- payment_method: the payment method's `no`.
 CREATE TABLE transactions (
     rowid          INTEGER PRIMARY KEY,
     id             BLOB NOT NULL UNIQUE,
@@ -52,9 +56,9 @@ CREATE TABLE transactions (
     amount         INTEGER NOT NULL,
     currency       TEXT NOT NULL,
     date           INTEGER NOT NULL,
-    category_id    BLOB NOT NULL,
+    category       INTEGER NOT NULL,
     category_ref   BLOB,
-    payment_method BLOB NOT NULL,
+    payment_method INTEGER NOT NULL,
     description    TEXT NOT NULL,
     notes          TEXT,
     tags           TEXT,
@@ -64,9 +68,9 @@ CREATE TABLE transactions (
 );
 -- Date order for listing, and every scalar filter column, so that counting a filtered list
 -- scans this narrow index instead of the table.
-CREATE INDEX transactions_filter ON transactions (date, kind, amount, payment_method, category_id);
+CREATE INDEX transactions_filter ON transactions (date, kind, amount, payment_method, category);
 CREATE INDEX transactions_amount ON transactions (amount);
-CREATE INDEX transactions_category ON transactions (category_id, date);
+CREATE INDEX transactions_category ON transactions (category, date);
 CREATE INDEX transactions_category_ref ON transactions (category_ref) WHERE category_ref IS NOT NULL;
 
 -- The transaction's date is repeated here so that a tag filter with a date range narrows
@@ -83,12 +87,12 @@ CREATE INDEX transaction_tags_tag ON transaction_tags (tag, date, tx_rowid);
 -- read whole months here instead of scanning transactions.
 CREATE TABLE month_totals (
     month       INTEGER NOT NULL,
-    category_id BLOB NOT NULL,
+    category    INTEGER NOT NULL,
     kind        INTEGER NOT NULL,
     currency    TEXT NOT NULL,
     total       INTEGER NOT NULL,
     count       INTEGER NOT NULL,
-    PRIMARY KEY (month, category_id, kind, currency)
+    PRIMARY KEY (month, category, kind, currency)
 ) WITHOUT ROWID;
 
 -- Free text over description and notes; the text itself lives in `transactions`.
@@ -99,28 +103,28 @@ CREATE VIRTUAL TABLE transactions_fts USING fts5 (
 );
 
 CREATE TRIGGER transactions_ai AFTER INSERT ON transactions BEGIN
-    INSERT INTO month_totals (month, category_id, kind, currency, total, count)
-    VALUES (new.date / 100, new.category_id, new.kind, new.currency, new.amount, 1)
+    INSERT INTO month_totals (month, category, kind, currency, total, count)
+    VALUES (new.date / 100, new.category, new.kind, new.currency, new.amount, 1)
     ON CONFLICT DO UPDATE SET total = total + excluded.total, count = count + 1;
     INSERT INTO transactions_fts (rowid, description, notes) VALUES (new.rowid, new.description, new.notes);
 END;
 
 CREATE TRIGGER transactions_ad AFTER DELETE ON transactions BEGIN
     UPDATE month_totals SET total = total - old.amount, count = count - 1
-    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency;
+    WHERE month = old.date / 100 AND category = old.category AND kind = old.kind AND currency = old.currency;
     DELETE FROM month_totals
-    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency AND count = 0;
+    WHERE month = old.date / 100 AND category = old.category AND kind = old.kind AND currency = old.currency AND count = 0;
     INSERT INTO transactions_fts (transactions_fts, rowid, description, notes) VALUES ('delete', old.rowid, old.description, old.notes);
     DELETE FROM transaction_tags WHERE tx_rowid = old.rowid;
 END;
 
 CREATE TRIGGER transactions_au AFTER UPDATE ON transactions BEGIN
     UPDATE month_totals SET total = total - old.amount, count = count - 1
-    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency;
+    WHERE month = old.date / 100 AND category = old.category AND kind = old.kind AND currency = old.currency;
     DELETE FROM month_totals
-    WHERE month = old.date / 100 AND category_id = old.category_id AND kind = old.kind AND currency = old.currency AND count = 0;
-    INSERT INTO month_totals (month, category_id, kind, currency, total, count)
-    VALUES (new.date / 100, new.category_id, new.kind, new.currency, new.amount, 1)
+    WHERE month = old.date / 100 AND category = old.category AND kind = old.kind AND currency = old.currency AND count = 0;
+    INSERT INTO month_totals (month, category, kind, currency, total, count)
+    VALUES (new.date / 100, new.category, new.kind, new.currency, new.amount, 1)
     ON CONFLICT DO UPDATE SET total = total + excluded.total, count = count + 1;
     INSERT INTO transactions_fts (transactions_fts, rowid, description, notes) VALUES ('delete', old.rowid, old.description, old.notes);
     INSERT INTO transactions_fts (rowid, description, notes) VALUES (new.rowid, new.description, new.notes);
