@@ -130,6 +130,9 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
     let t = Instant::now();
     store.load_document().unwrap();
     rows.push([label.clone(), "load document in-process (first write)".into(), ms(t.elapsed()), String::new()]);
+    let t = Instant::now();
+    store.rebuild_view().unwrap();
+    rows.push([label.clone(), "rebuild the whole view from the document".into(), ms(t.elapsed()), String::new()]);
     let mut adds = Vec::new();
     for i in 0..1_000u128 {
         let input = NewTransaction {

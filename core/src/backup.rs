@@ -134,13 +134,10 @@ impl Store {
                 ..t.clone()
             });
         }
-        let touched = Touched {
-            settings: true,
-            categories: backup.categories.iter().map(|c| c.id).collect(),
-            payment_methods: backup.payment_methods.iter().map(|m| m.id).collect(),
-            transactions: transactions.iter().map(|t| t.id).collect(),
-        };
+        let categories: Vec<_> = backup.categories.iter().map(|c| c.id).collect();
+        let payment_methods: Vec<_> = backup.payment_methods.iter().map(|m| m.id).collect();
         self.commit(now, |tx, c| {
+            let mut touched = Touched { settings: true, categories, payment_methods, ..Touched::default() };
             doc::put_base_currency(tx, backup.settings.base_currency)?;
             for cat in &backup.categories {
                 match doc::read_category(tx, &c.categories, cat.id) {
@@ -155,8 +152,12 @@ impl Store {
                 match doc::read_transaction(tx, &c.transactions, t.id) {
                     Some(old) => {
                         doc::update_transaction(tx, &c.transactions, &old, t)?;
+                        touched.transactions.push(t.id);
                     }
-                    None => doc::put_transaction(tx, &c.transactions, t)?,
+                    None => {
+                        doc::put_transaction(tx, &c.transactions, t)?;
+                        touched.created.push(t.clone());
+                    }
                 }
             }
             Ok(((), touched))

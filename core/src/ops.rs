@@ -24,7 +24,7 @@ impl Store {
         }
         self.commit(now, |tx, c| {
             doc::put_transaction(tx, &c.transactions, &t)?;
-            Ok(((), Touched { transactions: vec![t.id], ..Touched::default() }))
+            Ok(((), Touched { created: vec![t.clone()], ..Touched::default() }))
         })?;
         self.stored_transaction(id)
     }
@@ -42,14 +42,14 @@ impl Store {
             })?;
             txs.push(t);
         }
-        let ids: Vec<Uuid> = txs.iter().map(|t| t.id).collect();
+        let count = txs.len();
         self.commit(now, |tx, c| {
             for t in &txs {
                 doc::put_transaction(tx, &c.transactions, t)?;
             }
-            Ok(((), Touched { transactions: ids, ..Touched::default() }))
+            Ok(((), Touched { created: txs, ..Touched::default() }))
         })?;
-        Ok(txs.len())
+        Ok(count)
     }
 
     /// Changes some fields of a transaction; fields left out stay as they are.
@@ -133,10 +133,10 @@ impl Store {
         if self.transaction(t.id)?.is_some() {
             return Err(Error::invalid("id", format!("transaction {} exists", t.id)));
         }
-        let t = t.clone();
+        let t = Transaction { conflicts: Default::default(), ..t.clone() };
         self.commit(now, |tx, c| {
             doc::put_transaction(tx, &c.transactions, &t)?;
-            Ok(((), Touched { transactions: vec![t.id], ..Touched::default() }))
+            Ok(((), Touched { created: vec![t.clone()], ..Touched::default() }))
         })?;
         self.stored_transaction(t.id)
     }

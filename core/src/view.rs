@@ -21,7 +21,11 @@ pub(crate) struct Touched {
     pub settings: bool,
     pub categories: Vec<Uuid>,
     pub payment_methods: Vec<Uuid>,
+    /// Read back from the document.
     pub transactions: Vec<Uuid>,
+    /// Created by this very change as a fresh object, so the document holds exactly these
+    /// values (no conflicts yet): materialized without reading them back.
+    pub created: Vec<Transaction>,
 }
 
 pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched) -> Result<()> {
@@ -51,6 +55,9 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
     let resolver = Resolver::load(sql)?;
     if !t.categories.is_empty() {
         resolver.reresolve(sql, &removed)?;
+    }
+    for tx in &t.created {
+        upsert_transaction(sql, &resolver, tx, true)?;
     }
     for &id in &t.transactions {
         match doc::read_transaction(d, &c.transactions, id) {
@@ -145,8 +152,9 @@ fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, ex
     let amount = money::to_units(t.amount)
         .unwrap_or_else(|| money::to_units(t.amount.round_dp(money::AMOUNT_SCALE)).unwrap_or(0));
     let conflicts = (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
-    let rowid: i64 = sql.query_row(
-        "INSERT INTO transactions (id, kind, amount, currency, date, category, category_ref, payment_method,
+    let rowid: i64 = sql
+        .prepare_cached(
+            "INSERT INTO transactions (id, kind, amount, currency, date, category, category_ref, payment_method,
                                    description, notes, tags, created_at, updated_at, conflicts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (id) DO UPDATE SET
@@ -156,32 +164,32 @@ fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, ex
              notes = excluded.notes, tags = excluded.tags, created_at = excluded.created_at,
              updated_at = excluded.updated_at, conflicts = excluded.conflicts
          RETURNING rowid",
-        params![
-            t.id.as_bytes(),
-            t.kind.as_i64(),
-            amount,
-            t.currency.code(),
-            date_key(t.date),
-            category,
-            category_ref,
-            payment_method,
-            t.description,
-            (!t.notes.is_empty()).then_some(&t.notes),
-            (!t.tags.is_empty()).then(|| t.tags.join(",")),
-            t.created_at.timestamp_millis(),
-            t.updated_at.timestamp_millis(),
-            conflicts,
-        ],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(
+            params![
+                t.id.as_bytes(),
+                t.kind.as_i64(),
+                amount,
+                t.currency.code(),
+                date_key(t.date),
+                category,
+                category_ref,
+                payment_method,
+                t.description,
+                (!t.notes.is_empty()).then_some(&t.notes),
+                (!t.tags.is_empty()).then(|| t.tags.join(",")),
+                t.created_at.timestamp_millis(),
+                t.updated_at.timestamp_millis(),
+                conflicts,
+            ],
+            |r| r.get(0),
+        )?;
     if existing {
-        sql.execute("DELETE FROM transaction_tags WHERE tx_rowid = ?1", [rowid])?;
+        sql.prepare_cached("DELETE FROM transaction_tags WHERE tx_rowid = ?1")?.execute([rowid])?;
     }
     for tag in &t.tags {
-        sql.execute(
-            "INSERT OR IGNORE INTO transaction_tags (tx_rowid, tag, date) VALUES (?1, ?2, ?3)",
-            params![rowid, tag, date_key(t.date)],
-        )?;
+        sql.prepare_cached("INSERT OR IGNORE INTO transaction_tags (tx_rowid, tag, date) VALUES (?1, ?2, ?3)")?
+            .execute(params![rowid, tag, date_key(t.date)])?;
     }
     Ok(())
 }
