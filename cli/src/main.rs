@@ -475,8 +475,7 @@ fn resolve_id(store: &Store, text: &str) -> Result<Uuid> {
 }
 
 fn date(field: &str, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| anyhow::anyhow!("{field}: {text:?} is not a valid date (YYYY-MM-DD)"))
+    Ok(expenso_core::model::parse_date(field, text)?)
 }
 
 fn amount(field: &str, text: &str) -> Result<Decimal> {

@@ -92,7 +92,27 @@ impl Store {
                 .map_err(|_| Error::invalid(at("color"), format!("{:?} is not a colour like #1e88e5", c.color)))?;
             model::check_text(&at("icon"), &c.icon, model::MAX_ICON, false)?;
         }
-        let existing_categories: HashSet<_> = self.all_categories()?.into_iter().map(|c| c.id).collect();
+        let existing: Vec<Category> = self.all_categories()?;
+        let existing_categories: HashSet<_> = existing.iter().map(|c| c.id).collect();
+        let kind_of =
+            |id: uuid::Uuid| backup.categories.iter().chain(existing.iter()).find(|c| c.id == id).map(|c| c.kind);
+        for (i, c) in backup.categories.iter().enumerate() {
+            let at = |field: &str| format!("categories[{i}].{field}");
+            if c.deleted && c.id == doc::fallback_category(c.kind) {
+                return Err(Error::invalid(
+                    at("deleted"),
+                    format!("\"{}\" catches orphaned transactions and cannot be deleted", c.name),
+                ));
+            }
+            if let Some(target) = c.merged_into {
+                if target == c.id || kind_of(target) != Some(c.kind) {
+                    return Err(Error::invalid(
+                        at("merged_into"),
+                        format!("{target} is not another {} category", c.kind),
+                    ));
+                }
+            }
+        }
         let mut method_ids = HashSet::new();
         for (i, m) in backup.payment_methods.iter().enumerate() {
             if !method_ids.insert(m.id) {
@@ -108,37 +128,20 @@ impl Store {
             if !tx_ids.insert(t.id) {
                 return Err(Error::invalid(at("id"), format!("{} appears twice", t.id)));
             }
-            let amount = t.currency.check_amount(&at("amount"), t.amount)?;
-            let year = chrono::Datelike::year(&t.date);
-            if !(model::MIN_YEAR..=model::MAX_YEAR).contains(&year) {
-                return Err(Error::invalid(
-                    at("date"),
-                    format!("year must be between {} and {}", model::MIN_YEAR, model::MAX_YEAR),
-                ));
-            }
-            if !category_ids.contains(&t.category_id) && !existing_categories.contains(&t.category_id) {
-                return Err(Error::invalid(at("category_id"), format!("no category {}", t.category_id)));
-            }
-            if !method_ids.contains(&t.payment_method_id) && !existing_methods.contains(&t.payment_method_id) {
-                return Err(Error::invalid(
-                    at("payment_method_id"),
-                    format!("no payment method {}", t.payment_method_id),
-                ));
-            }
-            transactions.push(Transaction {
-                amount,
-                description: model::check_text(&at("description"), &t.description, model::MAX_DESCRIPTION, false)?,
-                notes: model::check_text(&at("notes"), &t.notes, model::MAX_NOTES, false)?,
-                tags: model::check_tags(&t.tags).map_err(|e| Error::invalid(at("tags"), e.to_string()))?,
-                conflicts: Default::default(),
-                ..t.clone()
-            });
+            transactions.push(model::check_record(
+                t,
+                &format!("transactions[{i}]."),
+                |id| category_ids.contains(&id) || existing_categories.contains(&id),
+                |id| method_ids.contains(&id) || existing_methods.contains(&id),
+            )?);
         }
         let categories: Vec<_> = backup.categories.iter().map(|c| c.id).collect();
         let payment_methods: Vec<_> = backup.payment_methods.iter().map(|m| m.id).collect();
         self.commit(now, |tx, c| {
             let mut touched = Touched { settings: true, categories, payment_methods, ..Touched::default() };
-            doc::put_base_currency(tx, backup.settings.base_currency)?;
+            if doc::read_base_currency(tx) != Some(backup.settings.base_currency) {
+                doc::put_base_currency(tx, backup.settings.base_currency)?;
+            }
             for cat in &backup.categories {
                 match doc::read_category(tx, &c.categories, cat.id) {
                     Some(old) => doc::update_category(tx, &c.categories, &old, cat)?,

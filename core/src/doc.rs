@@ -253,6 +253,10 @@ pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Tra
     let notes = r.field("notes", |v| str_of(v).map(str::to_string)).unwrap_or_default();
     let tags = r.field("tags", |v| str_of(v).map(split_tags)).unwrap_or_default();
     let created_at = r.field("created_at", parse_time)?;
+    // Another replica's record must obey the rules typed input does; one that does not (only a
+    // forged change can write it) is treated as absent.
+    let amount = currency.check_amount("amount", amount).ok()?;
+    crate::model::check_year("date", date).ok()?;
     let updated_at = r.field("updated_at", parse_time).unwrap_or(created_at);
     // Every edit writes `updated_at`, so concurrent edits always "conflict" on it; that is
     // bookkeeping, not a conflict worth showing.
@@ -388,6 +392,21 @@ pub fn update_transaction(tx: &mut AmTx<'_>, txs: &ObjId, old: &Transaction, new
         tx.put(&obj, "updated_at", ScalarValue::Timestamp(new.updated_at.timestamp_millis()))?;
     }
     Ok(changed)
+}
+
+/// Files a transaction under another category (when its category is deleted).
+pub fn set_transaction_category(
+    tx: &mut AmTx<'_>,
+    txs: &ObjId,
+    id: Uuid,
+    category: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(obj) = child_map(tx, txs, &id.to_string())? {
+        tx.put(&obj, "category", category.to_string())?;
+        tx.put(&obj, "updated_at", ScalarValue::Timestamp(now.timestamp_millis()))?;
+    }
+    Ok(())
 }
 
 pub fn put_category(tx: &mut AmTx<'_>, cats: &ObjId, c: &Category) -> Result<()> {

@@ -182,17 +182,15 @@ pub struct Settings {
 
 // ---- validation helpers shared by the store ----
 
-pub(crate) fn parse_date(field: &str, input: &str) -> Result<NaiveDate> {
+/// Parses a `YYYY-MM-DD` date within the years a ledger holds; errors name `field`.
+pub fn parse_date(field: &str, input: &str) -> Result<NaiveDate> {
     let text = input.trim();
     if text.is_empty() {
         return Err(Error::invalid(field, "is required (YYYY-MM-DD)"));
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| Error::invalid(field, format!("{text:?} is not a valid date (YYYY-MM-DD)")))?;
-    let year = chrono::Datelike::year(&date);
-    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
-        return Err(Error::invalid(field, format!("year must be between {MIN_YEAR} and {MAX_YEAR}")));
-    }
+    check_year(field, date)?;
     Ok(date)
 }
 
@@ -250,4 +248,39 @@ pub(crate) fn check_color(input: &str) -> Result<String> {
 pub(crate) fn parse_currency(field: &str, input: &str) -> Result<Currency> {
     Currency::from_code(input)
         .ok_or_else(|| Error::invalid(field, format!("{:?} is not an ISO 4217 currency code", input.trim())))
+}
+
+/// Checks a whole record (from a backup, or one being put back by undo) by the rules typed
+/// input follows, and returns it normalized. `at` prefixes the field names in errors.
+pub(crate) fn check_record(
+    t: &Transaction,
+    at: &str,
+    category_known: impl Fn(uuid::Uuid) -> bool,
+    method_known: impl Fn(uuid::Uuid) -> bool,
+) -> Result<Transaction> {
+    let field = |name: &str| format!("{at}{name}");
+    let amount = t.currency.check_amount(&field("amount"), t.amount)?;
+    check_year(&field("date"), t.date)?;
+    if !category_known(t.category_id) {
+        return Err(Error::invalid(field("category_id"), format!("no category {}", t.category_id)));
+    }
+    if !method_known(t.payment_method_id) {
+        return Err(Error::invalid(field("payment_method_id"), format!("no payment method {}", t.payment_method_id)));
+    }
+    Ok(Transaction {
+        amount,
+        description: check_text(&field("description"), &t.description, MAX_DESCRIPTION, false)?,
+        notes: check_text(&field("notes"), &t.notes, MAX_NOTES, false)?,
+        tags: check_tags(&t.tags).map_err(|e| Error::invalid(field("tags"), e.to_string()))?,
+        conflicts: BTreeMap::new(),
+        ..t.clone()
+    })
+}
+
+pub(crate) fn check_year(field: &str, date: NaiveDate) -> Result<()> {
+    let year = chrono::Datelike::year(&date);
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return Err(Error::invalid(field, format!("year must be between {MIN_YEAR} and {MAX_YEAR}")));
+    }
+    Ok(())
 }

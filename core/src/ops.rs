@@ -19,7 +19,7 @@ impl Store {
     /// Books a new expense or income.
     pub fn add_transaction(&mut self, input: &NewTransaction, id: Uuid, now: DateTime<Utc>) -> Result<Transaction> {
         let t = self.lookup()?.validate_new(input, id, now)?;
-        if self.transaction(id)?.is_some() {
+        if self.transaction_exists(id)? {
             return Err(Error::invalid("id", format!("a transaction {id} already exists")));
         }
         self.commit(now, |tx, c| {
@@ -32,6 +32,15 @@ impl Store {
     /// Books many transactions in one change (imports, bulk entry). All or nothing.
     pub fn add_transactions(&mut self, inputs: &[(Uuid, NewTransaction)], now: DateTime<Utc>) -> Result<usize> {
         let lookup = self.lookup()?;
+        let mut ids = std::collections::HashSet::with_capacity(inputs.len());
+        for (i, (id, _)) in inputs.iter().enumerate() {
+            if !ids.insert(*id) || self.transaction_exists(*id)? {
+                return Err(Error::invalid(
+                    format!("transaction #{}: id", i + 1),
+                    format!("a transaction {id} already exists"),
+                ));
+            }
+        }
         let mut txs = Vec::with_capacity(inputs.len());
         for (i, (id, input)) in inputs.iter().enumerate() {
             let t = lookup.validate_new(input, *id, now).map_err(|e| match e {
@@ -133,7 +142,9 @@ impl Store {
         if self.transaction(t.id)?.is_some() {
             return Err(Error::invalid("id", format!("transaction {} exists", t.id)));
         }
-        let t = Transaction { conflicts: Default::default(), ..t.clone() };
+        let categories: Vec<Uuid> = self.all_categories()?.into_iter().map(|c| c.id).collect();
+        let methods: Vec<Uuid> = self.payment_methods(true)?.into_iter().map(|m| m.id).collect();
+        let t = model::check_record(t, "", |id| categories.contains(&id), |id| methods.contains(&id))?;
         self.commit(now, |tx, c| {
             doc::put_transaction(tx, &c.transactions, &t)?;
             Ok(((), Touched { created: vec![t.clone()], ..Touched::default() }))
@@ -225,15 +236,7 @@ impl Store {
         self.commit(now, |tx, c| {
             if let Some(target) = target {
                 for tx_id in &moved {
-                    if let Some(obj) = doc::child_map(tx, &c.transactions, &tx_id.to_string())? {
-                        automerge::transaction::Transactable::put(tx, &obj, "category", target.to_string())?;
-                        automerge::transaction::Transactable::put(
-                            tx,
-                            &obj,
-                            "updated_at",
-                            automerge::ScalarValue::Timestamp(now.timestamp_millis()),
-                        )?;
-                    }
+                    doc::set_transaction_category(tx, &c.transactions, *tx_id, target, now)?;
                 }
             }
             doc::update_category(tx, &c.categories, &old, &new)?;

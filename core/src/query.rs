@@ -155,8 +155,22 @@ impl FromStr for Month {
     fn from_str(s: &str) -> Result<Month> {
         let date = NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d")
             .map_err(|_| Error::invalid("month", format!("{s:?} is not a month (YYYY-MM)")))?;
-        Ok(Month::of(date))
+        let month = Month::of(date);
+        check_month(month)?;
+        Ok(month)
     }
+}
+
+/// Months outside the years a ledger can hold are refused (and keep month arithmetic away
+/// from the calendar's ends).
+fn check_month(m: Month) -> Result<()> {
+    if !(model::MIN_YEAR..=model::MAX_YEAR).contains(&m.year) || !(1..=12).contains(&m.month) {
+        return Err(Error::invalid(
+            "month",
+            format!("{m} is not between {}-01 and {}-12", model::MIN_YEAR, model::MAX_YEAR),
+        ));
+    }
+    Ok(())
 }
 
 impl Serialize for Month {
@@ -200,10 +214,10 @@ enum Group {
 }
 
 /// One aggregate row: group key, kind, currency → (sum in view units, count).
-type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i64, u64)>;
+type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i128, u64)>;
 
 /// One aggregate row without its group: kind, currency code, (sum, count).
-type KindTotal<'a> = (i64, &'a str, (i64, u64));
+type KindTotal<'a> = (i64, &'a str, (i128, u64));
 
 /// The tables a transaction is read from: the view keeps local numbers for categories and
 /// payment methods, their ids live in their own tables.
@@ -317,6 +331,8 @@ impl Store {
     /// One summary per month from `first` to `last` inclusive, months without transactions
     /// included (with no totals).
     pub fn monthly_summaries(&self, first: Month, last: Month) -> Result<Vec<MonthSummary>> {
+        check_month(first)?;
+        check_month(last)?;
         if first > last {
             return Err(Error::invalid("month", "the first month is after the last"));
         }
@@ -341,6 +357,7 @@ impl Store {
         if months == 0 || months > 120 {
             return Err(Error::invalid("months", "must be between 1 and 120"));
         }
+        check_month(last)?;
         self.monthly_summaries(last.minus(months - 1), last)
     }
 
@@ -354,7 +371,7 @@ impl Store {
         let agg = self.aggregate(from, to, Group::Category)?;
         let categories: BTreeMap<Uuid, Category> = self.all_categories()?.into_iter().map(|c| (c.id, c)).collect();
         let numbers = self.category_numbers()?;
-        let mut per_currency: BTreeMap<String, i64> = BTreeMap::new();
+        let mut per_currency: BTreeMap<String, i128> = BTreeMap::new();
         let mut rows = Vec::new();
         for ((key, k, cur), (units, count)) in &agg {
             if *k != kind.as_i64() {
@@ -400,8 +417,11 @@ impl Store {
         // arithmetic away from the calendar's ends.
         let first = NaiveDate::from_ymd_opt(model::MIN_YEAR, 1, 1).expect("valid");
         let last = NaiveDate::from_ymd_opt(model::MAX_YEAR, 12, 31).expect("valid");
-        let from = from.unwrap_or(first).clamp(first, last);
-        let to = to.unwrap_or(last).clamp(first, last);
+        let (from, to) = (from.unwrap_or(first), to.unwrap_or(last));
+        if to < first || from > last {
+            return Ok(Aggregates::new());
+        }
+        let (from, to) = (from.max(first), to.min(last));
         let mut out = Aggregates::new();
         if from > to {
             return Ok(out);
@@ -423,7 +443,7 @@ impl Store {
                     _ => Vec::new(),
                 };
                 let entry = out.entry((key, r.get(1)?, r.get(2)?)).or_default();
-                entry.0 += r.get::<_, i64>(3)?;
+                entry.0 += i128::from(r.get::<_, i64>(3)?);
                 entry.1 += r.get::<_, i64>(4)? as u64;
             }
             Ok(())
@@ -548,6 +568,10 @@ impl Store {
         )?;
         let rows = stmt.query_map(rusqlite::params![hex, limit], |r| uuid_col(r, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn transaction_exists(&self, id: Uuid) -> Result<bool> {
+        Ok(self.conn.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?.exists([id.as_bytes()])?)
     }
 
     pub fn transaction_count(&self) -> Result<u64> {
@@ -687,8 +711,11 @@ fn opt_uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
     Ok(bytes.and_then(|b| Uuid::from_slice(&b).ok()))
 }
 
-fn in_currency(units: i64, currency: Currency) -> Decimal {
-    let mut v = money::from_units(units).normalize();
+fn in_currency(units: impl Into<i128>, currency: Currency) -> Decimal {
+    // Sums of up to 2^96 units are exact in a Decimal; anything larger cannot come from
+    // validated amounts.
+    let mut v =
+        Decimal::try_from_i128_with_scale(units.into(), money::AMOUNT_SCALE).unwrap_or(Decimal::MAX).normalize();
     v.rescale(currency.minor_units().max(v.scale()));
     v
 }
@@ -720,7 +747,7 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
     Ok(Transaction {
         id: uuid_col(r, o)?,
         kind,
-        amount: in_currency(r.get(o + 2)?, currency),
+        amount: in_currency(r.get::<_, i64>(o + 2)?, currency),
         currency,
         date,
         // Only a forged document leaves these without a row; show the fallbacks then.
@@ -736,7 +763,7 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
 }
 
 fn totals_by_currency<'a>(rows: impl Iterator<Item = KindTotal<'a>>) -> Vec<Totals> {
-    let mut acc: BTreeMap<&str, (i64, i64, u64)> = BTreeMap::new();
+    let mut acc: BTreeMap<&str, (i128, i128, u64)> = BTreeMap::new();
     for (kind, cur, (units, count)) in rows {
         let e = acc.entry(cur).or_default();
         if kind == Kind::Income.as_i64() {

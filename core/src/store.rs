@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use automerge::transaction::{CommitOptions, Transaction as AmTx};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, Prop, ReadDoc};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::doc;
 use crate::error::{Error, Result};
@@ -31,6 +31,9 @@ const COMPACT_MIN_BYTES: u64 = 64 * 1024;
 /// A merge that brings more operations than this rebuilds the view wholesale instead of
 /// diffing: cheaper for a fresh device's first download or a big import from elsewhere.
 const FULL_REBUILD_OPS: usize = 20_000;
+
+/// A change touching this many records refreshes the query planner's statistics.
+const BULK_RECORDS: usize = 1_000;
 
 pub struct Store {
     pub(crate) conn: Connection,
@@ -84,6 +87,10 @@ impl Drop for Checkpointer {
 
 struct Loaded {
     doc: Automerge,
+    /// The highest `doc_changes.seq` folded into `doc`.
+    seen_seq: i64,
+    /// `meta.generation` when loaded; every compaction, in any process, bumps it.
+    generation: i64,
     pending_changes: u64,
     pending_bytes: u64,
     snapshot_bytes: u64,
@@ -167,12 +174,13 @@ impl Store {
         if version > MIGRATIONS.len() as i64 {
             return Err(Error::TooNew { found: version, known: MIGRATIONS.len() as i64 });
         }
-        configure(&conn)?;
-        migrate(&conn)?;
+        // Everything is read and checked before anything is written.
         let actor: Vec<u8> = conn
             .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
             .optional()?
             .ok_or_else(|| Error::Corrupt { reason: "the device id is missing".into() })?;
+        configure(&conn)?;
+        migrate(&conn)?;
         optimize(&conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(Store {
@@ -206,85 +214,61 @@ impl Store {
 
     fn loaded(&mut self) -> Result<&mut Loaded> {
         if self.doc.is_none() {
-            self.doc = Some(self.load()?);
+            self.doc = Some(load(&self.conn, &self.actor)?);
         }
         Ok(self.doc.as_mut().expect("loaded above"))
     }
 
-    /// The whole document, read from the file.
-    fn load(&self) -> Result<Loaded> {
-        let snapshot: Vec<u8> = self
-            .conn
-            .query_row("SELECT data FROM doc_snapshot WHERE id = 1", [], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| Error::Corrupt { reason: "the ledger document is missing".into() })?;
-        let mut doc = Automerge::load(&snapshot)
-            .map_err(|e| Error::Corrupt { reason: format!("the ledger document cannot be read: {e}") })?;
-        let mut pending = Vec::new();
-        let mut pending_changes = 0;
-        let mut stmt = self.conn.prepare("SELECT data FROM doc_changes ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let data: Vec<u8> = row.get(0)?;
-            pending.extend_from_slice(&data);
-            pending_changes += 1;
+    fn take_loaded(&mut self) -> Result<Loaded> {
+        match self.doc.take() {
+            Some(l) => Ok(l),
+            None => load(&self.conn, &self.actor),
         }
-        if !pending.is_empty() {
-            doc.load_incremental(&pending)
-                .map_err(|e| Error::Corrupt { reason: format!("a stored change cannot be read: {e}") })?;
-        }
-        doc.set_actor(self.actor.clone());
-        let schema = doc::schema_of(&doc).map_err(|e| Error::Corrupt { reason: e.to_string() })?;
-        if schema > doc::SCHEMA_VERSION {
-            return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
-        }
-        Ok(Loaded { doc, pending_changes, pending_bytes: pending.len() as u64, snapshot_bytes: snapshot.len() as u64 })
     }
 
     /// Makes one local change: `edit` writes into the document and says which records it
     /// touched; the change and the view rows commit together.
+    ///
+    /// The SQLite write lock is taken first and the document caught up with whatever other
+    /// processes (the app and the CLI, say) stored meanwhile, so the change builds on the
+    /// latest state and the view rows are computed from it.
     pub(crate) fn commit<T>(
         &mut self,
         now: DateTime<Utc>,
         edit: impl FnOnce(&mut AmTx<'_>, &Containers) -> Result<(T, Touched)>,
     ) -> Result<T> {
-        self.loaded()?;
-        let mut loaded = self.doc.take().expect("loaded above");
+        // On an error before the change exists, the document is still good and is kept;
+        // after it exists but is not stored, it is dropped and reloaded on the next write.
+        let mut loaded = self.take_loaded()?;
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        catch_up(&sql, &self.actor, &mut loaded)?;
         let containers = Containers::of(&loaded.doc)?;
         let mut tx = loaded.doc.transaction();
         let (value, touched) = match edit(&mut tx, &containers) {
             Ok(ok) => ok,
             Err(e) => {
                 tx.rollback();
+                drop(sql);
                 self.doc = Some(loaded);
                 return Err(e);
             }
         };
         let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now.timestamp_millis()));
         if hash.is_none() {
+            drop(sql);
             self.doc = Some(loaded);
             return Ok(value);
         }
         let change = loaded.doc.get_last_local_change().expect("a change was just committed");
-        let stored = (|| -> Result<()> {
-            let sql = self.conn.transaction()?;
-            insert_change(&sql, &change)?;
-            view::apply(&sql, &loaded.doc, &containers, &touched)?;
-            sql.commit()?;
-            Ok(())
-        })();
-        match stored {
-            Ok(()) => {
-                loaded.pending_changes += 1;
-                loaded.pending_bytes += change.raw_bytes().len() as u64;
-                self.doc = Some(loaded);
-                self.after_commit()?;
-                Ok(value)
-            }
-            // The in-memory document is ahead of the file now; drop it so that the next
-            // write loads what was actually stored.
-            Err(e) => Err(e),
-        }
+        let seq = insert_change(&sql, &change)?;
+        view::apply(&sql, &loaded.doc, &containers, &touched)?;
+        sql.commit()?;
+        loaded.seen_seq = loaded.seen_seq.max(seq);
+        loaded.pending_changes += 1;
+        loaded.pending_bytes += change.raw_bytes().len() as u64;
+        self.doc = Some(loaded);
+        self.after_commit(touched.created.len() + touched.transactions.len());
+        Ok(value)
     }
 
     /// Applies changes from another replica (raw automerge change bytes, in any order, with
@@ -296,55 +280,58 @@ impl Store {
                 Change::from_bytes(bytes.clone()).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))?;
             parsed.push(change);
         }
-        self.loaded()?;
-        let mut loaded = self.doc.take().expect("loaded above");
+        let mut loaded = self.take_loaded()?;
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        catch_up(&sql, &self.actor, &mut loaded)?;
         let mut seen = std::collections::HashSet::new();
         let fresh: Vec<Change> = parsed
             .into_iter()
             .filter(|c| seen.insert(c.hash()) && loaded.doc.get_change_meta_by_hash(&c.hash()).is_none())
             .collect();
         if fresh.is_empty() {
+            drop(sql);
             self.doc = Some(loaded);
             return Ok(MergeOutcome::default());
         }
-        let before = loaded.doc.get_heads();
-        if let Err(e) = loaded.doc.apply_changes(fresh.iter().cloned()) {
-            // The document may hold part of the batch now: forget it, reload from the file.
-            return Err(Error::BadChange(e.to_string()));
+        // Another replica never writes as this device. If one does, the ledger file was copied
+        // to a second device, and merging would break both (automerge refuses a sequence
+        // number used twice).
+        if let Some(c) = fresh.iter().find(|c| c.actor_id() == &self.actor) {
+            drop(sql);
+            self.doc = Some(loaded);
+            return Err(Error::BadChange(format!(
+                "change {} claims to come from this device; was this ledger file copied to another device? \
+                 Move a ledger with `export` and `import` instead",
+                c.hash()
+            )));
         }
+        let before = loaded.doc.get_heads();
+        // From here on a failure may leave part of the batch in the in-memory document: it is
+        // then dropped and reloaded from the file, which has none of it.
+        loaded.doc.apply_changes(fresh.iter().cloned()).map_err(|e| Error::BadChange(e.to_string()))?;
         let after = loaded.doc.get_heads();
-        match doc::schema_of(&loaded.doc) {
-            Ok(schema) if schema <= doc::SCHEMA_VERSION => {}
-            Ok(schema) => return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION }),
-            Err(e) => return Err(e),
+        let schema = doc::schema_of(&loaded.doc)?;
+        if schema > doc::SCHEMA_VERSION {
+            return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
         }
         let ops: usize = fresh.iter().map(Change::len).sum();
         let containers = Containers::of(&loaded.doc)?;
-        let touched = if ops > FULL_REBUILD_OPS {
-            None
-        } else {
-            Some(touched_between(&loaded.doc, &containers, &before, &after))
-        };
-        let stored = (|| -> Result<()> {
-            let sql = self.conn.transaction()?;
-            for change in &fresh {
-                insert_change(&sql, change)?;
-            }
-            match &touched {
-                Some(t) => view::apply(&sql, &loaded.doc, &containers, t)?,
-                None => view::rebuild(&sql, &loaded.doc, &containers)?,
-            }
-            sql.commit()?;
-            Ok(())
-        })();
-        stored?;
-        if touched.is_none() {
-            optimize(&self.conn)?;
+        let full = ops > FULL_REBUILD_OPS;
+        let mut seq = loaded.seen_seq;
+        for change in &fresh {
+            seq = seq.max(insert_change(&sql, change)?);
         }
+        if full {
+            view::rebuild(&sql, &loaded.doc, &containers)?;
+        } else {
+            view::apply(&sql, &loaded.doc, &containers, &touched_between(&loaded.doc, &containers, &before, &after))?;
+        }
+        sql.commit()?;
+        loaded.seen_seq = seq;
         loaded.pending_changes += fresh.len() as u64;
         loaded.pending_bytes += fresh.iter().map(|c| c.raw_bytes().len() as u64).sum::<u64>();
         self.doc = Some(loaded);
-        self.after_commit()?;
+        self.after_commit(if full { usize::MAX } else { ops });
         Ok(MergeOutcome { new_changes: fresh.len() })
     }
 
@@ -361,20 +348,19 @@ impl Store {
 
     /// Folds the incremental changes into a new snapshot.
     pub fn compact(&mut self) -> Result<()> {
-        self.loaded()?;
-        let loaded = self.doc.as_mut().expect("loaded above");
+        let mut loaded = self.take_loaded()?;
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        catch_up(&sql, &self.actor, &mut loaded)?;
         let snapshot = loaded.doc.save();
-        let sql = self.conn.transaction()?;
         sql.execute("INSERT OR REPLACE INTO doc_snapshot (id, data) VALUES (1, ?1)", [&snapshot])?;
         // Changes whose dependencies have not arrived yet are not in the snapshot: keep them.
-        let hashes: Vec<Vec<u8>> = {
-            let mut stmt = sql.prepare("SELECT hash FROM doc_changes")?;
-            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let rows: Vec<(Vec<u8>, i64)> = {
+            let mut stmt = sql.prepare("SELECT hash, length(data) FROM doc_changes")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let mut kept = 0u64;
-        let mut kept_bytes = 0u64;
-        for hash in hashes {
+        let (mut kept, mut kept_bytes) = (0u64, 0u64);
+        for (hash, len) in rows {
             let known = ChangeHash::try_from(hash.as_slice())
                 .ok()
                 .and_then(|h| loaded.doc.get_change_meta_by_hash(&h))
@@ -383,31 +369,37 @@ impl Store {
                 sql.execute("DELETE FROM doc_changes WHERE hash = ?1", [&hash])?;
             } else {
                 kept += 1;
-                kept_bytes += sql.query_row("SELECT length(data) FROM doc_changes WHERE hash = ?1", [&hash], |r| {
-                    r.get::<_, i64>(0)
-                })? as u64;
+                kept_bytes += len as u64;
             }
         }
+        let generation = loaded.generation + 1;
+        sql.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?1)", [generation])?;
         sql.commit()?;
+        loaded.generation = generation;
         loaded.snapshot_bytes = snapshot.len() as u64;
         loaded.pending_changes = kept;
         loaded.pending_bytes = kept_bytes;
-        self.release_free_pages()
+        self.doc = Some(loaded);
+        self.release_free_pages()?;
+        optimize(&self.conn)
     }
 
-    /// Gives pages freed by compaction back to the file system. `incremental_vacuum` frees
-    /// one page per step, so it is stepped to the end; the WAL is then folded in and truncated.
+    /// Gives pages freed by compaction back to the file system: `incremental_vacuum` frees
+    /// one page per step, so it is stepped to the end; the background checkpoint then moves
+    /// the shorter file into place.
     fn release_free_pages(&self) -> Result<()> {
         let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
         let mut rows = stmt.query([])?;
         while rows.next()?.is_some() {}
-        drop(rows);
-        // Readers in other connections may hold the WAL; then it is truncated later.
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
         Ok(())
     }
 
-    fn after_commit(&mut self) -> Result<()> {
+    /// Housekeeping after a stored change. None of it may fail the write, which is durable
+    /// already: a compaction that fails (a full disk, say) is simply tried again later.
+    fn after_commit(&mut self, records: usize) {
         self.commits_since_checkpoint += 1;
         if self.commits_since_checkpoint >= CHECKPOINT_EVERY {
             self.commits_since_checkpoint = 0;
@@ -415,17 +407,15 @@ impl Store {
                 c.wake();
             }
         }
-        self.compact_if_due()
-    }
-
-    fn compact_if_due(&mut self) -> Result<()> {
         let due = self.doc.as_ref().is_some_and(|l| {
             l.pending_changes >= COMPACT_MIN_CHANGES && l.pending_bytes >= l.snapshot_bytes.max(COMPACT_MIN_BYTES)
         });
         if due {
-            self.compact()?;
+            let _ = self.compact();
+        } else if records >= BULK_RECORDS {
+            // Many rows changed: refresh the planner's statistics.
+            let _ = optimize(&self.conn);
         }
-        Ok(())
     }
 
     pub fn storage_stats(&self) -> Result<StorageStats> {
@@ -445,19 +435,22 @@ impl Store {
     /// Rebuilds the whole view from the document (after a migration of the view, or on
     /// request).
     pub fn rebuild_view(&mut self) -> Result<()> {
-        self.loaded()?;
-        let loaded = self.doc.as_ref().expect("loaded above");
+        let mut loaded = self.take_loaded()?;
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        catch_up(&sql, &self.actor, &mut loaded)?;
         let containers = Containers::of(&loaded.doc)?;
-        let sql = self.conn.transaction()?;
         view::rebuild(&sql, &loaded.doc, &containers)?;
         sql.commit()?;
+        self.doc = Some(loaded);
         optimize(&self.conn)
     }
 
     /// Compares the view with the document, record by record; `Ok(())` when they agree.
-    /// Loads the document from the file (not the in-memory copy), as a fresh process would.
+    /// Loads the document from the file (not the in-memory copy), as a fresh process would,
+    /// inside one read transaction so that a concurrent writer cannot skew the comparison.
     pub fn verify(&self) -> Result<std::result::Result<(), String>> {
-        let loaded = self.load()?;
+        let read = self.conn.unchecked_transaction()?;
+        let loaded = load(&read, &self.actor)?;
         let containers = Containers::of(&loaded.doc)?;
         let scratch = Connection::open_in_memory()?;
         migrate(&scratch)?;
@@ -465,7 +458,8 @@ impl Store {
         view::rebuild(&sql, &loaded.doc, &containers)?;
         sql.commit()?;
         let expected = view::dump(&scratch)?;
-        let actual = view::dump(&self.conn)?;
+        let actual = view::dump(&read)?;
+        drop(read);
         if expected == actual {
             Ok(Ok(()))
         } else {
@@ -550,12 +544,81 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
     t
 }
 
-fn insert_change(sql: &rusqlite::Transaction<'_>, change: &Change) -> Result<()> {
-    sql.execute(
-        "INSERT OR IGNORE INTO doc_changes (hash, data) VALUES (?1, ?2)",
-        params![change.hash().as_ref(), change.raw_bytes()],
-    )?;
+/// Stores a change; returns its `seq` (0 if it was stored already).
+fn insert_change(sql: &rusqlite::Transaction<'_>, change: &Change) -> Result<i64> {
+    let inserted = sql
+        .prepare_cached("INSERT OR IGNORE INTO doc_changes (hash, data) VALUES (?1, ?2)")?
+        .execute(params![change.hash().as_ref(), change.raw_bytes()])?;
+    Ok(if inserted == 1 { sql.last_insert_rowid() } else { 0 })
+}
+
+/// The whole document as the file holds it.
+fn load(conn: &Connection, actor: &ActorId) -> Result<Loaded> {
+    let snapshot: Vec<u8> = conn
+        .query_row("SELECT data FROM doc_snapshot WHERE id = 1", [], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::Corrupt { reason: "the ledger document is missing".into() })?;
+    let mut doc = Automerge::load(&snapshot)
+        .map_err(|e| Error::Corrupt { reason: format!("the ledger document cannot be read: {e}") })?;
+    let (changes, seen_seq, pending_bytes) = read_changes(conn, 0)?;
+    let pending_changes = changes.len() as u64;
+    doc.apply_changes(changes)
+        .map_err(|e| Error::Corrupt { reason: format!("a stored change does not apply: {e}") })?;
+    doc.set_actor(actor.clone());
+    let schema = doc::schema_of(&doc).map_err(|e| Error::Corrupt { reason: e.to_string() })?;
+    if schema > doc::SCHEMA_VERSION {
+        return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
+    }
+    Ok(Loaded {
+        doc,
+        seen_seq,
+        generation: generation(conn)?,
+        pending_changes,
+        pending_bytes,
+        snapshot_bytes: snapshot.len() as u64,
+    })
+}
+
+/// Brings an in-memory document up to what the file holds (another process may have written
+/// since it was loaded). Called with the write lock held.
+fn catch_up(conn: &Connection, actor: &ActorId, loaded: &mut Loaded) -> Result<()> {
+    if generation(conn)? != loaded.generation {
+        *loaded = load(conn, actor)?;
+        return Ok(());
+    }
+    let (changes, seq, bytes) = read_changes(conn, loaded.seen_seq)?;
+    if !changes.is_empty() {
+        loaded.pending_changes += changes.len() as u64;
+        loaded.pending_bytes += bytes;
+        loaded
+            .doc
+            .apply_changes(changes)
+            .map_err(|e| Error::Corrupt { reason: format!("a stored change does not apply: {e}") })?;
+        loaded.seen_seq = seq;
+    }
     Ok(())
+}
+
+/// The stored changes after `after_seq`, each checked: a damaged one is an error, never
+/// silently skipped. Returns them with the highest seq and their size in bytes.
+fn read_changes(conn: &Connection, after_seq: i64) -> Result<(Vec<Change>, i64, u64)> {
+    let mut stmt = conn.prepare_cached("SELECT seq, data FROM doc_changes WHERE seq > ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([after_seq])?;
+    let (mut changes, mut max_seq, mut bytes) = (Vec::new(), after_seq, 0u64);
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let data: Vec<u8> = row.get(1)?;
+        bytes += data.len() as u64;
+        let change = Change::from_bytes(data)
+            .map_err(|e| Error::Corrupt { reason: format!("stored change #{seq} cannot be read: {e}") })?;
+        changes.push(change);
+        max_seq = max_seq.max(seq);
+    }
+    Ok((changes, max_seq, bytes))
+}
+
+fn generation(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| r.get(0)).optional()?.unwrap_or(0))
 }
 
 fn configure(conn: &Connection) -> Result<()> {

@@ -32,6 +32,7 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
     if t.settings {
         write_settings(sql, d)?;
     }
+    let before = if t.categories.is_empty() { None } else { Some(Resolver::load(sql)?) };
     let mut removed = Vec::new();
     for &id in &t.categories {
         match doc::read_category(d, &c.categories, id) {
@@ -53,8 +54,8 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
         sql.execute("DELETE FROM categories WHERE id = ?1", [id.as_bytes()])?;
     }
     let resolver = Resolver::load(sql)?;
-    if !t.categories.is_empty() {
-        resolver.reresolve(sql, &removed)?;
+    if let Some(before) = before {
+        resolver.reresolve(sql, &before, &removed)?;
     }
     for tx in &t.created {
         upsert_transaction(sql, &resolver, tx, true)?;
@@ -84,6 +85,7 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
         "DROP TRIGGER IF EXISTS transactions_ai;
          DROP TRIGGER IF EXISTS transactions_ad;
          DROP TRIGGER IF EXISTS transactions_au;
+         DROP TRIGGER IF EXISTS transactions_au_text;
          DELETE FROM transactions;
          DELETE FROM transaction_tags;
          DELETE FROM month_totals;
@@ -270,20 +272,25 @@ impl Resolver {
         self.payment_methods.get(&id).or_else(|| self.payment_methods.get(&other)).copied().unwrap_or(0)
     }
 
-    /// Re-resolves the transactions of every deleted or `removed` category.
-    fn reresolve(&self, sql: &Connection, removed: &[(Uuid, i64)]) -> Result<()> {
-        let deleted = self.categories.iter().filter(|(_, v)| v.1).map(|(&id, v)| (id, v.0));
-        for (id, no) in deleted.chain(removed.iter().copied()) {
+    /// Recomputes the category of the transactions whose reference now resolves differently
+    /// than under `before` (or whose category was `removed`): the rows holding the reference
+    /// (as `category_ref`, or as their live `category` without one) get its new resolution.
+    /// A rename or recolour resolves nothing differently and writes no row.
+    fn reresolve(&self, sql: &Connection, before: &Resolver, removed: &[(Uuid, i64)]) -> Result<()> {
+        let known = self.categories.iter().map(|(&id, v)| (id, v.0, false));
+        for (id, no, gone) in known.chain(removed.iter().map(|&(id, no)| (id, no, true))) {
             for kind in [Kind::Expense, Kind::Income] {
-                let (target, _) = self.resolve(id, kind);
-                sql.execute(
-                    "UPDATE transactions SET category = ?1, category_ref = ?2 WHERE category = ?3 AND kind = ?4",
-                    params![target, id.as_bytes(), no, kind.as_i64()],
-                )?;
-                sql.execute(
-                    "UPDATE transactions SET category = ?1 WHERE category_ref = ?2 AND kind = ?3 AND category <> ?1",
-                    params![target, id.as_bytes(), kind.as_i64()],
-                )?;
+                let (target, target_id) = self.resolve(id, kind);
+                if !gone && before.resolve(id, kind).1 == target_id {
+                    continue;
+                }
+                let reference = (target_id != Some(id)).then(|| id.as_bytes().to_vec());
+                sql.prepare_cached(
+                    "UPDATE transactions SET category = ?1, category_ref = ?2
+                     WHERE kind = ?5 AND (category_ref = ?3 OR (category_ref IS NULL AND category = ?4))
+                       AND (category <> ?1 OR category_ref IS NOT ?2)",
+                )?
+                .execute(params![target, reference, id.as_bytes(), no, kind.as_i64()])?;
             }
         }
         Ok(())

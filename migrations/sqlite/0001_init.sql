@@ -14,7 +14,7 @@ CREATE TABLE doc_snapshot (
 
 -- Changes not yet folded into the snapshot, in the order they were stored.
 CREATE TABLE doc_changes (
-    seq  INTEGER PRIMARY KEY,
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: readers track the last seq they saw
     hash BLOB NOT NULL UNIQUE,
     data BLOB NOT NULL
 );
@@ -121,7 +121,7 @@ CREATE TRIGGER transactions_ad AFTER DELETE ON transactions BEGIN
     DELETE FROM transaction_tags WHERE tx_rowid = old.rowid;
 END;
 
-CREATE TRIGGER transactions_au AFTER UPDATE ON transactions BEGIN
+CREATE TRIGGER transactions_au AFTER UPDATE OF date, category, kind, currency, amount ON transactions BEGIN
     UPDATE month_totals SET total = total - old.amount, count = count - 1
     WHERE month = old.date / 100 AND category = old.category AND kind = old.kind AND currency = old.currency;
     DELETE FROM month_totals
@@ -129,6 +129,9 @@ CREATE TRIGGER transactions_au AFTER UPDATE ON transactions BEGIN
     INSERT INTO month_totals (month, category, kind, currency, total, count)
     VALUES (new.date / 100, new.category, new.kind, new.currency, new.amount, 1)
     ON CONFLICT DO UPDATE SET total = total + excluded.total, count = count + 1;
+END;
+
+CREATE TRIGGER transactions_au_text AFTER UPDATE OF description, notes ON transactions BEGIN
     INSERT INTO transactions_fts (transactions_fts, rowid, description, notes) VALUES ('delete', old.rowid, old.description, old.notes);
     INSERT INTO transactions_fts (rowid, description, notes) VALUES (new.rowid, new.description, new.notes);
 END;

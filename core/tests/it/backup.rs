@@ -30,10 +30,12 @@ fn export_then_restore_into_a_new_ledger_is_exact() {
     assert_eq!(b.export_backup().unwrap().to_json(), json, "byte-identical round trip");
     assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
 
-    // Restoring into the ledger it came from changes nothing.
+    // Restoring into the ledger it came from changes nothing, not even the document.
     let before = a.view_dump().unwrap();
+    let heads = a.heads().unwrap();
     a.restore_backup(&backup, at(7)).unwrap();
     assert_eq!(a.view_dump().unwrap(), before);
+    assert_eq!(a.heads().unwrap(), heads, "no change was made");
     assert_eq!(b.verify().unwrap(), Ok(()));
 }
 
@@ -53,9 +55,25 @@ fn a_bad_backup_is_refused_and_changes_nothing() {
         (good.replace("\"5.00\"", "\"5.001\""), "amount: EUR allows 2 decimals"),
         (good.replace("\"EUR\"", "\"XYZ\""), "unknown currency"),
         (good.replace("2026-01-01", "2026-02-30"), "input is out of range"),
+        (good.replace("2026-01-01", "1066-10-14"), "date: year must be between"),
     ] {
         let err = Backup::from_json(&bad).and_then(|backup| b.restore_backup(&backup, at(2))).unwrap_err();
         assert!(err.to_string().contains(expect), "expected {expect:?} in {err}");
         assert_eq!(b.view_dump().unwrap(), before);
     }
+}
+
+#[test]
+fn a_backup_cannot_delete_the_fallback_category_or_merge_into_nothing() {
+    let a = memory_store(1);
+    let mut backup = a.export_backup().unwrap();
+    let other = backup.categories.iter().position(|c| c.name == "Other" && c.kind == Kind::Expense).unwrap();
+    backup.categories[other].deleted = true;
+    let mut b = memory_store(2);
+    let err = b.restore_backup(&backup, at(1)).unwrap_err();
+    assert!(err.to_string().starts_with(&format!("categories[{other}].deleted: ")), "{err}");
+    let mut backup = a.export_backup().unwrap();
+    backup.categories[0].merged_into = Some(id(12345));
+    let err = b.restore_backup(&backup, at(1)).unwrap_err();
+    assert!(err.to_string().starts_with("categories[0].merged_into: "), "{err}");
 }

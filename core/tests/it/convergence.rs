@@ -8,15 +8,55 @@ use crate::support::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Add { replica: usize, slot: u8, cents: u32, day: u8 },
-    EditAmount { replica: usize, slot: u8, cents: u32 },
-    EditDescription { replica: usize, slot: u8, word: u8 },
-    EditDate { replica: usize, slot: u8, day: u8 },
-    Delete { replica: usize, slot: u8 },
-    AddCategory { replica: usize, slot: u8 },
-    RenameCategory { replica: usize, slot: u8, word: u8 },
-    DeleteCategory { replica: usize, slot: u8, into_builtin: bool },
-    Sync { from: usize, to: usize },
+    Add {
+        replica: usize,
+        slot: u8,
+        cents: u32,
+        day: u8,
+    },
+    EditAmount {
+        replica: usize,
+        slot: u8,
+        cents: u32,
+    },
+    EditDescription {
+        replica: usize,
+        slot: u8,
+        word: u8,
+    },
+    EditDate {
+        replica: usize,
+        slot: u8,
+        day: u8,
+    },
+    /// Turns the transaction into an income (filed under Salary) or back.
+    EditKind {
+        replica: usize,
+        slot: u8,
+        income: bool,
+    },
+    Delete {
+        replica: usize,
+        slot: u8,
+    },
+    AddCategory {
+        replica: usize,
+        slot: u8,
+    },
+    RenameCategory {
+        replica: usize,
+        slot: u8,
+        word: u8,
+    },
+    DeleteCategory {
+        replica: usize,
+        slot: u8,
+        into_builtin: bool,
+    },
+    Sync {
+        from: usize,
+        to: usize,
+    },
 }
 
 fn op(replicas: usize) -> impl Strategy<Value = Op> {
@@ -26,6 +66,7 @@ fn op(replicas: usize) -> impl Strategy<Value = Op> {
         2 => (r.clone(), 0u8..8, 1u32..100_000).prop_map(|(replica, slot, cents)| Op::EditAmount { replica, slot, cents }),
         1 => (r.clone(), 0u8..8, 0u8..4).prop_map(|(replica, slot, word)| Op::EditDescription { replica, slot, word }),
         1 => (r.clone(), 0u8..8, 1u8..28).prop_map(|(replica, slot, day)| Op::EditDate { replica, slot, day }),
+        1 => (r.clone(), 0u8..8, any::<bool>()).prop_map(|(replica, slot, income)| Op::EditKind { replica, slot, income }),
         1 => (r.clone(), 0u8..8).prop_map(|(replica, slot)| Op::Delete { replica, slot }),
         1 => (r.clone(), 0u8..3).prop_map(|(replica, slot)| Op::AddCategory { replica, slot }),
         1 => (r.clone(), 0u8..3, 0u8..4).prop_map(|(replica, slot, word)| Op::RenameCategory { replica, slot, word }),
@@ -79,6 +120,11 @@ fn run(stores: &mut [Store], op: &Op, step: i64) {
         }
         Op::EditDate { replica, slot, day } => {
             let patch = TransactionPatch { date: Some(format!("2026-02-{day:02}")), ..Default::default() };
+            stores[replica].edit_transaction(id(u128::from(slot)), &patch, now).map(drop)
+        }
+        Op::EditKind { replica, slot, income } => {
+            let (kind, category) = if income { (Kind::Income, "salary") } else { (Kind::Expense, "groceries") };
+            let patch = TransactionPatch { kind: Some(kind), category: Some(category.into()), ..Default::default() };
             stores[replica].edit_transaction(id(u128::from(slot)), &patch, now).map(drop)
         }
         Op::Delete { replica, slot } => stores[replica].delete_transaction(id(u128::from(slot)), now).map(drop),

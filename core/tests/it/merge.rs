@@ -176,3 +176,45 @@ fn a_merge_survives_reopening_the_file() {
     sync(&mut b, &mut a);
     assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
 }
+
+#[test]
+fn transactions_follow_chains_of_category_deletions_whatever_the_order() {
+    // X is merged into D on device A while device B books T under X; then D is deleted into
+    // E. T must end in E, on both devices, however the merges interleave.
+    let mut a = memory_store(1);
+    let mk = |s: &mut expenso_core::Store, name: &str, n: u128| {
+        s.add_category(
+            &NewCategory { name: name.into(), kind: Some(Kind::Expense), ..Default::default() },
+            id(n),
+            at(1),
+        )
+        .unwrap()
+    };
+    let (x, d, e) = (mk(&mut a, "X", 100), mk(&mut a, "D", 101), mk(&mut a, "E", 102));
+    let mut b = memory_store(2);
+    sync(&mut a, &mut b);
+    a.delete_category(x.id, Some(d.id), at(2)).unwrap();
+    b.add_transaction(&expense("7", "2026-01-09", "x"), id(1), at(2)).unwrap();
+    sync_both(&mut a, &mut b);
+    assert_eq!(a.transaction(id(1)).unwrap().unwrap().category_id, d.id);
+    b.delete_category(d.id, Some(e.id), at(3)).unwrap();
+    sync_both(&mut a, &mut b);
+    for s in [&a, &b] {
+        assert_eq!(s.transaction(id(1)).unwrap().unwrap().category_id, e.id);
+        assert_eq!(s.category_usage(e.id).unwrap(), 1);
+        assert_eq!(s.verify().unwrap(), Ok(()));
+    }
+    assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
+}
+
+#[test]
+fn changes_claiming_to_come_from_this_device_are_refused() {
+    // A copy of a ledger file on a second device writes as the same actor.
+    let mut original = memory_store(1);
+    let mut copy = memory_store(1);
+    copy.add_transaction(&expense("1", "2026-01-01", "other"), id(1), at(1)).unwrap();
+    let err = original.apply_changes(&copy.changes_since(&[]).unwrap()).unwrap_err();
+    assert_eq!(err.code(), "bad_change");
+    assert!(err.to_string().contains("copied"), "{err}");
+    assert_eq!(original.transaction_count().unwrap(), 0);
+}

@@ -195,6 +195,19 @@ fn balance_summaries_breakdown_and_trend_are_exact() {
 }
 
 #[test]
+fn periods_outside_the_ledgers_years_are_empty_or_refused() {
+    let s = ledger();
+    assert!(s.balance(Some(d("1800-01-01")), Some(d("1899-12-31"))).unwrap().is_empty());
+    assert!(s.balance(Some(d("2300-01-01")), None).unwrap().is_empty());
+    assert_eq!(s.balance(Some(d("1800-01-01")), None).unwrap().len(), 2);
+    assert_eq!("1899-12".parse::<Month>().unwrap_err().code(), "invalid");
+    assert_eq!("+262142-12".parse::<Month>().unwrap_err().code(), "invalid");
+    let far = Month { year: 262_142, month: 12 };
+    assert_eq!(s.trend(far, 12).unwrap_err().code(), "invalid");
+    assert_eq!(s.monthly_summaries(far, far).unwrap_err().code(), "invalid");
+}
+
+#[test]
 fn totals_follow_edits_deletes_and_category_moves() {
     let mut s = ledger();
     s.edit_transaction(id(1), &expense_patch("2026-03-01"), at(20)).unwrap();

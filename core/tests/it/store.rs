@@ -88,6 +88,25 @@ fn bad_input_is_rejected_naming_the_field_and_changes_nothing() {
 }
 
 #[test]
+fn undo_restores_only_valid_records_and_ids_are_never_reused() {
+    let mut s = memory_store(1);
+    let t = s.add_transaction(&expense("5", "2026-01-01", "other"), id(1), at(1)).unwrap();
+    let deleted = s.delete_transaction(id(1), at(2)).unwrap();
+    let mut tampered = deleted.clone();
+    tampered.amount = "5.001".parse().unwrap();
+    assert!(s.restore_transaction(&tampered, at(3)).unwrap_err().to_string().starts_with("amount: "));
+    tampered = deleted.clone();
+    tampered.tags = vec!["a,b".into()];
+    assert!(s.restore_transaction(&tampered, at(3)).unwrap_err().to_string().starts_with("tags: "));
+    assert_eq!(s.restore_transaction(&deleted, at(3)).unwrap(), t);
+    let again = vec![(id(1), expense("1", "2026-01-01", "other"))];
+    assert!(s.add_transactions(&again, at(4)).unwrap_err().to_string().contains("already exists"));
+    let twice = vec![(id(2), expense("1", "2026-01-01", "other")), (id(2), expense("2", "2026-01-01", "other"))];
+    assert!(s.add_transactions(&twice, at(4)).unwrap_err().to_string().starts_with("transaction #2: id: "));
+    assert_eq!(s.transaction_count().unwrap(), 1);
+}
+
+#[test]
 fn a_bulk_add_is_all_or_nothing() {
     let mut s = memory_store(1);
     let items = vec![(id(1), expense("1", "2026-01-01", "other")), (id(2), expense("x", "2026-01-01", "other"))];
@@ -241,10 +260,12 @@ fn damaged_files_give_a_clear_error_and_are_never_written() {
         ("garbage", b"this is not a ledger at all, just some text".repeat(100)),
         ("truncated-header", bytes[..10].to_vec()),
         ("truncated", bytes[..bytes.len() / 3].to_vec()),
+        // Every page but the first gets its header scribbled over, so whatever is read fails.
         ("scribbled", {
             let mut b = bytes.clone();
-            let mid = b.len() / 2;
-            b[mid..mid + 4096].fill(0xAB);
+            for page in b.chunks_mut(4096).skip(1) {
+                page[..16].fill(0xAB);
+            }
             b
         }),
     ];
@@ -265,6 +286,54 @@ fn damaged_files_give_a_clear_error_and_are_never_written() {
     rusqlite_create_empty(&sqlite_but_not_ours);
     assert_eq!(Store::open(&sqlite_but_not_ours).err().unwrap().code(), "corrupt");
     assert_eq!(Store::open(&dir.path().join("missing.db")).err().unwrap().code(), "no_ledger");
+}
+
+#[test]
+fn a_damaged_stored_change_is_reported_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    {
+        let mut s = Store::create(&path, actor(1), eur(), t0()).unwrap();
+        for i in 0..5 {
+            s.add_transaction(&expense("1", "2026-02-01", "other"), id(i), at(1)).unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let n = conn
+        .execute("UPDATE doc_changes SET data = substr(data, 1, 20) WHERE seq = (SELECT max(seq) FROM doc_changes)", [])
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(conn);
+    let mut s = Store::open(&path).unwrap();
+    let err = s.verify().unwrap_err();
+    assert_eq!(err.code(), "corrupt", "{err}");
+    assert!(err.to_string().contains("cannot be read"), "{err}");
+    let write = s.add_transaction(&expense("1", "2026-02-01", "other"), id(99), at(2)).unwrap_err();
+    assert_eq!(write.code(), "corrupt");
+    assert_eq!(s.transaction_count().unwrap(), 5, "the view still shows what was stored");
+}
+
+#[test]
+fn two_processes_writing_one_ledger_never_lose_each_others_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut app = Store::create(&path, actor(1), eur(), t0()).unwrap();
+    app.add_transaction(&expense("1", "2026-02-01", "other"), id(1), at(1)).unwrap();
+    // A second process (the CLI, say) opens the same file while the app keeps its document.
+    let mut cli = Store::open(&path).unwrap();
+    cli.add_transaction(&expense("2", "2026-02-02", "other"), id(2), at(2)).unwrap();
+    cli.compact().unwrap();
+    cli.add_transaction(&expense("3", "2026-02-03", "other"), id(3), at(3)).unwrap();
+    // The app's next write builds on everything the CLI stored, and the app's compaction
+    // keeps it.
+    app.edit_transaction(id(2), &TransactionPatch { amount: Some("20".into()), ..Default::default() }, at(4)).unwrap();
+    app.compact().unwrap();
+    drop(cli);
+    drop(app);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.verify().unwrap(), Ok(()));
+    assert_eq!(s.transaction_count().unwrap(), 3);
+    assert_eq!(s.transaction(id(2)).unwrap().unwrap().amount.to_string(), "20.00");
 }
 
 fn rusqlite_create_empty(path: &std::path::Path) {
