@@ -634,9 +634,10 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Refreshes the query planner's statistics where they are stale (cheap: bounded sampling).
+/// Refreshes the query planner's statistics where SQLite finds them stale (missing, or the
+/// table grew tenfold). Full statistics: sampled ones misled the planner on large ledgers.
 fn optimize(conn: &Connection) -> Result<()> {
-    conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")?;
+    conn.execute_batch("PRAGMA optimize = 0x10002;")?;
     Ok(())
 }
 
