@@ -12,6 +12,7 @@ mod ops;
 pub mod query;
 pub mod sample;
 pub mod store;
+pub mod sync;
 mod view;
 
 pub use automerge::{ActorId, ChangeHash};

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod services;
+
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
@@ -51,6 +53,8 @@ fn test(extra: &[String]) -> Result<()> {
     ensure_rust_components()?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    // The server's tests talk to real databases; they are started here and stopped after.
+    let _mongo = services::ensure_test_databases()?;
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     if has("cargo", &["nextest", "--version"]) {
         let mut args = vec!["nextest", "run", "--workspace", "--locked", "--no-fail-fast"];

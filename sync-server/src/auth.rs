@@ -1,0 +1,483 @@
+//! Accounts and sessions: sign-up, login, token refresh (rotating), logout, profile,
+//! password change, sessions (one per signed-in device) and account deletion.
+//!
+//! Access tokens live 15 minutes, refresh tokens 60 days; both are opaque random strings of
+//! which only SHA-256 hashes are stored, so a database leak yields no usable token. Every
+//! query is scoped to the signed-in user.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::security::{check_new_password, hash_password, new_token, token_hash, verify_password};
+use crate::{ApiJson, AppState};
+
+const ACCESS_TTL_MINUTES: i64 = 15;
+const REFRESH_TTL_DAYS: i64 = 60;
+const MAX_EMAIL: usize = 254;
+const MAX_NAME: usize = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/signup", post(signup))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/account", get(profile).patch(update_profile).delete(delete_account))
+        .route("/api/v1/account/password", post(change_password))
+        .route("/api/v1/account/sessions", get(sessions))
+        .route("/api/v1/account/sessions/{id}", delete(revoke_session))
+}
+
+/// The signed-in user and session behind a request (`Authorization: Bearer <access token>`).
+#[derive(Debug, Clone, Copy)]
+pub struct Auth {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Auth> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(Error::Unauthorized)?;
+        authenticate(state, token.trim()).await
+    }
+}
+
+/// Looks up an access token; touches the session's last-seen time at most once a minute.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth> {
+    let row: Option<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, user_id, last_seen_at FROM sessions
+         WHERE access_hash = $1 AND revoked_at IS NULL AND access_expires_at > now()",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&state.pg)
+    .await?;
+    let (session_id, user_id, last_seen) = row.ok_or(Error::Unauthorized)?;
+    if Utc::now() - last_seen > Duration::minutes(1) {
+        sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1")
+            .bind(session_id)
+            .execute(&state.pg)
+            .await?;
+    }
+    Ok(Auth { user_id, session_id })
+}
+
+#[derive(Deserialize)]
+struct SignupRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    device_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    device_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub session_id: Uuid,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub base_currency: String,
+    pub locale: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct SignedIn {
+    user: Profile,
+    tokens: Tokens,
+}
+
+/// The address a request came from (unspecified when served without connection info).
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<ClientIp, Self::Rejection> {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+        Ok(ClientIp(addr.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))))
+    }
+}
+
+fn normalize_email(email: &str) -> Result<(String, String)> {
+    let email = email.trim();
+    let valid = email.len() <= MAX_EMAIL
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if !valid {
+        return Err(Error::Invalid(format!("email: {email:?} is not an e-mail address")));
+    }
+    Ok((email.to_string(), email.to_lowercase()))
+}
+
+fn check_name(field: &str, name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!("{field}: at most {MAX_NAME} printable characters")));
+    }
+    Ok(name.to_string())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.into()))
+}
+
+/// Opens a session for a user: new access and refresh tokens.
+async fn open_session(state: &AppState, user_id: Uuid, device_name: Option<&str>) -> Result<Tokens> {
+    let device = check_name("device_name", device_name.unwrap_or("Unnamed device"))?;
+    let (access, access_hash) = new_token();
+    let (refresh, refresh_hash) = new_token();
+    let session_id = Uuid::now_v7();
+    let now = Utc::now();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, device_name, access_hash, access_expires_at, refresh_hash,
+                               refresh_expires_at, created_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(device)
+    .bind(access_hash)
+    .bind(now + Duration::minutes(ACCESS_TTL_MINUTES))
+    .bind(refresh_hash)
+    .bind(now + Duration::days(REFRESH_TTL_DAYS))
+    .bind(now)
+    .execute(&state.pg)
+    .await?;
+    Ok(Tokens { access_token: access, refresh_token: refresh, expires_in: ACCESS_TTL_MINUTES * 60, session_id })
+}
+
+async fn load_profile(state: &AppState, user_id: Uuid) -> Result<Profile> {
+    let row: Option<(Uuid, String, String, String, String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT id, email, display_name, base_currency, locale, created_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&state.pg)
+            .await?;
+    let (id, email, display_name, base_currency, locale, created_at) = row.ok_or(Error::Unauthorized)?;
+    Ok(Profile { id, email, display_name, base_currency, locale, created_at })
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignedIn>)> {
+    state.limiter.check(ip, "signup")?;
+    let (email, email_key) = normalize_email(&req.email)?;
+    check_new_password(&req.password, &email)?;
+    let display_name = check_name("display_name", &req.display_name)?;
+    let password = req.password;
+    let hash = blocking(move || hash_password(&password)).await??;
+    let user_id = Uuid::now_v7();
+    let now = Utc::now();
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, email_key, password_hash, display_name, created_at, password_changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email_key) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(&email)
+    .bind(&email_key)
+    .bind(hash)
+    .bind(display_name)
+    .bind(now)
+    .execute(&state.pg)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(Error::Conflict("email: an account with this e-mail exists; log in or reset the password".into()));
+    }
+    let tokens = open_session(&state, user_id, req.device_name.as_deref()).await?;
+    tracing::info!(user = %user_id, "account created");
+    Ok((StatusCode::CREATED, Json(SignedIn { user: load_profile(&state, user_id).await?, tokens })))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<SignedIn>> {
+    state.limiter.check(ip, "login")?;
+    let email_key = req.email.trim().to_lowercase();
+    let row: Option<(Uuid, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email_key = $1")
+        .bind(&email_key)
+        .fetch_optional(&state.pg)
+        .await?;
+    let stored = row.as_ref().map(|(_, h)| h.clone());
+    let password = req.password;
+    // An unknown e-mail costs the same time and gets the same answer as a wrong password.
+    let ok = blocking(move || verify_password(&password, stored.as_deref())).await?;
+    let user_id = match (ok, row) {
+        (true, Some((id, _))) => id,
+        _ => return Err(Error::BadCredentials),
+    };
+    let tokens = open_session(&state, user_id, req.device_name.as_deref()).await?;
+    Ok(Json(SignedIn { user: load_profile(&state, user_id).await?, tokens }))
+}
+
+/// Swaps a refresh token for new tokens. Each refresh token works once; presenting a used
+/// one again means it leaked, and the whole session is revoked.
+async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Json<Tokens>> {
+    state.limiter.check(ip, "refresh")?;
+    let presented = token_hash(req.refresh_token.trim());
+    let reused: Option<(Uuid,)> = sqlx::query_as(
+        "UPDATE sessions SET revoked_at = now() WHERE previous_refresh_hash = $1 AND revoked_at IS NULL RETURNING id",
+    )
+    .bind(&presented)
+    .fetch_optional(&state.pg)
+    .await?;
+    if let Some((session,)) = reused {
+        tracing::warn!(session = %session, "a used refresh token was presented again; session revoked");
+        return Err(Error::Unauthorized);
+    }
+    let (access, access_hash) = new_token();
+    let (refresh, refresh_hash) = new_token();
+    let now = Utc::now();
+    let row: Option<(Uuid,)> = sqlx::query_as(
+        "UPDATE sessions SET access_hash = $2, access_expires_at = $3, previous_refresh_hash = refresh_hash,
+                refresh_hash = $4, refresh_expires_at = $5, last_seen_at = $6
+         WHERE refresh_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > $6
+         RETURNING id",
+    )
+    .bind(&presented)
+    .bind(access_hash)
+    .bind(now + Duration::minutes(ACCESS_TTL_MINUTES))
+    .bind(refresh_hash)
+    .bind(now + Duration::days(REFRESH_TTL_DAYS))
+    .bind(now)
+    .fetch_optional(&state.pg)
+    .await?;
+    let (session_id,) = row.ok_or(Error::Unauthorized)?;
+    Ok(Json(Tokens { access_token: access, refresh_token: refresh, expires_in: ACCESS_TTL_MINUTES * 60, session_id }))
+}
+
+async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode> {
+    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2")
+        .bind(auth.session_id)
+        .bind(auth.user_id)
+        .execute(&state.pg)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn profile(State(state): State<AppState>, auth: Auth) -> Result<Json<Profile>> {
+    Ok(Json(load_profile(&state, auth.user_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileUpdate {
+    display_name: Option<String>,
+    base_currency: Option<String>,
+    locale: Option<String>,
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<ProfileUpdate>,
+) -> Result<Json<Profile>> {
+    let display_name = req.display_name.as_deref().map(|n| check_name("display_name", n)).transpose()?;
+    let base_currency = match req.base_currency.as_deref() {
+        Some(code) => Some(
+            expenso_core::Currency::from_code(code)
+                .ok_or_else(|| Error::Invalid(format!("base_currency: {code:?} is not an ISO 4217 currency code")))?
+                .code()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let locale = match req.locale.as_deref() {
+        Some(l) if valid_locale(l) => Some(l.to_string()),
+        Some(l) => return Err(Error::Invalid(format!("locale: {l:?} is not a language tag like en or pt-BR"))),
+        None => None,
+    };
+    sqlx::query(
+        "UPDATE users SET display_name = coalesce($2, display_name), base_currency = coalesce($3, base_currency),
+                locale = coalesce($4, locale)
+         WHERE id = $1",
+    )
+    .bind(auth.user_id)
+    .bind(display_name)
+    .bind(base_currency)
+    .bind(locale)
+    .execute(&state.pg)
+    .await?;
+    Ok(Json(load_profile(&state, auth.user_id).await?))
+}
+
+/// BCP 47 in its common shapes: `en`, `en-GB`, `pt-BR`, `zh-Hant-TW`.
+fn valid_locale(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let first_ok =
+        parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    first_ok
+        && tag.len() <= 35
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password and ends every other session of the account.
+async fn change_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<StatusCode> {
+    let (email, stored): (String, String) = sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
+        .bind(auth.user_id)
+        .fetch_one(&state.pg)
+        .await?;
+    let current = req.current_password;
+    if !blocking(move || verify_password(&current, Some(&stored))).await? {
+        return Err(Error::Invalid("current_password: this is not your current password".into()));
+    }
+    check_new_password(&req.new_password, &email)?;
+    let new = req.new_password;
+    let hash = blocking(move || hash_password(&new)).await??;
+    let mut tx = state.pg.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1")
+        .bind(auth.user_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL")
+        .bind(auth.user_id)
+        .bind(auth.session_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub device_name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub current: bool,
+}
+
+async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<SessionInfo>>> {
+    let rows: Vec<(Uuid, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, device_name, created_at, last_seen_at FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND refresh_expires_at > now() ORDER BY last_seen_at DESC",
+    )
+    .bind(auth.user_id)
+    .fetch_all(&state.pg)
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(id, device_name, created_at, last_seen_at)| SessionInfo {
+                id,
+                device_name,
+                created_at,
+                last_seen_at,
+                current: id == auth.session_id,
+            })
+            .collect(),
+    ))
+}
+
+async fn revoke_session(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::Invalid(format!("id: {id:?} is not a session id")))?;
+    let done =
+        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(auth.user_id)
+            .execute(&state.pg)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("session"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct DeleteAccount {
+    password: String,
+}
+
+/// Deletes the account and everything stored for it, in MongoDB and PostgreSQL.
+async fn delete_account(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<DeleteAccount>,
+) -> Result<StatusCode> {
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(auth.user_id).fetch_one(&state.pg).await?;
+    let password = req.password;
+    if !blocking(move || verify_password(&password, Some(&stored))).await? {
+        return Err(Error::Invalid("password: this is not your password".into()));
+    }
+    // The ledger first: if that fails the account still exists and the user can try again.
+    state.log.delete_account(auth.user_id).await?;
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(auth.user_id).execute(&state.pg).await?;
+    tracing::info!(user = %auth.user_id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_locales_are_checked() {
+        assert_eq!(
+            normalize_email(" Alice@Example.com ").unwrap(),
+            ("Alice@Example.com".into(), "alice@example.com".into())
+        );
+        for bad in ["alice", "alice@", "@example.com", "alice@example", "a b@example.com", "alice@.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        assert!(valid_locale("en") && valid_locale("pt-BR") && valid_locale("zh-Hant-TW"));
+        assert!(!valid_locale("english!") && !valid_locale("e") && !valid_locale(""));
+    }
+}

@@ -1,0 +1,102 @@
+//! expenso-server: accounts in PostgreSQL, each ledger's change log in MongoDB, and the HTTP
+//! and WebSocket API that devices sync through.
+//!
+//! **Boundary:** the only crate that knows PostgreSQL and MongoDB. Stateless: any number of
+//! instances can serve one set of databases; an instance learns of changes stored through
+//! another by polling the change logs' counters.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod security;
+pub mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+use error::{Error, Result};
+
+/// Migrations of the PostgreSQL schema, embedded and applied at start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pg: sqlx::PgPool,
+    pub log: sync::ChangeLog,
+    pub limiter: Arc<security::RateLimiter>,
+}
+
+impl AppState {
+    /// Connects to both databases and brings their schemas up to date.
+    pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+        use anyhow::Context;
+        let pg = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(20)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&config.database_url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        MIGRATOR.run(&pg).await.context("migrating PostgreSQL")?;
+        let client = mongodb::Client::with_uri_str(&config.mongodb_uri).await.context("connecting to MongoDB")?;
+        let db = client.database(&config.mongodb_database);
+        let log = sync::ChangeLog::open(client, &db)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("preparing MongoDB")?;
+        let limiter = Arc::new(security::RateLimiter::new(config.auth_per_minute));
+        Ok(AppState { config: Arc::new(config), pg, log, limiter })
+    }
+}
+
+/// The whole HTTP API. Tests call it without a socket or serve it on port 0.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.config.max_body;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .merge(auth::router())
+        .merge(sync::router())
+        .fallback(|| async { Error::NotFound("endpoint") })
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Ready when both databases answer.
+async fn ready(State(state): State<AppState>) -> Result<(StatusCode, &'static str)> {
+    sqlx::query("SELECT 1").execute(&state.pg).await?;
+    state.log.ping().await?;
+    Ok((StatusCode::OK, "ready"))
+}
+
+/// `Json` whose rejections (malformed JSON, wrong types, too large) answer in the API's
+/// error format.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge,
+                _ => Error::Invalid(rejection.body_text()),
+            }),
+        }
+    }
+}

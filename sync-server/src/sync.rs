@@ -1,0 +1,424 @@
+//! The sync relay: each account's change log in MongoDB, and the endpoints devices use to
+//! push changes, pull the ones they lack, and hear about new ones at once (WebSocket).
+//!
+//! The server never loads a ledger to relay it: a change is checked (it parses, its checksum
+//! holds, it does not reuse an actor's sequence number with other content), numbered, and
+//! stored; memory does not grow with devices × ledger size.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use expenso_core::sync::{
+    ClientMessage, LoggedChange, PullResponse, PushRequest, PushResponse, ServerMessage, WireChange, MAX_PULL,
+    PROTOCOL_VERSION,
+};
+use futures::TryStreamExt;
+use mongodb::bson::spec::BinarySubtype;
+use mongodb::bson::{doc, Binary, Bson, Document};
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::{Acknowledgment, IndexOptions, ReturnDocument, WriteConcern};
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::auth::{authenticate, Auth};
+use crate::error::{Error, Result};
+use crate::{ApiJson, AppState};
+
+/// One change may not exceed this; a device splits bigger imports into several changes.
+pub const MAX_CHANGE_BYTES: usize = 8 * 1024 * 1024;
+/// Changes in one push.
+pub const MAX_PUSH: usize = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/sync/changes", get(pull).post(push)).route("/api/v1/sync", get(socket))
+}
+
+/// The change logs in MongoDB.
+#[derive(Clone)]
+pub struct ChangeLog {
+    client: Client,
+    changes: Collection<Document>,
+    counters: Collection<Document>,
+    /// Local fan-out of "account X's log reached seq N" to this instance's sockets.
+    notify: broadcast::Sender<(Uuid, i64)>,
+}
+
+impl ChangeLog {
+    pub async fn open(client: Client, db: &Database) -> Result<ChangeLog> {
+        let changes = db.collection::<Document>("changes");
+        let counters = db.collection::<Document>("counters");
+        let unique = |keys: Document| {
+            IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).build()).build()
+        };
+        changes
+            .create_indexes([
+                unique(doc! { "account": 1, "seq": 1 }),
+                unique(doc! { "account": 1, "hash": 1 }),
+                unique(doc! { "account": 1, "actor": 1, "actor_seq": 1 }),
+            ])
+            .await?;
+        counters.create_index(IndexModel::builder().keys(doc! { "updated_at": 1 }).build()).await?;
+        let (notify, _) = broadcast::channel(4096);
+        Ok(ChangeLog { client, changes, counters, notify })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, i64)> {
+        self.notify.subscribe()
+    }
+
+    /// The newest seq of an account's log (0 when empty).
+    pub async fn latest(&self, account: Uuid) -> Result<i64> {
+        let counter = self.counters.find_one(doc! { "_id": account.to_string() }).await?;
+        Ok(counter.as_ref().map(seq_of).unwrap_or(0))
+    }
+
+    /// Stores changes for an account. All are checked first; then, in one transaction, they
+    /// are numbered and written with majority, journaled write concern, so a reply that
+    /// acknowledges them comes only after they are durable. Changes already stored count as
+    /// stored. A change that reuses an actor's sequence number with other content (forged or
+    /// corrupt) is refused and nothing of the push is stored.
+    pub async fn push(&self, account: Uuid, session: Uuid, changes: &[WireChange]) -> Result<PushResponse> {
+        if changes.len() > MAX_PUSH {
+            return Err(Error::Invalid(format!("changes: at most {MAX_PUSH} changes in one push")));
+        }
+        let mut parsed = Vec::with_capacity(changes.len());
+        let mut seen = HashSet::new();
+        for (i, WireChange(bytes)) in changes.iter().enumerate() {
+            if bytes.len() > MAX_CHANGE_BYTES {
+                return Err(Error::Invalid(format!("changes[{i}]: larger than {MAX_CHANGE_BYTES} bytes")));
+            }
+            let change = automerge::Change::from_bytes(bytes.clone())
+                .map_err(|e| Error::Invalid(format!("changes[{i}]: not an automerge change ({e})")))?;
+            if seen.insert(change.hash()) {
+                parsed.push(change);
+            }
+        }
+        let account_key = account.to_string();
+        for attempt in 0.. {
+            let stored = self.already_stored(&account_key, &parsed).await?;
+            let fresh: Vec<&automerge::Change> =
+                parsed.iter().filter(|c| !stored.contains(&c.hash().to_string())).collect();
+            if fresh.is_empty() {
+                let latest = self.latest(account).await?;
+                return Ok(PushResponse { stored: parsed.iter().map(|c| c.hash().to_string()).collect(), latest });
+            }
+            match self.insert(&account_key, session, &fresh).await {
+                Ok(latest) => {
+                    let _ = self.notify.send((account, latest));
+                    return Ok(PushResponse { stored: parsed.iter().map(|c| c.hash().to_string()).collect(), latest });
+                }
+                // A concurrent push of the same changes won the race: look again.
+                Err(e) if (is_duplicate(&e) || is_transient(&e)) && attempt < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Hashes of `changes` the log has; refuses a change whose actor and sequence number are
+    /// taken by different content.
+    async fn already_stored(&self, account: &str, changes: &[automerge::Change]) -> Result<HashSet<String>> {
+        let mut stored = HashSet::new();
+        for chunk in changes.chunks(500) {
+            let hashes: Vec<String> = chunk.iter().map(|c| c.hash().to_string()).collect();
+            let ids: Vec<Document> = chunk
+                .iter()
+                .map(|c| doc! { "actor": c.actor_id().to_hex_string(), "actor_seq": c.seq() as i64 })
+                .collect();
+            let filter = doc! { "account": account, "$or": [ { "hash": { "$in": &hashes } }, { "$or": ids } ] };
+            let found: Vec<Document> = self
+                .changes
+                .find(filter)
+                .projection(doc! { "hash": 1, "actor": 1, "actor_seq": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            let by_id: HashMap<(String, i64), String> = found
+                .iter()
+                .filter_map(|d| {
+                    Some((
+                        (d.get_str("actor").ok()?.to_string(), d.get_i64("actor_seq").ok()?),
+                        d.get_str("hash").ok()?.to_string(),
+                    ))
+                })
+                .collect();
+            for c in chunk {
+                let hash = c.hash().to_string();
+                match by_id.get(&(c.actor_id().to_hex_string(), c.seq() as i64)) {
+                    Some(existing) if *existing == hash => {
+                        stored.insert(hash);
+                    }
+                    Some(_) => {
+                        return Err(Error::Conflict(format!(
+                            "change {hash} reuses sequence number {} of actor {} with other content",
+                            c.seq(),
+                            c.actor_id()
+                        )))
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Numbers and writes fresh changes in one transaction; returns the log's new latest seq.
+    async fn insert(
+        &self,
+        account: &str,
+        session_id: Uuid,
+        fresh: &[&automerge::Change],
+    ) -> mongodb::error::Result<i64> {
+        let mut session = self.client.start_session().await?;
+        let durable = WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build();
+        session.start_transaction().write_concern(durable).await?;
+        let n = fresh.len() as i64;
+        let now = mongodb::bson::DateTime::now();
+        let counter = self
+            .counters
+            .find_one_and_update(doc! { "_id": account }, doc! { "$inc": { "seq": n }, "$set": { "updated_at": now } })
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .session(&mut session)
+            .await?;
+        let latest = counter.as_ref().map(seq_of).unwrap_or(n);
+        let docs: Vec<Document> = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                doc! {
+                    "account": account,
+                    "seq": latest - n + 1 + i as i64,
+                    "hash": c.hash().to_string(),
+                    "actor": c.actor_id().to_hex_string(),
+                    "actor_seq": c.seq() as i64,
+                    "data": Binary { subtype: BinarySubtype::Generic, bytes: c.raw_bytes().to_vec() },
+                    "session": session_id.to_string(),
+                    "received_at": now,
+                }
+            })
+            .collect();
+        self.changes.insert_many(docs).session(&mut session).await?;
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => return Ok(latest),
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Changes after `after`, oldest first, at most `limit`.
+    pub async fn pull(&self, account: Uuid, after: i64, limit: u32) -> Result<PullResponse> {
+        let limit = limit.clamp(1, MAX_PULL);
+        let docs: Vec<Document> = self
+            .changes
+            .find(doc! { "account": account.to_string(), "seq": { "$gt": after } })
+            .sort(doc! { "seq": 1 })
+            .limit(i64::from(limit) + 1)
+            .projection(doc! { "seq": 1, "data": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let more = docs.len() > limit as usize;
+        let changes: Vec<LoggedChange> = docs
+            .into_iter()
+            .take(limit as usize)
+            .filter_map(|d| {
+                let seq = d.get_i64("seq").ok()?;
+                let bytes = d.get_binary_generic("data").ok()?.clone();
+                Some(LoggedChange { seq, change: WireChange(bytes) })
+            })
+            .collect();
+        let cursor = changes.last().map(|c| c.seq).unwrap_or(after);
+        Ok(PullResponse { changes, cursor, more })
+    }
+
+    pub async fn delete_account(&self, account: Uuid) -> Result<()> {
+        let key = account.to_string();
+        self.changes.delete_many(doc! { "account": &key }).await?;
+        self.counters.delete_one(doc! { "_id": &key }).await?;
+        Ok(())
+    }
+
+    /// Learns of changes stored through other instances (polling the counters every
+    /// `every`) and tells this instance's sockets. Runs until the process ends.
+    pub async fn watch_other_instances(self, every: Duration) {
+        let mut since = mongodb::bson::DateTime::now();
+        loop {
+            tokio::time::sleep(every).await;
+            if self.notify.receiver_count() == 0 {
+                since = mongodb::bson::DateTime::now();
+                continue;
+            }
+            // A little overlap: a counter written just before `since` by a slow clock.
+            let from = mongodb::bson::DateTime::from_millis(since.timestamp_millis() - 2_000);
+            let next = mongodb::bson::DateTime::now();
+            match self.counters.find(doc! { "updated_at": { "$gte": from } }).await {
+                Ok(cursor) => match cursor.try_collect::<Vec<Document>>().await {
+                    Ok(docs) => {
+                        for d in docs {
+                            if let Some(account) = d.get_str("_id").ok().and_then(|a| Uuid::parse_str(a).ok()) {
+                                let _ = self.notify.send((account, seq_of(&d)));
+                            }
+                        }
+                        since = next;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "polling the change logs failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "polling the change logs failed"),
+            }
+        }
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.changes.count_documents(doc! { "account": "" }).limit(1).await?;
+        Ok(())
+    }
+}
+
+fn seq_of(d: &Document) -> i64 {
+    match d.get("seq") {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        _ => 0,
+    }
+}
+
+fn is_duplicate(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::InsertMany(m) => m.write_errors.as_ref().is_some_and(|errs| errs.iter().any(|w| w.code == 11000)),
+        ErrorKind::Command(c) => c.code == 11000,
+        _ => false,
+    }
+}
+
+fn is_transient(e: &mongodb::error::Error) -> bool {
+    e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+}
+
+async fn push(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>> {
+    Ok(Json(state.log.push(auth.user_id, auth.session_id, &req.changes).await?))
+}
+
+#[derive(Deserialize)]
+struct PullQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+}
+
+async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> Result<Json<PullResponse>> {
+    if q.after < 0 {
+        return Err(Error::Invalid("after: must be 0 or more".into()));
+    }
+    Ok(Json(state.log.pull(auth.user_id, q.after, q.limit.unwrap_or(MAX_PULL)).await?))
+}
+
+#[derive(Deserialize)]
+struct SocketQuery {
+    access_token: Option<String>,
+}
+
+/// `GET /api/v1/sync`: the WebSocket. Authenticated by the `Authorization` header or, for
+/// browsers that cannot set it, an `access_token` query parameter.
+async fn socket(
+    State(state): State<AppState>,
+    Query(q): Query<SocketQuery>,
+    headers: axum::http::HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    let token = header.map(str::to_string).or(q.access_token).ok_or(Error::Unauthorized)?;
+    let auth = authenticate(&state, token.trim()).await?;
+    let max = state.config.max_body;
+    Ok(upgrade.max_message_size(max).on_upgrade(move |ws| serve_socket(ws, state, auth)))
+}
+
+async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
+    let mut notes = state.log.subscribe();
+    let mut told = 0i64;
+    let send = |msg: &ServerMessage| Message::Text(serde_json::to_string(msg).unwrap_or_default().into());
+    loop {
+        tokio::select! {
+            incoming = ws.recv() => {
+                let Some(Ok(message)) = incoming else { break };
+                let text = match message {
+                    Message::Text(t) => t.to_string(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let reply = match serde_json::from_str::<ClientMessage>(&text) {
+                    Err(e) => ServerMessage::Error { id: None, code: "invalid".into(), message: format!("not a sync message: {e}") },
+                    Ok(ClientMessage::Hello { protocol }) if protocol != PROTOCOL_VERSION => ServerMessage::Error {
+                        id: None,
+                        code: "protocol".into(),
+                        message: format!("this server speaks protocol {PROTOCOL_VERSION}, the device {protocol}; update the app"),
+                    },
+                    Ok(ClientMessage::Hello { .. }) => match state.log.latest(auth.user_id).await {
+                        Ok(latest) => ServerMessage::Welcome { protocol: PROTOCOL_VERSION, latest },
+                        Err(e) => error_message(None, e),
+                    },
+                    Ok(ClientMessage::Push { id, changes }) => match state.log.push(auth.user_id, auth.session_id, &changes).await {
+                        Ok(r) => {
+                            told = told.max(r.latest);
+                            ServerMessage::Stored { id, stored: r.stored, latest: r.latest }
+                        }
+                        Err(e) => error_message(Some(id), e),
+                    },
+                    Ok(ClientMessage::Pull { after, limit }) => match state.log.pull(auth.user_id, after.max(0), limit.unwrap_or(MAX_PULL)).await {
+                        Ok(r) => ServerMessage::Changes(r),
+                        Err(e) => error_message(None, e),
+                    },
+                };
+                if ws.send(send(&reply)).await.is_err() {
+                    break;
+                }
+            }
+            note = notes.recv() => {
+                match note {
+                    Ok((account, latest)) if account == auth.user_id && latest > told => {
+                        told = latest;
+                        if ws.send(send(&ServerMessage::Notify { latest })).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    // Missed notes: say where the log is now; the device pulls from its cursor.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if let Ok(latest) = state.log.latest(auth.user_id).await {
+                            told = latest;
+                            if ws.send(send(&ServerMessage::Notify { latest })).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }
+    }
+}
+
+fn error_message(id: Option<u64>, e: Error) -> ServerMessage {
+    if let Error::Internal(inner) = &e {
+        tracing::error!(error = format!("{inner:#}"), "sync request failed");
+    }
+    ServerMessage::Error { id, code: e.code().into(), message: e.to_string() }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the server on real PostgreSQL and a real MongoDB-wire server, both
+//! started by `cargo xtask test` (or pointed at by `DATABASE_URL` and `MONGODB_URI`).
+
+mod accounts;
+mod support;
+mod sync;

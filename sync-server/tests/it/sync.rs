@@ -1,0 +1,284 @@
+//! Devices (real core ledgers) sync through the server: push, pull, live notification over
+//! the WebSocket, two instances, bad changes, and isolation between accounts.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use expenso_core::sync::{
+    ClientMessage, PullResponse, PushRequest, PushResponse, ServerMessage, WireChange, PROTOCOL_VERSION,
+};
+use expenso_core::{ActorId, Currency, Kind, NewTransaction, Store};
+use futures::{SinkExt, StreamExt};
+use mongodb::bson::doc;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use crate::support::{Client, TestServer};
+
+fn device(n: u8) -> Store {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    Store::create_in_memory(ActorId::from(&[n; 16][..]), Currency::from_code("EUR").unwrap(), t0).unwrap()
+}
+
+fn book(store: &mut Store, amount: &str, description: &str) {
+    let input = NewTransaction {
+        kind: Some(Kind::Expense),
+        amount: amount.into(),
+        date: "2026-03-02".into(),
+        category: "groceries".into(),
+        description: description.into(),
+        ..NewTransaction::default()
+    };
+    store.add_transaction(&input, Uuid::now_v7(), Utc::now()).unwrap();
+}
+
+async fn push(client: &Client, store: &mut Store) -> (StatusCode, serde_json::Value) {
+    let changes = store.changes_since(&[]).unwrap().into_iter().map(WireChange).collect();
+    client
+        .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
+        .await
+}
+
+/// Pulls everything after `cursor` into the store; returns the new cursor.
+async fn pull(client: &Client, store: &mut Store, mut cursor: i64) -> i64 {
+    loop {
+        let (status, body) =
+            client.send(Method::GET, &format!("/api/v1/sync/changes?after={cursor}&limit=2"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: PullResponse = serde_json::from_value(body).unwrap();
+        store.apply_changes(&page.changes.iter().map(|c| c.change.0.clone()).collect::<Vec<_>>()).unwrap();
+        cursor = page.cursor;
+        if !page.more {
+            return cursor;
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_devices_of_one_account_converge_through_the_server() {
+    let server = TestServer::start().await;
+    let laptop = server.account("dee@example.com").await;
+    let phone = laptop.login("dee@example.com", "phone").await;
+    let (mut a, mut b) = (device(1), device(2));
+    book(&mut a, "12.50", "market");
+    book(&mut a, "3.20", "bakery");
+    book(&mut b, "40", "fuel");
+    let (status, body) = push(&laptop, &mut a).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first: PushResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(first.stored.len(), a.changes_since(&[]).unwrap().len());
+    let (status, _) = push(&phone, &mut b).await;
+    assert_eq!(status, StatusCode::OK);
+    // Pushing the same changes again is harmless.
+    let (_, again) = push(&laptop, &mut a).await;
+    let again: PushResponse = serde_json::from_value(again).unwrap();
+    let latest = again.latest;
+    assert_eq!(pull(&laptop, &mut a, 0).await, latest);
+    assert_eq!(pull(&phone, &mut b, 0).await, latest);
+    assert_eq!(a.transaction_count().unwrap(), 3);
+    assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
+    // The shared genesis is stored once: the log holds each distinct change once.
+    let distinct = a.changes_since(&[]).unwrap().len() as i64;
+    assert_eq!(latest, distinct);
+    server.cleanup().await;
+}
+
+async fn connect(
+    server_url: &str,
+    client: &Client,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("{}/api/v1/sync", server_url.replacen("http", "ws", 1)).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {}", client.token.as_ref().unwrap()).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("the socket opens");
+    ws.send(Message::text(serde_json::to_string(&ClientMessage::Hello { protocol: PROTOCOL_VERSION }).unwrap()))
+        .await
+        .unwrap();
+    match next_message(&mut ws).await {
+        ServerMessage::Welcome { protocol, .. } => assert_eq!(protocol, PROTOCOL_VERSION),
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+    ws
+}
+
+async fn next_message(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> ServerMessage {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_device_hears_of_new_changes_at_once_and_syncs_over_the_websocket() {
+    let server = TestServer::start().await;
+    let laptop = server.account("eve@example.com").await;
+    let phone = laptop.login("eve@example.com", "phone").await;
+    let mut ws = connect(&server.url, &phone).await;
+    let (mut a, mut b) = (device(1), device(2));
+    book(&mut a, "9.99", "cinema");
+    let (_, body) = push(&laptop, &mut a).await;
+    let pushed: PushResponse = serde_json::from_value(body).unwrap();
+    match next_message(&mut ws).await {
+        ServerMessage::Notify { latest } => assert_eq!(latest, pushed.latest),
+        other => panic!("expected a notification, got {other:?}"),
+    }
+    ws.send(Message::text(serde_json::to_string(&ClientMessage::Pull { after: 0, limit: None }).unwrap()))
+        .await
+        .unwrap();
+    let ServerMessage::Changes(page) = next_message(&mut ws).await else { panic!("expected changes") };
+    b.apply_changes(&page.changes.iter().map(|c| c.change.0.clone()).collect::<Vec<_>>()).unwrap();
+    assert_eq!(b.transaction_count().unwrap(), 1);
+    // Pushing over the socket is acknowledged with the same id. B's new changes: its own
+    // choice of base currency when it was set up, and the booking.
+    book(&mut b, "5", "snacks");
+    let changes = b.changes_since(&[]).unwrap().into_iter().map(WireChange).collect();
+    ws.send(Message::text(serde_json::to_string(&ClientMessage::Push { id: 41, changes }).unwrap())).await.unwrap();
+    match next_message(&mut ws).await {
+        ServerMessage::Stored { id, latest, .. } => assert_eq!((id, latest), (41, pushed.latest + 2)),
+        other => panic!("expected stored, got {other:?}"),
+    }
+    ws.send(Message::text("{\"type\": \"dance\"}")).await.unwrap();
+    assert!(matches!(next_message(&mut ws).await, ServerMessage::Error { .. }));
+    assert_eq!(pull(&laptop, &mut a, pushed.latest).await, pushed.latest + 2);
+    assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_change_stored_through_one_instance_reaches_devices_on_another() {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let laptop = one.account("fay@example.com").await;
+    let mut phone = laptop.login("fay@example.com", "phone").await;
+    phone.base = two.url.clone();
+    let mut ws = connect(&two.url, &phone).await;
+    let mut a = device(1);
+    book(&mut a, "1", "gum");
+    let (_, body) = push(&laptop, &mut a).await;
+    let pushed: PushResponse = serde_json::from_value(body).unwrap();
+    match next_message(&mut ws).await {
+        ServerMessage::Notify { latest } => assert_eq!(latest, pushed.latest),
+        other => panic!("expected a notification, got {other:?}"),
+    }
+    let mut b = device(2);
+    pull(&phone, &mut b, 0).await;
+    assert_eq!(b.transaction_count().unwrap(), 1);
+    one.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_changes_are_refused_and_nothing_is_stored() {
+    let server = TestServer::start().await;
+    let c = server.account("gus@example.com").await;
+    let mut good = device(1);
+    book(&mut good, "2", "tea");
+    let changes = good.changes_since(&[]).unwrap();
+    let mut forged = changes.last().unwrap().clone();
+    let n = forged.len();
+    forged[n - 2] ^= 0x55;
+    for (bad, expect) in [(b"not a change".to_vec(), "not an automerge change"), (forged, "not an automerge change")] {
+        let mut batch: Vec<WireChange> = changes.iter().cloned().map(WireChange).collect();
+        batch.push(WireChange(bad));
+        let (status, body) = c
+            .send(
+                Method::POST,
+                "/api/v1/sync/changes",
+                Some(serde_json::to_value(PushRequest { changes: batch }).unwrap()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(expect), "{body}");
+    }
+    let (status, body) =
+        c.send(Method::POST, "/api/v1/sync/changes", Some(json!({"changes": ["%%% not base64"]}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(c.send(Method::GET, "/api/v1/sync/changes?after=0", None).await.1["changes"], json!([]));
+
+    // Two different changes claiming one actor and sequence number: the second is refused.
+    push(&c, &mut good).await;
+    let mut twin = device(1);
+    book(&mut twin, "3", "coffee");
+    let (status, body) = push(&c, &mut twin).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
+    let stored = server.state.log.pull(Uuid::nil(), 0, 10).await.unwrap();
+    assert!(stored.changes.is_empty());
+    let (_, page) = c.send(Method::GET, "/api/v1/sync/changes?after=0", None).await;
+    assert_eq!(page["changes"].as_array().unwrap().len(), changes.len());
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn accounts_never_see_each_others_ledgers() {
+    let server = TestServer::start().await;
+    let a = server.account("hal@example.com").await;
+    let b = server.account("ida@example.com").await;
+    let mut ws = connect(&server.url, &b).await;
+    let mut ledger = device(1);
+    book(&mut ledger, "100", "rent");
+    push(&a, &mut ledger).await;
+    let (_, page) = b.send(Method::GET, "/api/v1/sync/changes?after=0", None).await;
+    assert_eq!(page["changes"], json!([]));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), ws.next()).await.is_err(),
+        "no notification for another account"
+    );
+    assert_eq!(
+        server.client().send(Method::GET, "/api/v1/sync/changes?after=0", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_its_ledger() {
+    let server = TestServer::start().await;
+    let c = server.account("jo@example.com").await;
+    let mut ledger = device(1);
+    book(&mut ledger, "7", "lunch");
+    push(&c, &mut ledger).await;
+    let (status, _) = c.send(Method::DELETE, "/api/v1/account", Some(json!({"password": "wrong password!!"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) =
+        c.send(Method::DELETE, "/api/v1/account", Some(json!({"password": "a long and unusual phrase"}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let client = mongodb::Client::with_uri_str(&server.state.config.mongodb_uri).await.unwrap();
+    let left = client
+        .database(&server.state.config.mongodb_database)
+        .collection::<mongodb::bson::Document>("changes")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let users: (i64,) = sqlx::query_as("SELECT count(*) FROM users").fetch_one(&server.state.pg).await.unwrap();
+    assert_eq!(users.0, 0);
+    assert_eq!(c.send(Method::GET, "/api/v1/account", None).await.0, StatusCode::UNAUTHORIZED);
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused() {
+    let server = TestServer::start_with(|c| c.max_body = 2_048).await;
+    let c = server.account("kim@example.com").await;
+    let big = WireChange(vec![7u8; 4_096]);
+    let (status, body) = c
+        .send(
+            Method::POST,
+            "/api/v1/sync/changes",
+            Some(serde_json::to_value(PushRequest { changes: vec![big] }).unwrap()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    server.cleanup().await;
+}
