@@ -22,6 +22,7 @@ use crate::{ApiJson, AppState};
 
 const ACCESS_TTL_MINUTES: i64 = 15;
 const REFRESH_TTL_DAYS: i64 = 60;
+const RESET_TTL_MINUTES: i64 = 60;
 const MAX_EMAIL: usize = 254;
 const MAX_NAME: usize = 100;
 
@@ -31,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password-reset", post(request_reset))
+        .route("/api/v1/auth/password-reset/confirm", post(confirm_reset))
         .route("/api/v1/account", get(profile).patch(update_profile).delete(delete_account))
         .route("/api/v1/account/password", post(change_password))
         .route("/api/v1/account/sessions", get(sessions))
@@ -437,6 +440,104 @@ async fn revoke_session(State(state): State<AppState>, auth: Auth, Path(id): Pat
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("session"));
     }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+#[derive(Serialize)]
+struct ResetRequested {
+    message: &'static str,
+}
+
+/// Sends a reset link if the e-mail belongs to an account. The answer is the same, and as
+/// quick, either way (the e-mail goes out in the background), so it tells nobody whether an
+/// account exists.
+async fn request_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> Result<(StatusCode, Json<ResetRequested>)> {
+    state.limiter.check(ip, "password-reset")?;
+    let Some(mailer) = state.mailer.clone() else {
+        return Err(Error::Unavailable("password recovery is not set up on this server"));
+    };
+    let user: Option<(Uuid, String)> = sqlx::query_as("SELECT id, email FROM users WHERE email_key = $1")
+        .bind(req.email.trim().to_lowercase())
+        .fetch_optional(&state.pg)
+        .await?;
+    if let Some((user_id, email)) = user {
+        let (token, hash) = new_token();
+        sqlx::query("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(hash)
+            .bind(user_id)
+            .bind(Utc::now() + Duration::minutes(RESET_TTL_MINUTES))
+            .execute(&state.pg)
+            .await?;
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send_password_reset(&email, &token).await {
+                tracing::error!(user = %user_id, error = format!("{e:#}"), "the password-reset e-mail was not sent");
+            }
+        });
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResetRequested { message: "If an account uses this e-mail, a reset link is on its way." }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ResetConfirm {
+    token: String,
+    new_password: String,
+}
+
+/// Sets a new password with a reset token (single use, one hour) and ends every session.
+async fn confirm_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<ResetConfirm>,
+) -> Result<StatusCode> {
+    state.limiter.check(ip, "password-reset")?;
+    let invalid = || Error::Invalid("token: this reset link is invalid, used or expired; ask for a new one".into());
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT r.user_id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now()",
+    )
+    .bind(token_hash(req.token.trim()))
+    .fetch_optional(&state.pg)
+    .await?;
+    let (user_id, email) = row.ok_or_else(invalid)?;
+    check_new_password(&req.new_password, &email)?;
+    let new = req.new_password;
+    let hash = blocking(move || hash_password(&new)).await??;
+    let mut tx = state.pg.begin().await?;
+    // Marking the token used is the guard: of two concurrent uses, one finds it used.
+    let used = sqlx::query("UPDATE password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL")
+        .bind(token_hash(req.token.trim()))
+        .execute(&mut *tx)
+        .await?;
+    if used.rows_affected() == 0 {
+        return Err(invalid());
+    }
+    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(user = %user_id, "password reset");
     Ok(StatusCode::NO_CONTENT)
 }
 

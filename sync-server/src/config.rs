@@ -24,6 +24,23 @@ pub struct Config {
     /// Sign-up, login and refresh attempts allowed per client address per minute.
     #[arg(long, env = "EXPENSO_AUTH_PER_MINUTE", default_value_t = 20)]
     pub auth_per_minute: u32,
+    /// Where people reach the web dashboard; password-reset links point here.
+    #[arg(long, env = "EXPENSO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    /// The SMTP server that sends password-reset e-mails (recovery is off without one).
+    #[arg(long, env = "SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// `starttls` (port 587), `tls` (port 465) or `none` (a local relay only).
+    #[arg(long, env = "SMTP_SECURITY", default_value = "starttls")]
+    pub smtp_security: String,
+    #[arg(long, env = "SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "SMTP_PASSWORD")]
+    pub smtp_password: Option<String>,
+    #[arg(long, env = "SMTP_FROM", default_value = "ExpensoTrack <no-reply@localhost>")]
+    pub smtp_from: String,
 }
 
 /// Connection strings can carry passwords: they never reach a log.
@@ -36,6 +53,13 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("max_body", &self.max_body)
             .field("auth_per_minute", &self.auth_per_minute)
+            .field("public_url", &self.public_url)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "***"))
+            .field("smtp_from", &self.smtp_from)
             .finish()
     }
 }

@@ -24,6 +24,8 @@ pub enum Error {
     RateLimited,
     #[error("the request is too large")]
     TooLarge,
+    #[error("{0}")]
+    Unavailable(&'static str),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -44,6 +46,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::RateLimited => "rate_limited",
             Error::TooLarge => "too_large",
+            Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
     }
@@ -56,6 +59,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod mail;
 pub mod security;
 pub mod sync;
 
@@ -34,6 +35,7 @@ pub struct AppState {
     pub pg: sqlx::PgPool,
     pub log: sync::ChangeLog,
     pub limiter: Arc<security::RateLimiter>,
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl AppState {
@@ -54,7 +56,8 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("preparing MongoDB")?;
         let limiter = Arc::new(security::RateLimiter::new(config.auth_per_minute));
-        Ok(AppState { config: Arc::new(config), pg, log, limiter })
+        let mailer = mail::Mailer::from_config(&config).context("configuring SMTP")?.map(Arc::new);
+        Ok(AppState { config: Arc::new(config), pg, log, limiter, mailer })
     }
 }
 

@@ -208,3 +208,115 @@ async fn health_and_readiness() {
     assert_eq!(c.send(Method::GET, "/readyz", None).await, (StatusCode::OK, serde_json::Value::String("ready".into())));
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_emailed_link() {
+    let mut sink = crate::support::SmtpSink::start().await;
+    let port = sink.port;
+    let server = TestServer::start_with(|c| {
+        c.smtp_host = Some("127.0.0.1".into());
+        c.smtp_port = port;
+    })
+    .await;
+    let old_session = server.account("lea@example.com").await;
+    let c = server.client();
+
+    // Known and unknown e-mails get the same answer; only the known one gets a message.
+    let (s1, known) =
+        c.send(Method::POST, "/api/v1/auth/password-reset", Some(json!({"email": "LEA@example.com"}))).await;
+    let (s2, unknown) =
+        c.send(Method::POST, "/api/v1/auth/password-reset", Some(json!({"email": "nobody@example.com"}))).await;
+    assert_eq!((s1, s2), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    assert_eq!(known, unknown);
+    let mail = quoted_printable(
+        &tokio::time::timeout(std::time::Duration::from_secs(10), sink.messages.recv())
+            .await
+            .expect("the e-mail arrives")
+            .unwrap(),
+    );
+    assert!(mail.contains("To: lea@example.com"), "{mail}");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), sink.messages.recv()).await.is_err(),
+        "one e-mail only"
+    );
+    let link_start = mail.find("https://expenso.example/reset-password?token=").expect("a link");
+    let token: String =
+        mail[link_start..].split("token=").nth(1).unwrap().chars().take_while(char::is_ascii_hexdigit).collect();
+    assert_eq!(token.len(), 64, "{mail}");
+
+    let (status, body) = c
+        .send(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Some(json!({"token": token, "new_password": "qwertyuiop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "weak passwords are refused here too: {body}");
+    let (status, _) = c
+        .send(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Some(json!({"token": token, "new_password": "a brand new long phrase"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        old_session.send(Method::GET, "/api/v1/account", None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "sessions end"
+    );
+    let (status, _) = c
+        .send(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "lea@example.com", "password": "a brand new long phrase"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The link works once.
+    let (status, body) = c
+        .send(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Some(json!({"token": token, "new_password": "yet another long phrase"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["message"].as_str().unwrap().starts_with("token:"), "{body}");
+
+    // A link older than an hour no longer works.
+    c.send(Method::POST, "/api/v1/auth/password-reset", Some(json!({"email": "lea@example.com"}))).await;
+    let mail = quoted_printable(
+        &tokio::time::timeout(std::time::Duration::from_secs(10), sink.messages.recv()).await.unwrap().unwrap(),
+    );
+    let token: String = mail.split("token=").nth(1).unwrap().chars().take_while(char::is_ascii_hexdigit).collect();
+    sqlx::query("UPDATE password_resets SET expires_at = now() - interval '1 minute'")
+        .execute(&server.state.pg)
+        .await
+        .unwrap();
+    let (status, _) = c
+        .send(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Some(json!({"token": token, "new_password": "yet another long phrase"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn recovery_says_so_when_no_mail_server_is_set_up() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .client()
+        .send(Method::POST, "/api/v1/auth/password-reset", Some(json!({"email": "x@example.com"})))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")));
+    server.cleanup().await;
+}
+
+/// Undoes the quoted-printable encoding of long lines, as a mail client does.
+fn quoted_printable(mail: &str) -> String {
+    mail.replace("=\n", "").replace("=3D", "=")
+}

@@ -55,6 +55,13 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body: 16 * 1024 * 1024,
             auth_per_minute: 1_000,
+            public_url: "https://expenso.example".into(),
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_security: "none".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: "ExpensoTrack <no-reply@expenso.example>".into(),
         };
         tweak(&mut config);
         let server = TestServer::serve(config).await;
@@ -164,5 +171,61 @@ impl Client {
         assert_eq!(status, StatusCode::OK, "{body}");
         c.token = Some(body["tokens"]["access_token"].as_str().unwrap().to_string());
         c
+    }
+}
+
+/// An SMTP server that accepts every message and hands it to the test: enough of RFC 5321
+/// for lettre to deliver to it.
+pub struct SmtpSink {
+    pub port: u16,
+    pub messages: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ESMTP\r\n").await.ok()?;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(body) = data.as_mut() {
+                            if line == "." {
+                                tx.send(std::mem::take(body)).ok();
+                                data = None;
+                                write.write_all(b"250 queued\r\n").await.ok()?;
+                            } else {
+                                body.push_str(line.strip_prefix('.').unwrap_or(&line));
+                                body.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "DATA" => {
+                                data = Some(String::new());
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                write.write_all(b"221 bye\r\n").await.ok()?;
+                                return Some(());
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        write.write_all(reply).await.ok()?;
+                    }
+                    Some(())
+                });
+            }
+        });
+        SmtpSink { port, messages }
     }
 }
