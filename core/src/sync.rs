@@ -20,6 +20,7 @@ pub const MAX_PULL: u32 = 1_000;
 
 /// Raw automerge change bytes; base64 in JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Byte))]
 pub struct WireChange(pub Vec<u8>);
 
 impl Serialize for WireChange {
@@ -42,6 +43,7 @@ impl<'de> Deserialize<'de> for WireChange {
 
 /// Device → server: changes to store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub changes: Vec<WireChange>,
 }
@@ -49,6 +51,7 @@ pub struct PushRequest {
 /// Server → device: the hashes (hex) now stored durably, and the newest `seq` of the
 /// account's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub stored: Vec<String>,
     pub latest: i64,
@@ -56,6 +59,7 @@ pub struct PushResponse {
 
 /// One stored change with its place in the account's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoggedChange {
     pub seq: i64,
     pub change: WireChange,
@@ -64,6 +68,7 @@ pub struct LoggedChange {
 /// Server → device: changes after the device's cursor, oldest first. `cursor` is where the
 /// next pull starts; `more` says whether one is needed now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub changes: Vec<LoggedChange>,
     pub cursor: i64,

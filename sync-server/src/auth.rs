@@ -10,13 +10,15 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::security::{check_new_password, hash_password, new_token, token_hash, verify_password};
 use crate::{ApiJson, AppState};
 
@@ -26,18 +28,19 @@ const RESET_TTL_MINUTES: i64 = 60;
 const MAX_EMAIL: usize = 254;
 const MAX_NAME: usize = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/signup", post(signup))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/password-reset", post(request_reset))
-        .route("/api/v1/auth/password-reset/confirm", post(confirm_reset))
-        .route("/api/v1/account", get(profile).patch(update_profile).delete(delete_account))
-        .route("/api/v1/account/password", post(change_password))
-        .route("/api/v1/account/sessions", get(sessions))
-        .route("/api/v1/account/sessions/{id}", delete(revoke_session))
+/// Routes and their OpenAPI operations, registered together.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(request_reset))
+        .routes(routes!(confirm_reset))
+        .routes(routes!(profile, update_profile, delete_account))
+        .routes(routes!(change_password))
+        .routes(routes!(sessions))
+        .routes(routes!(revoke_session))
 }
 
 /// The signed-in user and session behind a request (`Authorization: Bearer <access token>`).
@@ -76,7 +79,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth> {
     Ok(Auth { user_id, session_id })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SignupRequest {
     email: String,
     password: String,
@@ -86,7 +89,7 @@ struct SignupRequest {
     device_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginRequest {
     email: String,
     password: String,
@@ -94,12 +97,12 @@ struct LoginRequest {
     device_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RefreshRequest {
     refresh_token: String,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, ToSchema)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
@@ -108,7 +111,7 @@ pub struct Tokens {
     pub session_id: Uuid,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, ToSchema)]
 pub struct Profile {
     pub id: Uuid,
     pub email: String,
@@ -118,7 +121,7 @@ pub struct Profile {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SignedIn {
     user: Profile,
     tokens: Tokens,
@@ -199,7 +202,8 @@ async fn load_profile(state: &AppState, user_id: Uuid) -> Result<Profile> {
     let (id, email, display_name, base_currency, locale, created_at) = row.ok_or(Error::Unauthorized)?;
     Ok(Profile { id, email, display_name, base_currency, locale, created_at })
 }
-
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = SignedIn), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -232,7 +236,8 @@ async fn signup(
     tracing::info!(user = %user_id, "account created");
     Ok((StatusCode::CREATED, Json(SignedIn { user: load_profile(&state, user_id).await?, tokens })))
 }
-
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = SignedIn), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -258,6 +263,8 @@ async fn login(
 
 /// Swaps a refresh token for new tokens. Each refresh token works once; presenting a used
 /// one again means it leaked, and the whole session is revoked.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -295,7 +302,8 @@ async fn refresh(
     let (session_id,) = row.ok_or(Error::Unauthorized)?;
     Ok(Json(Tokens { access_token: access, refresh_token: refresh, expires_in: ACCESS_TTL_MINUTES * 60, session_id }))
 }
-
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode> {
     sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2")
         .bind(auth.session_id)
@@ -304,19 +312,21 @@ async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode>
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
-
+#[utoipa::path(get, path = "/api/v1/account", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
 async fn profile(State(state): State<AppState>, auth: Auth) -> Result<Json<Profile>> {
     Ok(Json(load_profile(&state, auth.user_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileUpdate {
     display_name: Option<String>,
     base_currency: Option<String>,
     locale: Option<String>,
 }
-
+#[utoipa::path(patch, path = "/api/v1/account", tag = "account", security(("bearer" = [])), request_body = ProfileUpdate,
+    responses((status = 200, body = Profile), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_profile(
     State(state): State<AppState>,
     auth: Auth,
@@ -361,13 +371,15 @@ fn valid_locale(tag: &str) -> bool {
         && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
 /// Changes the password and ends every other session of the account.
+#[utoipa::path(post, path = "/api/v1/account/password", tag = "account", security(("bearer" = [])), request_body = PasswordChange,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
     auth: Auth,
@@ -399,7 +411,7 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, ToSchema)]
 pub struct SessionInfo {
     pub id: Uuid,
     pub device_name: String,
@@ -407,7 +419,8 @@ pub struct SessionInfo {
     pub last_seen_at: DateTime<Utc>,
     pub current: bool,
 }
-
+#[utoipa::path(get, path = "/api/v1/account/sessions", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = ErrorBody)))]
 async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<SessionInfo>>> {
     let rows: Vec<(Uuid, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, device_name, created_at, last_seen_at FROM sessions
@@ -428,7 +441,9 @@ async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<
             .collect(),
     ))
 }
-
+#[utoipa::path(delete, path = "/api/v1/account/sessions/{id}", tag = "account", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the session's id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn revoke_session(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::Invalid(format!("id: {id:?} is not a session id")))?;
     let done =
@@ -443,12 +458,12 @@ async fn revoke_session(State(state): State<AppState>, auth: Auth, Path(id): Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetRequest {
     email: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ResetRequested {
     message: &'static str,
 }
@@ -456,6 +471,8 @@ struct ResetRequested {
 /// Sends a reset link if the e-mail belongs to an account. The answer is the same, and as
 /// quick, either way (the e-mail goes out in the background), so it tells nobody whether an
 /// account exists.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, body = ResetRequested), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn request_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -489,13 +506,15 @@ async fn request_reset(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetConfirm {
     token: String,
     new_password: String,
 }
 
 /// Sets a new password with a reset token (single use, one hour) and ends every session.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn confirm_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -541,12 +560,14 @@ async fn confirm_reset(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DeleteAccount {
     password: String,
 }
 
 /// Deletes the account and everything stored for it, in MongoDB and PostgreSQL.
+#[utoipa::path(delete, path = "/api/v1/account", tag = "account", security(("bearer" = [])), request_body = DeleteAccount,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_account(
     State(state): State<AppState>,
     auth: Auth,

@@ -30,10 +30,11 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: String,
+/// Every error answer: a stable code to branch on and a message for people.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
 }
 
 impl Error {
@@ -70,7 +71,7 @@ impl IntoResponse for Error {
         if let Error::Internal(e) = &self {
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
-        (self.status(), Json(Body { code: self.code(), message: self.to_string() })).into_response()
+        (self.status(), Json(ErrorBody { code: self.code().into(), message: self.to_string() })).into_response()
     }
 }
 

@@ -22,6 +22,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use config::Config;
 use error::{Error, Result};
@@ -61,21 +64,51 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API. Tests call it without a socket or serve it on port 0.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "ExpensoTrack sync server", description = "Accounts, sessions and ledger sync for ExpensoTrack's devices and web dashboard."),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "account"), (name = "sync"), (name = "operations"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The whole HTTP API, with its OpenAPI document at `/api/openapi.json`. Every route is
+/// registered together with its operation, so the document covers all of them. Tests call
+/// this without a socket or serve it on port 0.
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body;
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(ready))
         .merge(auth::router())
         .merge(sync::router())
+        .split_for_parts();
+    router
+        .route("/api/openapi.json", get(move || async move { Json(api) }))
         .fallback(|| async { Error::NotFound("endpoint") })
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http())
 }
 
+/// Alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
 /// Ready when both databases answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = String), (status = 500, body = error::ErrorBody)))]
 async fn ready(State(state): State<AppState>) -> Result<(StatusCode, &'static str)> {
     sqlx::query("SELECT 1").execute(&state.pg).await?;
     state.log.ping().await?;

@@ -11,8 +11,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use expenso_core::sync::{
     ClientMessage, LoggedChange, PullResponse, PushRequest, PushResponse, ServerMessage, WireChange, MAX_PULL,
     PROTOCOL_VERSION,
@@ -25,10 +24,12 @@ use mongodb::options::{Acknowledgment, IndexOptions, ReturnDocument, WriteConcer
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::Deserialize;
 use tokio::sync::broadcast;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{authenticate, Auth};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::{ApiJson, AppState};
 
 /// One change may not exceed this; a device splits bigger imports into several changes.
@@ -36,8 +37,9 @@ pub const MAX_CHANGE_BYTES: usize = 8 * 1024 * 1024;
 /// Changes in one push.
 pub const MAX_PUSH: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/sync/changes", get(pull).post(push)).route("/api/v1/sync", get(socket))
+/// Routes and their OpenAPI operations, registered together.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(pull, push)).routes(routes!(socket))
 }
 
 /// The change logs in MongoDB.
@@ -306,6 +308,10 @@ fn is_transient(e: &mongodb::error::Error) -> bool {
     e.contains_label(TRANSIENT_TRANSACTION_ERROR)
 }
 
+/// Stores changes; answers once they are durable.
+#[utoipa::path(post, path = "/api/v1/sync/changes", tag = "sync", security(("bearer" = [])), request_body = PushRequest,
+    responses((status = 200, body = PushResponse), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn push(
     State(state): State<AppState>,
     auth: Auth,
@@ -314,13 +320,19 @@ async fn push(
     Ok(Json(state.log.push(auth.user_id, auth.session_id, &req.changes).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PullQuery {
+    /// The device's cursor: the last `seq` it has.
     #[serde(default)]
     after: i64,
+    /// At most this many changes (1000 at most).
     limit: Option<u32>,
 }
 
+/// The changes after the device's cursor, oldest first.
+#[utoipa::path(get, path = "/api/v1/sync/changes", tag = "sync", security(("bearer" = [])), params(PullQuery),
+    responses((status = 200, body = PullResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> Result<Json<PullResponse>> {
     if q.after < 0 {
         return Err(Error::Invalid("after: must be 0 or more".into()));
@@ -335,6 +347,10 @@ struct SocketQuery {
 
 /// `GET /api/v1/sync`: the WebSocket. Authenticated by the `Authorization` header or, for
 /// browsers that cannot set it, an `access_token` query parameter.
+#[utoipa::path(get, path = "/api/v1/sync", tag = "sync", security(("bearer" = [])),
+    params(("access_token" = Option<String>, Query, description = "for browsers, which cannot set the Authorization header")),
+    responses((status = 101, description = "switches to the WebSocket: JSON text frames, `ClientMessage` up and `ServerMessage` down (see expenso_core::sync)"),
+              (status = 401, body = ErrorBody)))]
 async fn socket(
     State(state): State<AppState>,
     Query(q): Query<SocketQuery>,

@@ -2,5 +2,6 @@
 //! started by `cargo xtask test` (or pointed at by `DATABASE_URL` and `MONGODB_URI`).
 
 mod accounts;
+mod api;
 mod support;
 mod sync;

@@ -1,0 +1,39 @@
+//! The OpenAPI document describes the API that is served.
+
+use reqwest::{Method, StatusCode};
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route_and_nothing_else() {
+    let server = TestServer::start().await;
+    let c = server.account("api@example.com").await;
+    let (status, doc) = c.send(Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let paths = doc["paths"].as_object().unwrap();
+    for expected in [
+        "/api/v1/auth/signup",
+        "/api/v1/account",
+        "/api/v1/account/sessions/{id}",
+        "/api/v1/sync/changes",
+        "/api/v1/sync",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(expected), "{expected} is documented");
+    }
+    // Every documented operation is routed: none falls through to "endpoint not found".
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+            let (_, body) = c.send(method.clone(), &concrete, None).await;
+            assert_ne!(body["message"], "endpoint not found", "{method} {path} is documented but not served");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 16, "{operations} operations");
+    server.cleanup().await;
+}
