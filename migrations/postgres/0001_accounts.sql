@@ -20,15 +20,19 @@ CREATE TABLE sessions (
     access_hash         BYTEA NOT NULL UNIQUE,
     access_expires_at   TIMESTAMPTZ NOT NULL,
     refresh_hash        BYTEA NOT NULL UNIQUE,
-    -- The refresh token this one replaced: presenting it again means it was stolen.
-    previous_refresh_hash BYTEA,
     refresh_expires_at  TIMESTAMPTZ NOT NULL,
     created_at          TIMESTAMPTZ NOT NULL,
     last_seen_at        TIMESTAMPTZ NOT NULL,
     revoked_at          TIMESTAMPTZ
 );
 CREATE INDEX sessions_user ON sessions (user_id);
-CREATE INDEX sessions_previous_refresh ON sessions (previous_refresh_hash) WHERE previous_refresh_hash IS NOT NULL;
+
+-- Every refresh token a session has replaced: presenting one again means it leaked.
+CREATE TABLE replaced_refresh_tokens (
+    token_hash  BYTEA PRIMARY KEY,
+    session_id  UUID NOT NULL REFERENCES sessions (id) ON DELETE CASCADE
+);
+CREATE INDEX replaced_refresh_tokens_session ON replaced_refresh_tokens (session_id);
 
 CREATE TABLE password_resets (
     token_hash  BYTEA PRIMARY KEY,

@@ -79,6 +79,16 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth> {
     Ok(Auth { user_id, session_id })
 }
 
+/// Whether a session still stands (not revoked, not expired): open WebSockets check this.
+pub async fn session_alive(state: &AppState, session_id: Uuid) -> Result<bool> {
+    let row: Option<(i32,)> =
+        sqlx::query_as("SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL AND refresh_expires_at > now()")
+            .bind(session_id)
+            .fetch_optional(&state.pg)
+            .await?;
+    Ok(row.is_some())
+}
+
 #[derive(Deserialize, ToSchema)]
 struct SignupRequest {
     email: String,
@@ -130,10 +140,18 @@ struct SignedIn {
 /// The address a request came from (unspecified when served without connection info).
 pub struct ClientIp(pub std::net::IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<ClientIp, Self::Rejection> {
+    /// Behind a load balancer (`EXPENSO_TRUST_PROXY`), the address it appended last to
+    /// `X-Forwarded-For`; otherwise the peer's.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> std::result::Result<ClientIp, Self::Rejection> {
+        if state.config.trust_proxy {
+            let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
+            if let Some(ip) = forwarded.and_then(|v| v.rsplit(',').next()).and_then(|a| a.trim().parse().ok()) {
+                return Ok(ClientIp(ip));
+            }
+        }
         let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
         Ok(ClientIp(addr.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))))
     }
@@ -164,7 +182,11 @@ fn check_name(field: &str, name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// Runs password hashing off the async threads, a few at a time: each argon2id run takes
+/// 19 MiB, so an unbounded number would let a burst of requests exhaust memory.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+    let _permit = PERMITS.acquire().await.map_err(|e| Error::Internal(e.into()))?;
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.into()))
 }
 
@@ -273,21 +295,24 @@ async fn refresh(
     state.limiter.check(ip, "refresh")?;
     let presented = token_hash(req.refresh_token.trim());
     let reused: Option<(Uuid,)> = sqlx::query_as(
-        "UPDATE sessions SET revoked_at = now() WHERE previous_refresh_hash = $1 AND revoked_at IS NULL RETURNING id",
+        "UPDATE sessions SET revoked_at = now()
+         WHERE id = (SELECT session_id FROM replaced_refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL
+         RETURNING id",
     )
     .bind(&presented)
     .fetch_optional(&state.pg)
     .await?;
     if let Some((session,)) = reused {
-        tracing::warn!(session = %session, "a used refresh token was presented again; session revoked");
+        tracing::warn!(session = %session, "a replaced refresh token was presented again; session revoked");
         return Err(Error::Unauthorized);
     }
     let (access, access_hash) = new_token();
     let (refresh, refresh_hash) = new_token();
     let now = Utc::now();
+    let mut tx = state.pg.begin().await?;
     let row: Option<(Uuid,)> = sqlx::query_as(
-        "UPDATE sessions SET access_hash = $2, access_expires_at = $3, previous_refresh_hash = refresh_hash,
-                refresh_hash = $4, refresh_expires_at = $5, last_seen_at = $6
+        "UPDATE sessions SET access_hash = $2, access_expires_at = $3, refresh_hash = $4, refresh_expires_at = $5,
+                last_seen_at = $6
          WHERE refresh_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > $6
          RETURNING id",
     )
@@ -297,8 +322,16 @@ async fn refresh(
     .bind(refresh_hash)
     .bind(now + Duration::days(REFRESH_TTL_DAYS))
     .bind(now)
-    .fetch_optional(&state.pg)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some((session_id,)) = row {
+        sqlx::query("INSERT INTO replaced_refresh_tokens (token_hash, session_id) VALUES ($1, $2)")
+            .bind(&presented)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     let (session_id,) = row.ok_or(Error::Unauthorized)?;
     Ok(Json(Tokens { access_token: access, refresh_token: refresh, expires_in: ACCESS_TTL_MINUTES * 60, session_id }))
 }
@@ -382,9 +415,11 @@ struct PasswordChange {
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     auth: Auth,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<StatusCode> {
+    state.limiter.check(ip, "password")?;
     let (email, stored): (String, String) = sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
         .bind(auth.user_id)
         .fetch_one(&state.pg)
@@ -407,6 +442,8 @@ async fn change_password(
         .bind(auth.session_id)
         .execute(&mut *tx)
         .await?;
+    // A reset link asked for before the change must not undo it.
+    sqlx::query("DELETE FROM password_resets WHERE user_id = $1").bind(auth.user_id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -487,15 +524,22 @@ async fn request_reset(
         .fetch_optional(&state.pg)
         .await?;
     if let Some((user_id, email)) = user {
-        let (token, hash) = new_token();
-        sqlx::query("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(hash)
-            .bind(user_id)
-            .bind(Utc::now() + Duration::minutes(RESET_TTL_MINUTES))
-            .execute(&state.pg)
-            .await?;
+        // Everything that only happens for a real account happens after the answer.
+        let pg = state.pg.clone();
         tokio::spawn(async move {
-            if let Err(e) = mailer.send_password_reset(&email, &token).await {
+            let (token, hash) = new_token();
+            let stored =
+                sqlx::query("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+                    .bind(hash)
+                    .bind(user_id)
+                    .bind(Utc::now() + Duration::minutes(RESET_TTL_MINUTES))
+                    .execute(&pg)
+                    .await;
+            let sent = match stored {
+                Ok(_) => mailer.send_password_reset(&email, &token).await,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = sent {
                 tracing::error!(user = %user_id, error = format!("{e:#}"), "the password-reset e-mail was not sent");
             }
         });
@@ -570,16 +614,23 @@ struct DeleteAccount {
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_account(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     auth: Auth,
     ApiJson(req): ApiJson<DeleteAccount>,
 ) -> Result<StatusCode> {
+    state.limiter.check(ip, "password")?;
     let (stored,): (String,) =
         sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(auth.user_id).fetch_one(&state.pg).await?;
     let password = req.password;
     if !blocking(move || verify_password(&password, Some(&stored))).await? {
         return Err(Error::Invalid("password: this is not your password".into()));
     }
-    // The ledger first: if that fails the account still exists and the user can try again.
+    // Sessions end first, so no device can push while the ledger goes; then the ledger; the
+    // account last: if a step fails, the user can sign in again and retry.
+    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(auth.user_id)
+        .execute(&state.pg)
+        .await?;
     state.log.delete_account(auth.user_id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1").bind(auth.user_id).execute(&state.pg).await?;
     tracing::info!(user = %auth.user_id, "account deleted");

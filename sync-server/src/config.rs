@@ -24,6 +24,10 @@ pub struct Config {
     /// Sign-up, login and refresh attempts allowed per client address per minute.
     #[arg(long, env = "EXPENSO_AUTH_PER_MINUTE", default_value_t = 20)]
     pub auth_per_minute: u32,
+    /// Behind a load balancer: take the client's address from the last `X-Forwarded-For`
+    /// entry (for rate limits). Only set this when a proxy you run sets that header.
+    #[arg(long, env = "EXPENSO_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
     /// Where people reach the web dashboard; password-reset links point here.
     #[arg(long, env = "EXPENSO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
@@ -53,6 +57,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("max_body", &self.max_body)
             .field("auth_per_minute", &self.auth_per_minute)
+            .field("trust_proxy", &self.trust_proxy)
             .field("public_url", &self.public_url)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
@@ -64,18 +69,24 @@ impl fmt::Debug for Config {
     }
 }
 
-/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
+/// Shows a connection string without its secrets: `scheme://user:***@host/path`, and no
+/// query string at all (options such as `password=` or TLS key passwords live there).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &credentials[..colon], &url[at..]),
-                None => url.to_string(),
-            }
+    let without_query = url.split('?').next().unwrap_or_default();
+    let query = if without_query.len() < url.len() { "?…" } else { "" };
+    let Some(scheme_end) = without_query.find("://") else { return format!("{without_query}{query}") };
+    let rest = &without_query[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    // The host follows the last '@': a password may contain '@' itself.
+    let shown = match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or_default();
+            format!("{user}:***@{}", &authority[at + 1..])
         }
-        _ => url.to_string(),
-    }
+        None => authority.to_string(),
+    };
+    format!("{}{shown}{path}{query}", &without_query[..scheme_end + 3])
 }
 
 #[cfg(test)]
@@ -84,5 +95,8 @@ mod tests {
     fn secrets_are_redacted() {
         assert_eq!(super::redact("postgres://app:hunter2@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(super::redact("mongodb://127.0.0.1:27017"), "mongodb://127.0.0.1:27017");
+        assert_eq!(super::redact("postgres://app:p@ss@db/x"), "postgres://app:***@db/x");
+        assert_eq!(super::redact("postgres://db/x?password=hunter2"), "postgres://db/x?…");
+        assert_eq!(super::redact("mongodb://u:s@h1,h2/?tlsCertificateKeyFilePassword=k"), "mongodb://u:***@h1,h2/?…");
     }
 }

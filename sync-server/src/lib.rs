@@ -16,11 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +38,8 @@ pub struct AppState {
     pub log: sync::ChangeLog,
     pub limiter: Arc<security::RateLimiter>,
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// Set to `true` when the server stops: open WebSockets close.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -60,7 +61,8 @@ impl AppState {
             .context("preparing MongoDB")?;
         let limiter = Arc::new(security::RateLimiter::new(config.auth_per_minute));
         let mailer = mail::Mailer::from_config(&config).context("configuring SMTP")?.map(Arc::new);
-        Ok(AppState { config: Arc::new(config), pg, log, limiter, mailer })
+        let shutdown = Arc::new(tokio::sync::watch::Sender::new(false));
+        Ok(AppState { config: Arc::new(config), pg, log, limiter, mailer, shutdown })
     }
 }
 
@@ -97,8 +99,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(move || async move { Json(api) }))
         .fallback(|| async { Error::NotFound("endpoint") })
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(TraceLayer::new_for_http())
+        // Bodies past the limit are refused by the JSON extractor, in the API's error format.
+        .layer(DefaultBodyLimit::max(max_body))
+        // Spans carry the path only: a WebSocket's access token may be in the query string.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
 }
 
 /// Alive.

@@ -22,8 +22,13 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(state.log.clone().watch_other_instances(Duration::from_millis(500)));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
+    let stopping = state.shutdown.clone();
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            // WebSockets are not requests the server waits for: tell them to close.
+            stopping.send_replace(true);
+        })
         .await?;
     tracing::info!("stopped");
     Ok(())

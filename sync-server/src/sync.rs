@@ -20,7 +20,7 @@ use futures::TryStreamExt;
 use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{doc, Binary, Bson, Document};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
-use mongodb::options::{Acknowledgment, IndexOptions, ReturnDocument, WriteConcern};
+use mongodb::options::{Acknowledgment, CollectionOptions, IndexOptions, ReadConcern, ReturnDocument, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -28,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::{authenticate, Auth};
+use crate::auth::{authenticate, session_alive, Auth};
 use crate::error::{Error, ErrorBody, Result};
 use crate::{ApiJson, AppState};
 
@@ -54,8 +54,12 @@ pub struct ChangeLog {
 
 impl ChangeLog {
     pub async fn open(client: Client, db: &Database) -> Result<ChangeLog> {
-        let changes = db.collection::<Document>("changes");
-        let counters = db.collection::<Document>("counters");
+        // Reads see only majority-committed writes, so nothing a device is told or sent can be
+        // rolled back by a failover; writes wait for a journaled majority.
+        let options =
+            CollectionOptions::builder().read_concern(ReadConcern::majority()).write_concern(durable()).build();
+        let changes = db.collection_with_options::<Document>("changes", options.clone());
+        let counters = db.collection_with_options::<Document>("counters", options);
         let unique = |keys: Document| {
             IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).build()).build()
         };
@@ -92,18 +96,29 @@ impl ChangeLog {
         }
         let mut parsed = Vec::with_capacity(changes.len());
         let mut seen = HashSet::new();
+        let mut claimed = HashMap::new();
         for (i, WireChange(bytes)) in changes.iter().enumerate() {
             if bytes.len() > MAX_CHANGE_BYTES {
                 return Err(Error::Invalid(format!("changes[{i}]: larger than {MAX_CHANGE_BYTES} bytes")));
             }
             let change = automerge::Change::from_bytes(bytes.clone())
                 .map_err(|e| Error::Invalid(format!("changes[{i}]: not an automerge change ({e})")))?;
-            if seen.insert(change.hash()) {
-                parsed.push(change);
+            if !seen.insert(change.hash()) {
+                continue;
+            }
+            match claimed.insert((change.actor_id().clone(), change.seq()), change.hash()) {
+                Some(other) if other != change.hash() => {
+                    return Err(Error::Conflict(format!(
+                        "changes[{i}] reuses sequence number {} of actor {} with other content",
+                        change.seq(),
+                        change.actor_id()
+                    )))
+                }
+                _ => parsed.push(change),
             }
         }
         let account_key = account.to_string();
-        for attempt in 0.. {
+        for attempt in 0u32.. {
             let stored = self.already_stored(&account_key, &parsed).await?;
             let fresh: Vec<&automerge::Change> =
                 parsed.iter().filter(|c| !stored.contains(&c.hash().to_string())).collect();
@@ -116,8 +131,9 @@ impl ChangeLog {
                     let _ = self.notify.send((account, latest));
                     return Ok(PushResponse { stored: parsed.iter().map(|c| c.hash().to_string()).collect(), latest });
                 }
-                // A concurrent push of the same changes won the race: look again.
-                Err(e) if (is_duplicate(&e) || is_transient(&e)) && attempt < 5 => continue,
+                // A concurrent push of the same changes won the race, or two pushes contended
+                // for the counter: look again after a pause.
+                Err(e) if (is_duplicate(&e) || is_transient(&e)) && attempt < 8 => backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -179,8 +195,7 @@ impl ChangeLog {
         fresh: &[&automerge::Change],
     ) -> mongodb::error::Result<i64> {
         let mut session = self.client.start_session().await?;
-        let durable = WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build();
-        session.start_transaction().write_concern(durable).await?;
+        session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
         let n = fresh.len() as i64;
         let now = mongodb::bson::DateTime::now();
         let counter = self
@@ -208,10 +223,15 @@ impl ChangeLog {
             })
             .collect();
         self.changes.insert_many(docs).session(&mut session).await?;
+        let mut attempt = 0;
         loop {
             match session.commit_transaction().await {
                 Ok(()) => return Ok(latest),
-                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
+                // The commit may or may not have happened: retrying it is safe, a few times.
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && attempt < 4 => {
+                    backoff(attempt).await;
+                    attempt += 1;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -251,30 +271,39 @@ impl ChangeLog {
     }
 
     /// Learns of changes stored through other instances (polling the counters every
-    /// `every`) and tells this instance's sockets. Runs until the process ends.
+    /// `every`) and tells this instance's sockets. Counters updated within the last minute
+    /// are read each time, which covers slow commits and clocks that differ between
+    /// instances; only a seq higher than the last one announced is announced. Runs until the
+    /// process ends.
     pub async fn watch_other_instances(self, every: Duration) {
-        let mut since = mongodb::bson::DateTime::now();
+        const WINDOW_MS: i64 = 60_000;
+        let mut announced: HashMap<Uuid, (i64, i64)> = HashMap::new();
         loop {
             tokio::time::sleep(every).await;
+            let now = mongodb::bson::DateTime::now().timestamp_millis();
+            announced.retain(|_, (_, at)| now - *at < 2 * WINDOW_MS);
             if self.notify.receiver_count() == 0 {
-                since = mongodb::bson::DateTime::now();
                 continue;
             }
-            // A little overlap: a counter written just before `since` by a slow clock.
-            let from = mongodb::bson::DateTime::from_millis(since.timestamp_millis() - 2_000);
-            let next = mongodb::bson::DateTime::now();
-            match self.counters.find(doc! { "updated_at": { "$gte": from } }).await {
-                Ok(cursor) => match cursor.try_collect::<Vec<Document>>().await {
-                    Ok(docs) => {
-                        for d in docs {
-                            if let Some(account) = d.get_str("_id").ok().and_then(|a| Uuid::parse_str(a).ok()) {
-                                let _ = self.notify.send((account, seq_of(&d)));
-                            }
+            let from = mongodb::bson::DateTime::from_millis(now - WINDOW_MS);
+            let docs = match self.counters.find(doc! { "updated_at": { "$gte": from } }).await {
+                Ok(cursor) => cursor.try_collect::<Vec<Document>>().await,
+                Err(e) => Err(e),
+            };
+            match docs {
+                Ok(docs) => {
+                    for d in docs {
+                        let Some(account) = d.get_str("_id").ok().and_then(|a| Uuid::parse_str(a).ok()) else {
+                            continue;
+                        };
+                        let seq = seq_of(&d);
+                        let last = announced.get(&account).map(|(s, _)| *s).unwrap_or(0);
+                        if seq > last {
+                            announced.insert(account, (seq, now));
+                            let _ = self.notify.send((account, seq));
                         }
-                        since = next;
                     }
-                    Err(e) => tracing::warn!(error = %e, "polling the change logs failed"),
-                },
+                }
                 Err(e) => tracing::warn!(error = %e, "polling the change logs failed"),
             }
         }
@@ -284,6 +313,19 @@ impl ChangeLog {
         self.changes.count_documents(doc! { "account": "" }).limit(1).await?;
         Ok(())
     }
+}
+
+fn durable() -> WriteConcern {
+    WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build()
+}
+
+/// A short pause before retrying, doubling each time, with jitter so that contending pushes
+/// spread out.
+async fn backoff(attempt: u32) {
+    use rand::Rng;
+    let base = 10u64 << attempt.min(6);
+    let jitter = rand::thread_rng().gen_range(0..=base);
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
 }
 
 fn seq_of(d: &Document) -> i64 {
@@ -367,19 +409,35 @@ async fn socket(
     Ok(upgrade.max_message_size(max).on_upgrade(move |ws| serve_socket(ws, state, auth)))
 }
 
+/// How often an open socket checks that its session still stands and pings the device.
+const SOCKET_CHECK: Duration = Duration::from_secs(30);
+/// A device that sends nothing (not even a pong) for this long is gone.
+const SOCKET_IDLE: Duration = Duration::from_secs(90);
+
 async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
     let mut notes = state.log.subscribe();
+    let mut stop = state.shutdown.subscribe();
+    let mut check = tokio::time::interval(SOCKET_CHECK);
+    check.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
     let mut told = 0i64;
     let send = |msg: &ServerMessage| Message::Text(serde_json::to_string(msg).unwrap_or_default().into());
     loop {
         tokio::select! {
             incoming = ws.recv() => {
                 let Some(Ok(message)) = incoming else { break };
+                last_heard = tokio::time::Instant::now();
                 let text = match message {
                     Message::Text(t) => t.to_string(),
                     Message::Close(_) => break,
                     _ => continue,
                 };
+                // A session revoked (logout, password change, account deletion) or expired
+                // while the socket was open ends the socket before anything else happens.
+                if !matches!(session_alive(&state, auth.session_id).await, Ok(true)) {
+                    let _ = ws.send(send(&ServerMessage::Error { id: None, code: "unauthorized".into(), message: Error::Unauthorized.to_string() })).await;
+                    break;
+                }
                 let reply = match serde_json::from_str::<ClientMessage>(&text) {
                     Err(e) => ServerMessage::Error { id: None, code: "invalid".into(), message: format!("not a sync message: {e}") },
                     Ok(ClientMessage::Hello { protocol }) if protocol != PROTOCOL_VERSION => ServerMessage::Error {
@@ -427,6 +485,20 @@ async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 }
+            }
+            _ = check.tick() => {
+                let gone = last_heard.elapsed() > SOCKET_IDLE;
+                if gone || !matches!(session_alive(&state, auth.session_id).await, Ok(true)) {
+                    break;
+                }
+                if ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = stop.changed() => {
+                // The server is stopping: the request in hand is done; say goodbye.
+                let _ = ws.send(Message::Close(None)).await;
+                break;
             }
         }
     }

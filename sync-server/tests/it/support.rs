@@ -55,6 +55,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body: 16 * 1024 * 1024,
             auth_per_minute: 1_000,
+            trust_proxy: false,
             public_url: "https://expenso.example".into(),
             smtp_host: None,
             smtp_port: 25,

@@ -212,10 +212,22 @@ async fn bad_changes_are_refused_and_nothing_is_stored() {
     book(&mut twin, "3", "coffee");
     let (status, body) = push(&c, &mut twin).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
-    let stored = server.state.log.pull(Uuid::nil(), 0, 10).await.unwrap();
-    assert!(stored.changes.is_empty());
-    let (_, page) = c.send(Method::GET, "/api/v1/sync/changes?after=0", None).await;
-    assert_eq!(page["changes"].as_array().unwrap().len(), changes.len());
+    let (_, me) = c.send(Method::GET, "/api/v1/account", None).await;
+    let account = Uuid::parse_str(me["id"].as_str().unwrap()).unwrap();
+    let stored = server.state.log.pull(account, 0, 100).await.unwrap();
+    assert_eq!(stored.changes.len(), changes.len(), "only the first device's changes are in the log");
+    // Two different changes claiming one actor and sequence number within one push: refused.
+    let mut other = device(3);
+    book(&mut other, "1", "x");
+    let mut other_twin = device(3);
+    book(&mut other_twin, "2", "y");
+    let mut batch: Vec<WireChange> = other.changes_since(&[]).unwrap().into_iter().map(WireChange).collect();
+    batch.extend(other_twin.changes_since(&[]).unwrap().into_iter().map(WireChange));
+    let (status, body) = c
+        .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes: batch }).unwrap()))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
+    assert_eq!(server.state.log.pull(account, 0, 100).await.unwrap().changes.len(), changes.len());
     server.cleanup().await;
 }
 
@@ -268,10 +280,12 @@ async fn deleting_an_account_removes_its_ledger() {
 }
 
 #[tokio::test]
-async fn oversized_requests_are_refused() {
-    let server = TestServer::start_with(|c| c.max_body = 2_048).await;
+async fn bodies_up_to_the_configured_limit_are_read_and_larger_ones_refused() {
+    let server = TestServer::start_with(|c| c.max_body = 4 * 1024 * 1024).await;
     let c = server.account("kim@example.com").await;
-    let big = WireChange(vec![7u8; 4_096]);
+    // 2.5 MiB of bytes that are no change, 3.3 MiB as base64: read (past axum's 2 MiB
+    // default), then refused as invalid, not as too large.
+    let big = WireChange(vec![7u8; 5 * 512 * 1024]);
     let (status, body) = c
         .send(
             Method::POST,
@@ -279,6 +293,34 @@ async fn oversized_requests_are_refused() {
             Some(serde_json::to_value(PushRequest { changes: vec![big] }).unwrap()),
         )
         .await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid")), "{body}");
+    let huge = WireChange(vec![7u8; 5 * 1024 * 1024]);
+    let (status, body) = c
+        .send(
+            Method::POST,
+            "/api/v1/sync/changes",
+            Some(serde_json::to_value(PushRequest { changes: vec![huge] }).unwrap()),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{body}");
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_open_socket_ends_when_its_session_is_revoked() {
+    let server = TestServer::start().await;
+    let laptop = server.account("liv@example.com").await;
+    let phone = laptop.login("liv@example.com", "phone").await;
+    let mut ws = connect(&server.url, &phone).await;
+    assert_eq!(phone.send(Method::POST, "/api/v1/auth/logout", None).await.0, StatusCode::NO_CONTENT);
+    ws.send(Message::text(serde_json::to_string(&ClientMessage::Pull { after: 0, limit: None }).unwrap()))
+        .await
+        .unwrap();
+    match next_message(&mut ws).await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "unauthorized"),
+        other => panic!("expected the socket to refuse, got {other:?}"),
+    }
+    let end = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("the socket closes");
+    assert!(matches!(end, None | Some(Ok(Message::Close(_))) | Some(Err(_))), "{end:?}");
     server.cleanup().await;
 }
