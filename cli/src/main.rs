@@ -531,13 +531,7 @@ fn categories(store: &mut Store, command: CategoryCommand, out: &Out) -> Result<
         CategoryCommand::Edit { category, kind, name, color, icon, archive, unarchive } => {
             let kind: Option<Kind> = kind.as_deref().map(str::parse).transpose()?;
             let c = store.find_category(kind, &category)?;
-            let archived = if archive {
-                Some(true)
-            } else if unarchive {
-                Some(false)
-            } else {
-                None
-            };
+            let archived = archive_flag(archive, unarchive);
             let c = store.edit_category(c.id, &CategoryPatch { name, color, icon, archived }, now)?;
             out.message(&format!("Updated {} category {:?}", c.kind, c.name), &c)
         }
@@ -558,6 +552,15 @@ fn categories(store: &mut Store, command: CategoryCommand, out: &Out) -> Result<
     }
 }
 
+/// `--archive` / `--unarchive` / neither.
+fn archive_flag(archive: bool, unarchive: bool) -> Option<bool> {
+    match (archive, unarchive) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
 fn payment_methods(store: &mut Store, command: PaymentMethodCommand, out: &Out) -> Result<()> {
     let now = Utc::now();
     match command {
@@ -568,13 +571,7 @@ fn payment_methods(store: &mut Store, command: PaymentMethodCommand, out: &Out) 
         }
         PaymentMethodCommand::Edit { method, name, archive, unarchive } => {
             let m = store.find_payment_method(&method)?;
-            let archived = if archive {
-                Some(true)
-            } else if unarchive {
-                Some(false)
-            } else {
-                None
-            };
+            let archived = archive_flag(archive, unarchive);
             let m = store.edit_payment_method(m.id, name.as_deref(), archived, now)?;
             out.message(&format!("Updated payment method {:?}", m.name), &m)
         }

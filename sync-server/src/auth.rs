@@ -404,6 +404,18 @@ fn valid_locale(tag: &str) -> bool {
         && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// Checks the signed-in user's password before a sensitive action; returns their e-mail.
+async fn confirm_password(state: &AppState, user_id: Uuid, password: String, field: &str) -> Result<String> {
+    let (email, stored): (String, String) = sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&state.pg)
+        .await?;
+    if !blocking(move || verify_password(&password, Some(&stored))).await? {
+        return Err(Error::Invalid(format!("{field}: this is not your password")));
+    }
+    Ok(email)
+}
+
 #[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current_password: String,
@@ -420,14 +432,7 @@ async fn change_password(
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<StatusCode> {
     state.limiter.check(ip, "password")?;
-    let (email, stored): (String, String) = sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
-        .bind(auth.user_id)
-        .fetch_one(&state.pg)
-        .await?;
-    let current = req.current_password;
-    if !blocking(move || verify_password(&current, Some(&stored))).await? {
-        return Err(Error::Invalid("current_password: this is not your current password".into()));
-    }
+    let email = confirm_password(&state, auth.user_id, req.current_password, "current_password").await?;
     check_new_password(&req.new_password, &email)?;
     let new = req.new_password;
     let hash = blocking(move || hash_password(&new)).await??;
@@ -619,12 +624,7 @@ async fn delete_account(
     ApiJson(req): ApiJson<DeleteAccount>,
 ) -> Result<StatusCode> {
     state.limiter.check(ip, "password")?;
-    let (stored,): (String,) =
-        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(auth.user_id).fetch_one(&state.pg).await?;
-    let password = req.password;
-    if !blocking(move || verify_password(&password, Some(&stored))).await? {
-        return Err(Error::Invalid("password: this is not your password".into()));
-    }
+    confirm_password(&state, auth.user_id, req.password, "password").await?;
     // Sessions end first, so no device can push while the ledger goes; then the ledger; the
     // account last: if a step fails, the user can sign in again and retry.
     sqlx::query("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
