@@ -80,10 +80,10 @@ fn redact(url: &str) -> String {
     let (authority, path) = rest.split_at(authority_end);
     // The host follows the last '@': a password may contain '@' itself.
     let shown = match authority.rfind('@') {
-        Some(at) => {
-            let user = authority[..at].split(':').next().unwrap_or_default();
-            format!("{user}:***@{}", &authority[at + 1..])
-        }
+        Some(at) => match authority[..at].split_once(':') {
+            Some((user, _)) => format!("{user}:***@{}", &authority[at + 1..]),
+            None => authority.to_string(),
+        },
         None => authority.to_string(),
     };
     format!("{}{shown}{path}{query}", &without_query[..scheme_end + 3])
@@ -97,6 +97,7 @@ mod tests {
         assert_eq!(super::redact("mongodb://127.0.0.1:27017"), "mongodb://127.0.0.1:27017");
         assert_eq!(super::redact("postgres://app:p@ss@db/x"), "postgres://app:***@db/x");
         assert_eq!(super::redact("postgres://db/x?password=hunter2"), "postgres://db/x?…");
+        assert_eq!(super::redact("postgres://postgres@db/x"), "postgres://postgres@db/x");
         assert_eq!(super::redact("mongodb://u:s@h1,h2/?tlsCertificateKeyFilePassword=k"), "mongodb://u:***@h1,h2/?…");
     }
 }

@@ -38,6 +38,14 @@ pub struct ErrorBody {
 }
 
 impl Error {
+    /// The underlying cause, for start-up failures that must say what went wrong.
+    pub fn into_cause(self) -> anyhow::Error {
+        match self {
+            Error::Internal(e) => e,
+            other => anyhow::anyhow!("{other}"),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "invalid",

@@ -55,10 +55,8 @@ impl AppState {
         MIGRATOR.run(&pg).await.context("migrating PostgreSQL")?;
         let client = mongodb::Client::with_uri_str(&config.mongodb_uri).await.context("connecting to MongoDB")?;
         let db = client.database(&config.mongodb_database);
-        let log = sync::ChangeLog::open(client, &db)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .context("preparing MongoDB")?;
+        let log =
+            sync::ChangeLog::open(client, &db).await.map_err(error::Error::into_cause).context("preparing MongoDB")?;
         let limiter = Arc::new(security::RateLimiter::new(config.auth_per_minute));
         let mailer = mail::Mailer::from_config(&config).context("configuring SMTP")?.map(Arc::new);
         let shutdown = Arc::new(tokio::sync::watch::Sender::new(false));
