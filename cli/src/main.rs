@@ -421,19 +421,15 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let today = Local::now().date_naive();
             let mut workload = Workload::prepare(&mut store, seed, today, now())?;
             let mut stdout = std::io::stdout().lock();
-            let mut left = count;
-            while left > 0 {
-                let n = left.min(batch.max(1));
-                let items: Vec<_> = (0..n).map(|_| workload.next_transaction()).collect();
-                store.add_transactions(&items, now())?;
+            workload.fill_reporting(&mut store, count, batch, now(), |ids| {
                 if print_ids {
-                    for (id, _) in &items {
+                    for id in ids {
                         writeln!(stdout, "{id}")?;
                     }
                     stdout.flush()?;
                 }
-                left -= n;
-            }
+                Ok(())
+            })?;
             drop(stdout);
             if !print_ids {
                 out.message(&format!("Booked {count} sample transactions"), &serde_json::json!({ "booked": count }))?;

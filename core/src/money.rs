@@ -140,11 +140,6 @@ pub fn to_units(value: Decimal) -> Option<i64> {
     i64::try_from(v.mantissa()).ok()
 }
 
-/// The inverse of [`to_units`].
-pub fn from_units(units: i64) -> Decimal {
-    Decimal::new(units, AMOUNT_SCALE)
-}
-
 /// Active ISO 4217 codes and their minor units (ISO 4217 list, 2025 edition). Funds and
 /// precious metals without minor units are left out.
 const CURRENCIES: &[(&str, u8)] = &[
@@ -367,7 +362,7 @@ mod tests {
     fn units_round_trip() {
         let v = Decimal::from_str("1234.56").unwrap();
         assert_eq!(to_units(v), Some(12_345_600));
-        assert_eq!(from_units(12_345_600).normalize(), v.normalize());
+        assert_eq!(Decimal::new(12_345_600, AMOUNT_SCALE).normalize(), v.normalize());
         assert_eq!(to_units(Decimal::from_str("0.00001").unwrap()), None);
     }
 }

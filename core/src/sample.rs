@@ -106,11 +106,24 @@ impl Workload {
 
     /// Books `count` transactions in changes of `batch` transactions each.
     pub fn fill(&mut self, store: &mut Store, count: usize, batch: usize, now: DateTime<Utc>) -> Result<()> {
+        self.fill_reporting(store, count, batch, now, |_| Ok(()))
+    }
+
+    /// [`Workload::fill`], telling `stored` the ids of each batch once it is stored.
+    pub fn fill_reporting(
+        &mut self,
+        store: &mut Store,
+        count: usize,
+        batch: usize,
+        now: DateTime<Utc>,
+        mut stored: impl FnMut(&[Uuid]) -> std::io::Result<()>,
+    ) -> Result<()> {
         let mut left = count;
         while left > 0 {
             let n = left.min(batch.max(1));
             let items: Vec<_> = (0..n).map(|_| self.next_transaction()).collect();
             store.add_transactions(&items, now)?;
+            stored(&items.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
             left -= n;
         }
         Ok(())

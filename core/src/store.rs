@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use automerge::transaction::{CommitOptions, Transaction as AmTx};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, Prop, ReadDoc};
@@ -37,7 +37,6 @@ const BULK_RECORDS: usize = 1_000;
 
 pub struct Store {
     pub(crate) conn: Connection,
-    path: Option<PathBuf>,
     actor: ActorId,
     doc: Option<Loaded>,
     checkpointer: Option<Checkpointer>,
@@ -122,7 +121,7 @@ impl Store {
         }
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
-        let result = Store::init(conn, Some(path.to_path_buf()), actor, base_currency, now);
+        let result = Store::init(conn, Some(path), actor, base_currency, now);
         if result.is_err() {
             // Nothing of value is in a ledger that failed to initialize.
             for suffix in ["", "-wal", "-shm"] {
@@ -139,7 +138,7 @@ impl Store {
 
     fn init(
         conn: Connection,
-        path: Option<PathBuf>,
+        path: Option<&Path>,
         actor: ActorId,
         base: Currency,
         now: DateTime<Utc>,
@@ -150,8 +149,8 @@ impl Store {
         let genesis = doc::genesis();
         conn.execute("INSERT INTO doc_snapshot (id, data) VALUES (1, ?1)", [genesis.save()])?;
         conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [actor.to_bytes()])?;
-        let checkpointer = path.as_deref().map(Checkpointer::start).transpose()?;
-        let mut store = Store { conn, path, actor, doc: None, checkpointer, commits_since_checkpoint: 0 };
+        let checkpointer = path.map(Checkpointer::start).transpose()?;
+        let mut store = Store { conn, actor, doc: None, checkpointer, commits_since_checkpoint: 0 };
         store.rebuild_view()?;
         store.commit(now, |tx, _| {
             doc::put_base_currency(tx, base)?;
@@ -183,18 +182,7 @@ impl Store {
         migrate(&conn)?;
         optimize(&conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
-        Ok(Store {
-            conn,
-            path: Some(path.to_path_buf()),
-            actor: ActorId::from(actor),
-            doc: None,
-            checkpointer,
-            commits_since_checkpoint: 0,
-        })
-    }
-
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        Ok(Store { conn, actor: ActorId::from(actor), doc: None, checkpointer, commits_since_checkpoint: 0 })
     }
 
     /// This device's actor id in the document.
