@@ -24,4 +24,4 @@ pub use model::{
 pub use money::Currency;
 pub use query::{CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage};
 pub use rust_decimal::Decimal;
-pub use store::{MergeOutcome, StorageStats, Store};
+pub use store::{Changed, MergeOutcome, StorageStats, Store};

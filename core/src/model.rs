@@ -23,6 +23,7 @@ pub const MAX_ICON: usize = 16;
 pub const MIN_YEAR: i32 = 1900;
 pub const MAX_YEAR: i32 = 2200;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -72,12 +73,15 @@ impl FromStr for Kind {
 }
 
 /// A booked expense or income, as the view shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {
     pub id: Uuid,
     pub kind: Kind,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub amount: Decimal,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: Currency,
     pub date: NaiveDate,
     pub category_id: Uuid,
@@ -96,6 +100,7 @@ pub struct Transaction {
 }
 
 /// A new transaction as typed by a user. Text fields are validated by the store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NewTransaction {
@@ -115,6 +120,7 @@ pub struct NewTransaction {
 }
 
 /// A change to some fields of a transaction; `None` leaves a field as it is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TransactionPatch {
@@ -129,6 +135,7 @@ pub struct TransactionPatch {
     pub tags: Option<Vec<String>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
     pub id: Uuid,
@@ -149,6 +156,7 @@ pub struct Category {
     pub merged_into: Option<Uuid>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NewCategory {
@@ -158,6 +166,7 @@ pub struct NewCategory {
     pub icon: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CategoryPatch {
@@ -167,6 +176,7 @@ pub struct CategoryPatch {
     pub archived: Option<bool>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentMethod {
     pub id: Uuid,
@@ -175,8 +185,10 @@ pub struct PaymentMethod {
     pub builtin: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub base_currency: Currency,
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -88,6 +88,7 @@ impl Default for PageRequest {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionPage {
     pub items: Vec<Transaction>,
@@ -96,12 +97,17 @@ pub struct TransactionPage {
 }
 
 /// Income, expenses and their difference in one currency.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: Currency,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub income: Decimal,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub expense: Decimal,
     /// income − expense
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub net: Decimal,
     pub count: u64,
 }
@@ -185,23 +191,29 @@ impl<'de> Deserialize<'de> for Month {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthSummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub month: Month,
     /// One entry per currency used that month; empty for a month without transactions.
     pub totals: Vec<Totals>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryTotal {
     pub category_id: Uuid,
     pub name: String,
     pub color: String,
     pub icon: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: Currency,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub total: Decimal,
     pub count: u64,
     /// Share of the kind's total in this currency, in percent with one decimal.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub percent: Decimal,
 }
 
@@ -314,6 +326,16 @@ impl Store {
             rowids.iter().filter_map(|id| rows.remove(id)).collect()
         };
         Ok(TransactionPage { items, total: total as u64 })
+    }
+
+    /// Every transaction in id order, `limit` at a time after `after`: for exporting or
+    /// republishing a whole ledger without holding it in memory.
+    pub fn transactions_by_id(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Transaction>> {
+        let after = after.map(|id| id.as_bytes().to_vec()).unwrap_or_default();
+        let sql = format!("SELECT {TX_COLUMNS} FROM {TX_FROM} WHERE t.id > ?1 ORDER BY t.id LIMIT ?2");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![after, limit], row_to_transaction)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The most recent transactions by date.

@@ -41,6 +41,51 @@ pub struct Store {
     doc: Option<Loaded>,
     checkpointer: Option<Checkpointer>,
     commits_since_checkpoint: u32,
+    changed: Changed,
+}
+
+/// Which records the view changed since the caller last asked ([`Store::take_changed`]):
+/// what a screen refreshes or a server re-publishes, whether the change was made here or
+/// merged from elsewhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// Too much changed to list (a rebuild of the view): treat every record as changed.
+    pub everything: bool,
+    pub settings: bool,
+    pub categories: std::collections::BTreeSet<uuid::Uuid>,
+    pub payment_methods: std::collections::BTreeSet<uuid::Uuid>,
+    /// Transactions added, edited, deleted, or moved to another category.
+    pub transactions: std::collections::BTreeSet<uuid::Uuid>,
+}
+
+/// Past this many changed transactions, [`Changed`] stops listing them and says `everything`.
+const CHANGED_LIST_MAX: usize = 20_000;
+
+impl Changed {
+    pub fn is_empty(&self) -> bool {
+        !self.everything
+            && !self.settings
+            && self.categories.is_empty()
+            && self.payment_methods.is_empty()
+            && self.transactions.is_empty()
+    }
+
+    fn add(&mut self, t: &Touched, moved: Vec<uuid::Uuid>) {
+        if self.everything {
+            return;
+        }
+        self.settings |= t.settings;
+        self.categories.extend(t.categories.iter().copied());
+        self.payment_methods.extend(t.payment_methods.iter().copied());
+        self.transactions.extend(t.transactions.iter().copied().chain(t.created.iter().map(|t| t.id)).chain(moved));
+        if self.transactions.len() > CHANGED_LIST_MAX {
+            self.set_everything();
+        }
+    }
+
+    fn set_everything(&mut self) {
+        *self = Changed { everything: true, ..Changed::default() };
+    }
 }
 
 /// Folds the WAL into the database file on a thread of its own, so that a user's write never
@@ -136,6 +181,40 @@ impl Store {
         Store::init(Connection::open_in_memory()?, None, actor, base_currency, now)
     }
 
+    /// An in-memory replica of a ledger that exists elsewhere: it starts from `document` (a
+    /// saved document, see [`Store::save_document`]) or from the genesis alone, and writes
+    /// nothing of its own until asked to. A server keeps one to answer for an account.
+    pub fn replica_in_memory(actor: ActorId, document: Option<&[u8]>) -> Result<Store> {
+        let snapshot = match document {
+            Some(bytes) => {
+                let doc =
+                    Automerge::load(bytes).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
+                Containers::of(&doc).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
+                let schema = doc::schema_of(&doc)?;
+                if schema > doc::SCHEMA_VERSION {
+                    return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
+                }
+                bytes.to_vec()
+            }
+            None => doc::genesis().save(),
+        };
+        let conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        migrate(&conn)?;
+        conn.execute("INSERT INTO doc_snapshot (id, data) VALUES (1, ?1)", [&snapshot])?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [actor.to_bytes()])?;
+        let mut store = Store {
+            conn,
+            actor,
+            doc: None,
+            checkpointer: None,
+            commits_since_checkpoint: 0,
+            changed: Changed::default(),
+        };
+        store.rebuild_view()?;
+        Ok(store)
+    }
+
     fn init(
         conn: Connection,
         path: Option<&Path>,
@@ -150,7 +229,8 @@ impl Store {
         conn.execute("INSERT INTO doc_snapshot (id, data) VALUES (1, ?1)", [genesis.save()])?;
         conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [actor.to_bytes()])?;
         let checkpointer = path.map(Checkpointer::start).transpose()?;
-        let mut store = Store { conn, actor, doc: None, checkpointer, commits_since_checkpoint: 0 };
+        let mut store =
+            Store { conn, actor, doc: None, checkpointer, commits_since_checkpoint: 0, changed: Changed::default() };
         store.rebuild_view()?;
         store.commit(now, |tx, _| {
             doc::put_base_currency(tx, base)?;
@@ -182,7 +262,14 @@ impl Store {
         migrate(&conn)?;
         optimize(&conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
-        Ok(Store { conn, actor: ActorId::from(actor), doc: None, checkpointer, commits_since_checkpoint: 0 })
+        Ok(Store {
+            conn,
+            actor: ActorId::from(actor),
+            doc: None,
+            checkpointer,
+            commits_since_checkpoint: 0,
+            changed: Changed::default(),
+        })
     }
 
     /// This device's actor id in the document.
@@ -249,8 +336,9 @@ impl Store {
         }
         let change = loaded.doc.get_last_local_change().expect("a change was just committed");
         let seq = insert_change(&sql, &change)?;
-        view::apply(&sql, &loaded.doc, &containers, &touched)?;
+        let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
         sql.commit()?;
+        self.changed.add(&touched, moved);
         loaded.seen_seq = loaded.seen_seq.max(seq);
         loaded.pending_changes += 1;
         loaded.pending_bytes += change.raw_bytes().len() as u64;
@@ -309,12 +397,19 @@ impl Store {
         for change in &fresh {
             seq = seq.max(insert_change(&sql, change)?);
         }
-        if full {
+        let changed = if full {
             view::rebuild(&sql, &loaded.doc, &containers)?;
+            None
         } else {
-            view::apply(&sql, &loaded.doc, &containers, &touched_between(&loaded.doc, &containers, &before, &after))?;
-        }
+            let touched = touched_between(&loaded.doc, &containers, &before, &after);
+            let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
+            Some((touched, moved))
+        };
         sql.commit()?;
+        match changed {
+            Some((touched, moved)) => self.changed.add(&touched, moved),
+            None => self.changed.set_everything(),
+        }
         loaded.seen_seq = seq;
         loaded.pending_changes += fresh.len() as u64;
         loaded.pending_bytes += fresh.iter().map(|c| c.raw_bytes().len() as u64).sum::<u64>();
@@ -429,8 +524,21 @@ impl Store {
         let containers = Containers::of(&loaded.doc)?;
         view::rebuild(&sql, &loaded.doc, &containers)?;
         sql.commit()?;
+        self.changed.set_everything();
         self.doc = Some(loaded);
         optimize(&self.conn)
+    }
+
+    /// What the view changed since the last call (or since the store was opened), and
+    /// forgets it.
+    pub fn take_changed(&mut self) -> Changed {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The whole document in automerge's compact saved form: what a fresh replica starts
+    /// from ([`Store::replica_in_memory`]).
+    pub fn save_document(&mut self) -> Result<Vec<u8>> {
+        Ok(self.loaded()?.doc.save())
     }
 
     /// Compares the view with the document, record by record; `Ok(())` when they agree.

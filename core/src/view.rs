@@ -28,7 +28,9 @@ pub(crate) struct Touched {
     pub created: Vec<Transaction>,
 }
 
-pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched) -> Result<()> {
+/// Writes the rows of the touched records; returns the transactions whose category now
+/// resolves differently (a category was deleted or merged) besides those touched.
+pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched) -> Result<Vec<Uuid>> {
     if t.settings {
         write_settings(sql, d)?;
     }
@@ -54,9 +56,10 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
         sql.execute("DELETE FROM categories WHERE id = ?1", [id.as_bytes()])?;
     }
     let resolver = Resolver::load(sql)?;
-    if let Some(before) = before {
-        resolver.reresolve(sql, &before, &removed)?;
-    }
+    let moved = match before {
+        Some(before) => resolver.reresolve(sql, &before, &removed)?,
+        None => Vec::new(),
+    };
     for tx in &t.created {
         upsert_transaction(sql, &resolver, tx, true)?;
     }
@@ -68,7 +71,7 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
             }
         }
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// Recomputes the whole view from the document. The per-row triggers are suspended while the
@@ -276,7 +279,9 @@ impl Resolver {
     /// than under `before` (or whose category was `removed`): the rows holding the reference
     /// (as `category_ref`, or as their live `category` without one) get its new resolution.
     /// A rename or recolour resolves nothing differently and writes no row.
-    fn reresolve(&self, sql: &Connection, before: &Resolver, removed: &[(Uuid, i64)]) -> Result<()> {
+    /// Returns the ids of the rows it changed.
+    fn reresolve(&self, sql: &Connection, before: &Resolver, removed: &[(Uuid, i64)]) -> Result<Vec<Uuid>> {
+        let mut moved = Vec::new();
         let known = self.categories.iter().map(|(&id, v)| (id, v.0, false));
         for (id, no, gone) in known.chain(removed.iter().map(|&(id, no)| (id, no, true))) {
             for kind in [Kind::Expense, Kind::Income] {
@@ -285,15 +290,21 @@ impl Resolver {
                     continue;
                 }
                 let reference = (target_id != Some(id)).then(|| id.as_bytes().to_vec());
-                sql.prepare_cached(
+                let mut stmt = sql.prepare_cached(
                     "UPDATE transactions SET category = ?1, category_ref = ?2
                      WHERE kind = ?5 AND (category_ref = ?3 OR (category_ref IS NULL AND category = ?4))
-                       AND (category <> ?1 OR category_ref IS NOT ?2)",
-                )?
-                .execute(params![target, reference, id.as_bytes(), no, kind.as_i64()])?;
+                       AND (category <> ?1 OR category_ref IS NOT ?2)
+                     RETURNING id",
+                )?;
+                let rows = stmt.query_map(params![target, reference, id.as_bytes(), no, kind.as_i64()], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                })?;
+                for row in rows {
+                    moved.extend(Uuid::from_slice(&row?).ok());
+                }
             }
         }
-        Ok(())
+        Ok(moved)
     }
 }
 
