@@ -632,6 +632,7 @@ async fn delete_account(
         .execute(&state.pg)
         .await?;
     state.log.delete_account(auth.user_id).await?;
+    state.ledgers.delete_account(auth.user_id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1").bind(auth.user_id).execute(&state.pg).await?;
     tracing::info!(user = %auth.user_id, "account deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -18,6 +18,9 @@ pub enum Error {
     BadCredentials,
     #[error("{0}")]
     Conflict(String),
+    /// A category that still has transactions was to be deleted without a destination.
+    #[error("{0}")]
+    CategoryInUse(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("too many attempts; try again in a minute")]
@@ -52,6 +55,7 @@ impl Error {
             Error::Unauthorized => "unauthorized",
             Error::BadCredentials => "bad_credentials",
             Error::Conflict(_) => "conflict",
+            Error::CategoryInUse(_) => "category_in_use",
             Error::NotFound(_) => "not_found",
             Error::RateLimited => "rate_limited",
             Error::TooLarge => "too_large",
@@ -64,7 +68,7 @@ impl Error {
         match self {
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::CategoryInUse(_) => StatusCode::CONFLICT,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -86,6 +90,18 @@ impl IntoResponse for Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::Internal(e.into())
+    }
+}
+
+/// The ledger's own answers: a user's mistake keeps its meaning, anything else is internal.
+impl From<expenso_core::Error> for Error {
+    fn from(e: expenso_core::Error) -> Self {
+        match e {
+            expenso_core::Error::Invalid { .. } => Error::Invalid(e.to_string()),
+            expenso_core::Error::NotFound { entity, .. } => Error::NotFound(entity),
+            expenso_core::Error::CategoryInUse { .. } => Error::CategoryInUse(e.to_string()),
+            other => Error::Internal(other.into()),
+        }
     }
 }
 

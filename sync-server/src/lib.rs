@@ -8,9 +8,11 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ledger;
 pub mod mail;
 pub mod security;
 pub mod sync;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub pg: sqlx::PgPool,
     pub log: sync::ChangeLog,
+    pub ledgers: ledger::Ledgers,
     pub limiter: Arc<security::RateLimiter>,
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Set to `true` when the server stops: open WebSockets close.
@@ -57,10 +60,21 @@ impl AppState {
         let db = client.database(&config.mongodb_database);
         let log =
             sync::ChangeLog::open(client, &db).await.map_err(error::Error::into_cause).context("preparing MongoDB")?;
+        let ledgers = ledger::Ledgers::open(log.clone(), pg.clone(), &db, config.ledger_cache)
+            .await
+            .map_err(error::Error::into_cause)
+            .context("preparing MongoDB")?;
         let limiter = Arc::new(security::RateLimiter::new(config.auth_per_minute));
         let mailer = mail::Mailer::from_config(&config).context("configuring SMTP")?.map(Arc::new);
         let shutdown = Arc::new(tokio::sync::watch::Sender::new(false));
-        Ok(AppState { config: Arc::new(config), pg, log, limiter, mailer, shutdown })
+        Ok(AppState { config: Arc::new(config), pg, log, ledgers, limiter, mailer, shutdown })
+    }
+
+    /// Starts the instance's background work: hearing of changes stored through other
+    /// instances (polling every `poll`) and the materializer.
+    pub fn spawn_background(&self, poll: Duration) {
+        tokio::spawn(self.log.clone().watch_other_instances(poll));
+        tokio::spawn(self.ledgers.clone().run());
     }
 }
 
@@ -68,7 +82,8 @@ impl AppState {
 #[openapi(
     info(title = "ExpensoTrack sync server", description = "Accounts, sessions and ledger sync for ExpensoTrack's devices and web dashboard."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "account"), (name = "sync"), (name = "operations"))
+    tags((name = "auth"), (name = "account"), (name = "sync"), (name = "transactions"), (name = "categories"),
+         (name = "summaries"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -92,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(ready))
         .merge(auth::router())
         .merge(sync::router())
+        .merge(web::router())
         .split_for_parts();
     router
         .route("/api/openapi.json", get(move || async move { Json(api) }))

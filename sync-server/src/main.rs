@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting");
     let listen = config.listen;
     let state = AppState::connect(config).await?;
-    tokio::spawn(state.log.clone().watch_other_instances(Duration::from_millis(500)));
+    state.spawn_background(Duration::from_millis(500));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     let stopping = state.shutdown.clone();

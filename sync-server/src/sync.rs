@@ -39,7 +39,7 @@ pub const MAX_PUSH: usize = 10_000;
 
 /// Routes and their OpenAPI operations, registered together.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(pull, push)).routes(routes!(socket))
+    OpenApiRouter::new().routes(routes!(pull, push)).routes(routes!(socket)).routes(routes!(snapshot))
 }
 
 /// The change logs in MongoDB.
@@ -73,6 +73,11 @@ impl ChangeLog {
         counters.create_index(IndexModel::builder().keys(doc! { "updated_at": 1 }).build()).await?;
         let (notify, _) = broadcast::channel(4096);
         Ok(ChangeLog { client, changes, counters, notify })
+    }
+
+    /// Each account's counter: the log's newest seq, and the materializer's bookkeeping.
+    pub fn counters(&self) -> Collection<Document> {
+        self.counters.clone()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, i64)> {
@@ -200,7 +205,10 @@ impl ChangeLog {
         let now = mongodb::bson::DateTime::now();
         let counter = self
             .counters
-            .find_one_and_update(doc! { "_id": account }, doc! { "$inc": { "seq": n }, "$set": { "updated_at": now } })
+            .find_one_and_update(
+                doc! { "_id": account },
+                doc! { "$inc": { "seq": n }, "$set": { "updated_at": now, "dirty": true } },
+            )
             .upsert(true)
             .return_document(ReturnDocument::After)
             .session(&mut session)
@@ -359,7 +367,9 @@ async fn push(
     auth: Auth,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>> {
-    Ok(Json(state.log.push(auth.user_id, auth.session_id, &req.changes).await?))
+    let stored = state.log.push(auth.user_id, auth.session_id, &req.changes).await?;
+    state.ledgers.schedule(auth.user_id);
+    Ok(Json(stored))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -380,6 +390,30 @@ async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQue
         return Err(Error::Invalid("after: must be 0 or more".into()));
     }
     Ok(Json(state.log.pull(auth.user_id, q.after, q.limit.unwrap_or(MAX_PULL)).await?))
+}
+
+/// The header that carries a snapshot's position in the change log.
+pub const SNAPSHOT_SEQ_HEADER: &str = "expenso-seq";
+
+/// A fresh device's start: the account's ledger as one compacted automerge document
+/// (`application/octet-stream`); the `Expenso-Seq` header is the log position it covers, from
+/// which the device pulls the later changes.
+#[utoipa::path(get, path = "/api/v1/sync/snapshot", tag = "sync", security(("bearer" = [])),
+    responses((status = 200, description = "the saved automerge document", content_type = "application/octet-stream",
+               headers(("expenso-seq" = i64, description = "the last change-log seq the snapshot holds"))),
+              (status = 401, body = ErrorBody)))]
+async fn snapshot(State(state): State<AppState>, auth: Auth) -> Result<Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let (upto, bytes) = state.ledgers.snapshot(auth.user_id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::HeaderName::from_static(SNAPSHOT_SEQ_HEADER), upto.to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -451,6 +485,7 @@ async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
                     },
                     Ok(ClientMessage::Push { id, changes }) => match state.log.push(auth.user_id, auth.session_id, &changes).await {
                         Ok(r) => {
+                            state.ledgers.schedule(auth.user_id);
                             told = told.max(r.latest);
                             ServerMessage::Stored { id, stored: r.stored, latest: r.latest }
                         }

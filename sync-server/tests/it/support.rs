@@ -56,6 +56,7 @@ impl TestServer {
             max_body: 16 * 1024 * 1024,
             auth_per_minute: 1_000,
             trust_proxy: false,
+            ledger_cache: 8,
             public_url: "https://expenso.example".into(),
             smtp_host: None,
             smtp_port: 25,
@@ -84,7 +85,7 @@ impl TestServer {
         tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
-        tokio::spawn(state.log.clone().watch_other_instances(Duration::from_millis(100)));
+        state.spawn_background(Duration::from_millis(100));
         TestServer { url, state, pg_admin: String::new(), pg_name: String::new() }
     }
 

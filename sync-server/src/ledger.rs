@@ -1,0 +1,760 @@
+//! Each account's ledger as the server knows it, beside the relay: a replica of the core
+//! ledger that the server loads on demand, from which it publishes the materialized records
+//! (MongoDB) and the categories, payment methods and settings (PostgreSQL), keeps compacted
+//! snapshots for fresh devices, and through which the web dashboard's edits become changes.
+//!
+//! **Invariant:** every projection follows the ledger document: after the materializer has
+//! caught up with an account's change log, its records and rows equal the core's view of the
+//! same changes.
+//!
+//! Memory is bounded: at most `ledger_cache` replicas are loaded (least recently used go
+//! first, and idle ones after ten minutes), and at most two accounts are materialized at once.
+//! One instance at a time materializes an account (a lease in the account's counter); the
+//! `dirty` flag, set in the same transaction that stores a change, makes sure an account whose
+//! materialization was interrupted is picked up again, by any instance.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use expenso_core::sync::WireChange;
+use expenso_core::{ActorId, Changed, Decimal, Store, Transaction};
+use futures::TryStreamExt;
+use mongodb::bson::spec::BinarySubtype;
+use mongodb::bson::{doc, Binary, Bson, DateTime as BsonDateTime, Decimal128, Document};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, Database, IndexModel};
+use tokio::sync::{mpsc, Semaphore};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::sync::ChangeLog;
+
+/// Snapshots are stored in parts below MongoDB's 16 MB document limit.
+const SNAPSHOT_PART: usize = 4 * 1024 * 1024;
+/// A new snapshot is taken once this many changes arrived after the last one.
+pub const SNAPSHOT_EVERY: i64 = 500;
+/// How long one instance may materialize an account before another may take over.
+const LEASE: Duration = Duration::from_secs(60);
+/// A replica unused this long is dropped.
+const IDLE: Duration = Duration::from_secs(600);
+/// How often every instance looks for accounts whose materialization is behind.
+const SWEEP: Duration = Duration::from_secs(5);
+/// Records written one by one up to this many; more are replaced in bulk.
+const ONE_BY_ONE: usize = 50;
+const BULK: usize = 1_000;
+
+type Slot = Arc<tokio::sync::Mutex<Option<Replica>>>;
+
+struct Replica {
+    store: Store,
+    /// The last log seq applied.
+    cursor: i64,
+    /// The seq of the newest stored snapshot.
+    snapshot_upto: i64,
+}
+
+#[derive(Clone)]
+pub struct Ledgers {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    log: ChangeLog,
+    pg: sqlx::PgPool,
+    records: Collection<Document>,
+    snapshots: Collection<Document>,
+    counters: Collection<Document>,
+    cache: Mutex<HashMap<Uuid, (Slot, Instant)>>,
+    capacity: usize,
+    /// This instance, as the holder of materialization leases.
+    instance: String,
+    /// CPU-heavy replica work (loading, merging, saving) at most this many at once.
+    cpu: Semaphore,
+    wake: mpsc::UnboundedSender<Uuid>,
+    wakes: Mutex<Option<mpsc::UnboundedReceiver<Uuid>>>,
+}
+
+impl Ledgers {
+    pub async fn open(log: ChangeLog, pg: sqlx::PgPool, db: &Database, capacity: usize) -> Result<Ledgers> {
+        let records = db.collection::<Document>("records");
+        records
+            .create_indexes([
+                IndexModel::builder().keys(doc! { "account": 1, "date": -1 }).build(),
+                IndexModel::builder().keys(doc! { "account": 1, "category": 1, "date": -1 }).build(),
+            ])
+            .await?;
+        let snapshots = db.collection::<Document>("snapshots");
+        snapshots
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "account": 1, "upto": -1, "part": 1 })
+                    .options(IndexOptions::builder().unique(true).build())
+                    .build(),
+            )
+            .await?;
+        let counters = log.counters();
+        counters.create_index(IndexModel::builder().keys(doc! { "dirty": 1 }).build()).await?;
+        let (wake, wakes) = mpsc::unbounded_channel();
+        Ok(Ledgers {
+            inner: Arc::new(Inner {
+                log,
+                pg,
+                records,
+                snapshots,
+                counters,
+                cache: Mutex::new(HashMap::new()),
+                capacity: capacity.max(1),
+                instance: Uuid::new_v4().to_string(),
+                cpu: Semaphore::new(2),
+                wake,
+                wakes: Mutex::new(Some(wakes)),
+            }),
+        })
+    }
+
+    /// Asks the materializer to bring an account's projections up to date.
+    pub fn schedule(&self, account: Uuid) {
+        let _ = self.inner.wake.send(account);
+    }
+
+    /// Number of replicas loaded now.
+    pub fn loaded(&self) -> usize {
+        self.inner.cache.lock().expect("cache lock").len()
+    }
+
+    /// The materializer: projects the accounts it is woken for, at most two at once, and
+    /// every few seconds looks for accounts left dirty (by an interrupted materialization
+    /// or another instance). Runs until the process ends.
+    pub async fn run(self) {
+        let Some(mut wakes) = self.inner.wakes.lock().expect("wakes lock").take() else {
+            return;
+        };
+        let running: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+        let again: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+        let slots = Arc::new(Semaphore::new(2));
+        let mut sweep = tokio::time::interval(SWEEP);
+        loop {
+            let accounts: Vec<Uuid> = tokio::select! {
+                Some(account) = wakes.recv() => vec![account],
+                _ = sweep.tick() => {
+                    self.evict_idle();
+                    match self.dirty_accounts().await {
+                        Ok(accounts) => accounts,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "looking for accounts to materialize failed");
+                            Vec::new()
+                        }
+                    }
+                }
+                else => return,
+            };
+            for account in accounts {
+                if !running.lock().expect("running lock").insert(account) {
+                    again.lock().expect("again lock").insert(account);
+                    continue;
+                }
+                let (this, running, again, slots) = (self.clone(), running.clone(), again.clone(), slots.clone());
+                tokio::spawn(async move {
+                    let _permit = slots.acquire().await;
+                    loop {
+                        if let Err(e) = this.materialize(account).await {
+                            tracing::warn!(error = %e, %account, "materializing failed; retried later");
+                        }
+                        if !again.lock().expect("again lock").remove(&account) {
+                            break;
+                        }
+                    }
+                    running.lock().expect("running lock").remove(&account);
+                });
+            }
+        }
+    }
+
+    async fn dirty_accounts(&self) -> Result<Vec<Uuid>> {
+        let docs: Vec<Document> = self
+            .inner
+            .counters
+            .find(doc! { "dirty": true })
+            .projection(doc! { "_id": 1 })
+            .limit(1000)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs.iter().filter_map(|d| d.get_str("_id").ok().and_then(|s| Uuid::parse_str(s).ok())).collect())
+    }
+
+    fn evict_idle(&self) {
+        let mut cache = self.inner.cache.lock().expect("cache lock");
+        cache.retain(|_, (slot, used)| used.elapsed() < IDLE || slot.try_lock().is_err());
+    }
+
+    fn slot(&self, account: Uuid) -> Slot {
+        let mut cache = self.inner.cache.lock().expect("cache lock");
+        if let Some((slot, used)) = cache.get_mut(&account) {
+            *used = Instant::now();
+            return slot.clone();
+        }
+        // Make room: drop the least recently used replicas nobody is using.
+        while cache.len() >= self.inner.capacity {
+            let victim = cache
+                .iter()
+                .filter(|(_, (slot, _))| slot.try_lock().is_ok())
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| *id);
+            match victim {
+                Some(id) => {
+                    cache.remove(&id);
+                }
+                None => break,
+            }
+        }
+        let slot: Slot = Arc::default();
+        cache.insert(account, (slot.clone(), Instant::now()));
+        slot
+    }
+
+    /// Brings the account's replica up to its change log, loading it first if needed.
+    async fn catch_up(&self, account: Uuid, slot: &mut Option<Replica>) -> Result<()> {
+        if slot.is_none() {
+            *slot = Some(self.load(account).await?);
+        }
+        loop {
+            let cursor = slot.as_ref().map(|r| r.cursor).unwrap_or(0);
+            let page = self.inner.log.pull(account, cursor, expenso_core::sync::MAX_PULL).await?;
+            if page.changes.is_empty() {
+                return Ok(());
+            }
+            let raw: Vec<Vec<u8>> = page.changes.into_iter().map(|c| c.change.0).collect();
+            let mut replica = slot.take().expect("loaded above");
+            let result = self
+                .blocking(move || {
+                    let r = replica.store.apply_changes(&raw).map(|_| ());
+                    (replica, r)
+                })
+                .await;
+            match result {
+                (mut replica, Ok(())) => {
+                    replica.cursor = page.cursor;
+                    *slot = Some(replica);
+                }
+                // The log holds a change the ledger refuses (forged, or from a newer app):
+                // the replica is dropped and the error reported.
+                (_, Err(e)) => return Err(Error::Internal(anyhow::anyhow!("account {account}: {e}"))),
+            }
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Loads a replica: the newest snapshot, then the changes the projections already hold
+    /// (so that only what came later counts as changed).
+    async fn load(&self, account: Uuid) -> Result<Replica> {
+        let (snapshot_upto, bytes) = match self.stored_snapshot(account).await? {
+            Some((upto, bytes)) => (upto, Some(bytes)),
+            None => (0, None),
+        };
+        let materialized = self.materialized(account).await?;
+        let mut replica = self
+            .blocking(move || {
+                Store::replica_in_memory(ActorId::random(), bytes.as_deref()).map(|store| Replica {
+                    store,
+                    cursor: snapshot_upto,
+                    snapshot_upto,
+                })
+            })
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("account {account}: the stored snapshot: {e}")))?;
+        if snapshot_upto <= materialized {
+            let mut slot = Some(replica);
+            while slot.as_ref().is_some_and(|r| r.cursor < materialized) {
+                let cursor = slot.as_ref().map(|r| r.cursor).unwrap_or(0);
+                let limit = (materialized - cursor).clamp(1, i64::from(expenso_core::sync::MAX_PULL)) as u32;
+                let page = self.inner.log.pull(account, cursor, limit).await?;
+                if page.changes.is_empty() {
+                    break;
+                }
+                let raw: Vec<Vec<u8>> = page.changes.into_iter().map(|c| c.change.0).collect();
+                let mut r = slot.take().expect("present");
+                let (r, result) = self
+                    .blocking(move || {
+                        let result = r.store.apply_changes(&raw).map(|_| ());
+                        (r, result)
+                    })
+                    .await;
+                result.map_err(|e| Error::Internal(anyhow::anyhow!("account {account}: {e}")))?;
+                slot = Some(Replica { cursor: page.cursor, ..r });
+            }
+            replica = slot.expect("present");
+            // The projections hold everything up to here already (if anything was ever
+            // published: a new account's first pass publishes the genesis' categories too).
+            if materialized > 0 {
+                replica.store.take_changed();
+            }
+        }
+        Ok(replica)
+    }
+
+    /// Runs replica work off the async threads, two at a time.
+    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+        let _permit = self.inner.cpu.acquire().await;
+        tokio::task::spawn_blocking(work).await.expect("replica work does not panic")
+    }
+
+    /// Brings the account's records and rows up to its change log. Returns whether this
+    /// instance did it (false: another instance holds the account's lease).
+    pub async fn materialize(&self, account: Uuid) -> Result<bool> {
+        if !self.lease(account).await? {
+            return Ok(false);
+        }
+        let result = self.materialize_leased(account).await;
+        let _ = self
+            .inner
+            .counters
+            .update_one(
+                doc! { "_id": account.to_string(), "lease_owner": &self.inner.instance },
+                doc! { "$set": { "lease_until": BsonDateTime::from_millis(0) } },
+            )
+            .await;
+        result.map(|_| true)
+    }
+
+    async fn materialize_leased(&self, account: Uuid) -> Result<()> {
+        let slot = self.slot(account);
+        let mut guard = slot.lock().await;
+        let result = async {
+            self.catch_up(account, &mut guard).await?;
+            let replica = guard.take().expect("caught up");
+            let (replica, changed) = self
+                .blocking(move || {
+                    let mut replica = replica;
+                    let changed = replica.store.take_changed();
+                    (replica, changed)
+                })
+                .await;
+            let cursor = replica.cursor;
+            *guard = Some(replica);
+            if !changed.is_empty() {
+                self.project(account, &mut guard, &changed).await?;
+            }
+            self.inner
+                .counters
+                .update_one(
+                    doc! { "_id": account.to_string(), "$or": [
+                        { "materialized": { "$exists": false } },
+                        { "materialized": { "$lt": cursor } },
+                    ] },
+                    doc! { "$set": { "materialized": cursor } },
+                )
+                .await?;
+            self.inner
+                .counters
+                .update_one(doc! { "_id": account.to_string(), "seq": cursor }, doc! { "$set": { "dirty": false } })
+                .await?;
+            self.maybe_snapshot(account, guard.as_mut().expect("present")).await
+        }
+        .await;
+        if result.is_err() {
+            // What was taken from the replica may be half published: reload it, so the next
+            // pass starts again from what the projections are known to hold.
+            *guard = None;
+        }
+        result
+    }
+
+    async fn lease(&self, account: Uuid) -> Result<bool> {
+        let now = BsonDateTime::now();
+        let until = BsonDateTime::from_millis(now.timestamp_millis() + LEASE.as_millis() as i64);
+        let me = &self.inner.instance;
+        let taken = self
+            .inner
+            .counters
+            .find_one_and_update(
+                doc! { "_id": account.to_string(), "$or": [
+                    { "lease_until": { "$exists": false } },
+                    { "lease_until": { "$lt": now } },
+                    { "lease_owner": me },
+                ] },
+                doc! { "$set": { "lease_owner": me, "lease_until": until } },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn materialized(&self, account: Uuid) -> Result<i64> {
+        let counter = self.inner.counters.find_one(doc! { "_id": account.to_string() }).await?;
+        Ok(counter.and_then(|d| int(d.get("materialized"))).unwrap_or(0))
+    }
+
+    /// Publishes what changed: records to MongoDB, categories, payment methods and settings
+    /// to PostgreSQL. Every write states the current value, so publishing twice is harmless.
+    async fn project(&self, account: Uuid, slot: &mut Option<Replica>, changed: &Changed) -> Result<()> {
+        // The store is read in plain statements only: a reference to it (not `Sync`) never
+        // lives across an await.
+        let replica = slot.as_ref().expect("caught up");
+        let cursor = replica.cursor;
+        let gathered = gather(account, &replica.store, changed).map_err(internal)?;
+        let mut tx = self.inner.pg.begin().await?;
+        sqlx::query(
+            "INSERT INTO ledger_settings (user_id, base_currency, upto_seq) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET base_currency = excluded.base_currency,
+                 upto_seq = greatest(ledger_settings.upto_seq, excluded.upto_seq)",
+        )
+        .bind(account)
+        .bind(gathered.settings.base_currency.code())
+        .bind(cursor)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(categories) = &gathered.categories {
+            sqlx::query("DELETE FROM ledger_categories WHERE user_id = $1").bind(account).execute(&mut *tx).await?;
+            for c in categories {
+                sqlx::query(
+                    "INSERT INTO ledger_categories (user_id, id, name, kind, color, icon, archived, builtin, deleted, merged_into)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(account)
+                .bind(c.id)
+                .bind(&c.name)
+                .bind(c.kind.as_str())
+                .bind(&c.color)
+                .bind(&c.icon)
+                .bind(c.archived)
+                .bind(c.builtin)
+                .bind(c.deleted)
+                .bind(c.merged_into)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some(methods) = &gathered.payment_methods {
+            sqlx::query("DELETE FROM ledger_payment_methods WHERE user_id = $1")
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+            for m in methods {
+                sqlx::query(
+                    "INSERT INTO ledger_payment_methods (user_id, id, name, archived, builtin) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(account)
+                .bind(m.id)
+                .bind(&m.name)
+                .bind(m.archived)
+                .bind(m.builtin)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+
+        let key = account.to_string();
+        if changed.everything {
+            self.inner.records.delete_many(doc! { "account": &key }).await?;
+            let mut after = None;
+            loop {
+                let page =
+                    slot.as_ref().expect("caught up").store.transactions_by_id(after, BULK as u32).map_err(internal)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                self.inner.records.insert_many(page.iter().map(|t| record(account, t))).await?;
+            }
+            return Ok(());
+        }
+        if gathered.records.len() <= ONE_BY_ONE {
+            for (id, record) in gathered.records {
+                let _id = format!("{key}:{id}");
+                match record {
+                    Some(r) => {
+                        self.inner.records.replace_one(doc! { "_id": &_id }, r).upsert(true).await?;
+                    }
+                    None => {
+                        self.inner.records.delete_one(doc! { "_id": &_id }).await?;
+                    }
+                }
+            }
+        } else {
+            for chunk in gathered.records.chunks(BULK) {
+                let keys: Vec<String> = chunk.iter().map(|(id, _)| format!("{key}:{id}")).collect();
+                let docs: Vec<&Document> = chunk.iter().filter_map(|(_, r)| r.as_ref()).collect();
+                self.inner.records.delete_many(doc! { "_id": { "$in": keys } }).await?;
+                if !docs.is_empty() {
+                    self.inner.records.insert_many(docs).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a new snapshot once enough changes arrived since the last.
+    async fn maybe_snapshot(&self, account: Uuid, replica: &mut Replica) -> Result<()> {
+        if replica.cursor - replica.snapshot_upto < SNAPSHOT_EVERY {
+            return Ok(());
+        }
+        let bytes = replica.store.save_document().map_err(internal)?;
+        self.store_snapshot(account, replica.cursor, &bytes).await?;
+        replica.snapshot_upto = replica.cursor;
+        Ok(())
+    }
+
+    async fn store_snapshot(&self, account: Uuid, upto: i64, bytes: &[u8]) -> Result<()> {
+        let key = account.to_string();
+        let parts: Vec<&[u8]> = bytes.chunks(SNAPSHOT_PART).collect();
+        let count = parts.len() as i32;
+        let now = BsonDateTime::now();
+        for (i, part) in parts.into_iter().enumerate() {
+            let filter = doc! { "account": &key, "upto": upto, "part": i as i32 };
+            let body = doc! {
+                "account": &key, "upto": upto, "part": i as i32, "parts": count, "created_at": now,
+                "data": Binary { subtype: BinarySubtype::Generic, bytes: part.to_vec() },
+            };
+            self.inner.snapshots.replace_one(filter, body).upsert(true).await?;
+        }
+        self.inner.snapshots.delete_many(doc! { "account": &key, "upto": { "$lt": upto } }).await?;
+        Ok(())
+    }
+
+    /// The newest complete snapshot: its log position and bytes.
+    async fn stored_snapshot(&self, account: Uuid) -> Result<Option<(i64, Vec<u8>)>> {
+        let key = account.to_string();
+        let newest = self
+            .inner
+            .snapshots
+            .find_one(doc! { "account": &key })
+            .sort(doc! { "upto": -1 })
+            .projection(doc! { "upto": 1, "parts": 1 })
+            .await?;
+        let Some(newest) = newest else { return Ok(None) };
+        let (Some(upto), Some(parts)) = (int(newest.get("upto")), int(newest.get("parts"))) else {
+            return Ok(None);
+        };
+        let docs: Vec<Document> = self
+            .inner
+            .snapshots
+            .find(doc! { "account": &key, "upto": upto })
+            .sort(doc! { "part": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        if docs.len() as i64 != parts {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        for d in &docs {
+            bytes.extend_from_slice(&d.get_binary_generic("data").map_err(|e| Error::Internal(e.into()))?[..]);
+        }
+        Ok(Some((upto, bytes)))
+    }
+
+    /// A compacted snapshot for a fresh device and the log position it covers: the stored
+    /// one while few changes came after it, else a new one made now.
+    pub async fn snapshot(&self, account: Uuid) -> Result<(i64, Vec<u8>)> {
+        let latest = self.inner.log.latest(account).await?;
+        if let Some((upto, bytes)) = self.stored_snapshot(account).await? {
+            if latest - upto < SNAPSHOT_EVERY {
+                return Ok((upto, bytes));
+            }
+        }
+        let slot = self.slot(account);
+        let mut guard = slot.lock().await;
+        let result = async {
+            self.catch_up(account, &mut guard).await?;
+            let mut replica = guard.take().expect("caught up");
+            let (replica, bytes) = self
+                .blocking(move || {
+                    let bytes = replica.store.save_document();
+                    (replica, bytes)
+                })
+                .await;
+            let upto = replica.cursor;
+            *guard = Some(replica);
+            let bytes = bytes.map_err(internal)?;
+            self.store_snapshot(account, upto, &bytes).await?;
+            if let Some(r) = guard.as_mut() {
+                r.snapshot_upto = upto;
+            }
+            Ok((upto, bytes))
+        }
+        .await;
+        if result.is_err() {
+            *guard = None;
+        }
+        result
+    }
+
+    /// Makes a change to an account's ledger on the server's behalf (the web dashboard):
+    /// `edit` runs on the caught-up replica, its change is stored in the change log like a
+    /// device's (so every device receives it), and the projections are brought up to date
+    /// before the answer.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        account: Uuid,
+        session: Uuid,
+        edit: impl FnOnce(&mut Store) -> expenso_core::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let slot = self.slot(account);
+        let value = {
+            let mut guard = slot.lock().await;
+            self.catch_up(account, &mut guard).await?;
+            let replica = guard.take().expect("caught up");
+            let (replica, outcome) = self
+                .blocking(move || {
+                    let mut replica = replica;
+                    let outcome = (|| {
+                        let before = replica.store.heads()?;
+                        let value = edit(&mut replica.store)?;
+                        let changes = replica.store.changes_since(&before)?;
+                        Ok::<_, expenso_core::Error>((value, changes))
+                    })();
+                    (replica, outcome)
+                })
+                .await;
+            let (value, changes) = match outcome {
+                Ok(ok) => ok,
+                Err(e) => {
+                    *guard = Some(replica);
+                    return Err(e.into());
+                }
+            };
+            if !changes.is_empty() {
+                let wire: Vec<WireChange> = changes.into_iter().map(WireChange).collect();
+                if let Err(e) = self.inner.log.push(account, session, &wire).await {
+                    // The replica holds a change the log does not: it must not be used again.
+                    drop(replica);
+                    return Err(e);
+                }
+            }
+            *guard = Some(replica);
+            value
+        };
+        self.settle(account).await?;
+        Ok(value)
+    }
+
+    /// Materializes now, waiting a little for another instance's lease to end, so that the
+    /// dashboard reads its own writes.
+    async fn settle(&self, account: Uuid) -> Result<()> {
+        for attempt in 0..20 {
+            if self.materialize(account).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+        }
+        self.schedule(account);
+        Ok(())
+    }
+
+    /// Reads from the account's caught-up replica (for what the records do not answer).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        account: Uuid,
+        read: impl FnOnce(&Store) -> expenso_core::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let slot = self.slot(account);
+        let mut guard = slot.lock().await;
+        self.catch_up(account, &mut guard).await?;
+        let replica = guard.take().expect("caught up");
+        let (replica, value) = self
+            .blocking(move || {
+                let value = read(&replica.store);
+                (replica, value)
+            })
+            .await;
+        *guard = Some(replica);
+        Ok(value?)
+    }
+
+    /// Removes an account's records, snapshots and projections (account deletion).
+    pub async fn delete_account(&self, account: Uuid) -> Result<()> {
+        // Waits for this instance's work on the account to finish, and drops the replica.
+        let slot = self.slot(account);
+        let mut guard = slot.lock().await;
+        *guard = None;
+        self.inner.cache.lock().expect("cache lock").remove(&account);
+        let key = account.to_string();
+        self.inner.records.delete_many(doc! { "account": &key }).await?;
+        self.inner.snapshots.delete_many(doc! { "account": &key }).await?;
+        drop(guard);
+        Ok(())
+    }
+
+    pub fn records(&self) -> &Collection<Document> {
+        &self.inner.records
+    }
+
+    pub fn pg(&self) -> &sqlx::PgPool {
+        &self.inner.pg
+    }
+}
+
+/// What a pass publishes, read from the replica in one go.
+struct Gathered {
+    settings: expenso_core::Settings,
+    categories: Option<Vec<expenso_core::Category>>,
+    payment_methods: Option<Vec<expenso_core::PaymentMethod>>,
+    /// Changed transactions: the record to write, or `None` to remove it.
+    records: Vec<(Uuid, Option<Document>)>,
+}
+
+fn gather(account: Uuid, store: &Store, changed: &Changed) -> expenso_core::Result<Gathered> {
+    let all = changed.everything;
+    let categories = (all || !changed.categories.is_empty()).then(|| store.all_categories()).transpose()?;
+    let payment_methods =
+        (all || !changed.payment_methods.is_empty()).then(|| store.payment_methods(true)).transpose()?;
+    let mut records = Vec::new();
+    if !all {
+        for &id in &changed.transactions {
+            records.push((id, store.transaction(id)?.map(|t| record(account, &t))));
+        }
+    }
+    Ok(Gathered { settings: store.settings()?, categories, payment_methods, records })
+}
+
+fn internal(e: expenso_core::Error) -> Error {
+    Error::Internal(e.into())
+}
+
+fn int(v: Option<&Bson>) -> Option<i64> {
+    match v? {
+        Bson::Int64(v) => Some(*v),
+        Bson::Int32(v) => Some(i64::from(*v)),
+        Bson::Double(v) => Some(*v as i64),
+        _ => None,
+    }
+}
+
+/// A transaction as the dashboard's records hold it; its amount is a Decimal128, exact.
+fn record(account: Uuid, t: &Transaction) -> Document {
+    doc! {
+        "_id": format!("{account}:{}", t.id),
+        "account": account.to_string(),
+        "id": t.id.to_string(),
+        "kind": t.kind.as_str(),
+        "amount": decimal128(t.amount),
+        "currency": t.currency.code(),
+        "date": t.date.format("%Y-%m-%d").to_string(),
+        "month": t.date.format("%Y-%m").to_string(),
+        "category": t.category_id.to_string(),
+        "payment_method": t.payment_method_id.to_string(),
+        "description": &t.description,
+        "description_key": t.description.to_lowercase(),
+        "notes": &t.notes,
+        "tags": &t.tags,
+        "created_at": BsonDateTime::from_millis(t.created_at.timestamp_millis()),
+        "updated_at": BsonDateTime::from_millis(t.updated_at.timestamp_millis()),
+        "conflicts": mongodb::bson::to_bson(&t.conflicts).unwrap_or(Bson::Null),
+    }
+}
+
+pub fn decimal128(d: Decimal) -> Decimal128 {
+    // The scale is kept ("12.50" stays 12.50), as the ledger shows it.
+    Decimal128::from_str(&d.to_string()).expect("a decimal's text is a valid Decimal128")
+}
+
+/// A Decimal128 back to an exact decimal; `None` if it does not fit (never for sums of
+/// amounts a ledger accepts).
+pub fn from_decimal128(d: &Decimal128) -> Option<Decimal> {
+    let text = d.to_string();
+    Decimal::from_str_exact(&text).or_else(|_| Decimal::from_scientific(&text)).ok()
+}

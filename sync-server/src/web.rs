@@ -1,0 +1,794 @@
+//! The REST API of the web dashboard: transactions with the core's filters, categories,
+//! payment methods, ledger settings and summaries.
+//!
+//! Reads come from the materialized records (MongoDB, summed as Decimal128 by MongoDB's
+//! aggregation) and the projected rows (PostgreSQL); writes go through the account's ledger
+//! replica as automerge changes of the server's own, stored in the change log like a device's,
+//! so they reach every device. Every query is scoped to the signed-in account.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{NaiveDate, Utc};
+use expenso_core::model::parse_date;
+use expenso_core::{
+    Category, CategoryPatch, CategoryTotal, Currency, Decimal, Kind, Month, MonthSummary, NewCategory, NewTransaction,
+    PaymentMethod, Settings, Totals, Transaction, TransactionPage, TransactionPatch,
+};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document, Regex};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::error::{Error, ErrorBody, Result};
+use crate::ledger::{decimal128, from_decimal128};
+use crate::{ApiJson, AppState};
+
+/// A page holds at most this many transactions.
+const MAX_PAGE: u32 = 500;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_transactions, create_transaction))
+        .routes(routes!(get_transaction, edit_transaction, delete_transaction))
+        .routes(routes!(list_categories, create_category))
+        .routes(routes!(edit_category, delete_category))
+        .routes(routes!(list_payment_methods, create_payment_method))
+        .routes(routes!(edit_payment_method))
+        .routes(routes!(get_settings, update_settings))
+        .routes(routes!(balance))
+        .routes(routes!(months))
+        .routes(routes!(trend))
+        .routes(routes!(category_breakdown))
+}
+
+// ---- transactions ----
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: Option<String>,
+    /// Last day, `YYYY-MM-DD`.
+    to: Option<String>,
+    /// `YYYY-MM`: the whole month (instead of `from` and `to`).
+    month: Option<String>,
+    /// `expense` or `income`.
+    kind: Option<String>,
+    /// Category ids, comma-separated.
+    categories: Option<String>,
+    /// Payment-method ids, comma-separated.
+    payment_methods: Option<String>,
+    min_amount: Option<String>,
+    max_amount: Option<String>,
+    /// Tags, comma-separated: transactions with any of them.
+    tags: Option<String>,
+    /// Words that start words of the description, notes or tags.
+    q: Option<String>,
+    /// `date` (default), `amount`, `description` or `created`.
+    sort: Option<String>,
+    /// `desc` (default) or `asc`.
+    order: Option<String>,
+    offset: Option<u64>,
+    /// 1 to 500; 50 by default.
+    limit: Option<u32>,
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("{field}: {message}"))
+}
+
+fn ids(field: &str, list: &Option<String>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for part in list.iter().flat_map(|l| l.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
+        out.push(Uuid::parse_str(part).map_err(|_| invalid(field, format!("{part:?} is not an id")))?.to_string());
+    }
+    Ok(out)
+}
+
+fn amount(field: &str, text: &Option<String>) -> Result<Option<Decimal>> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| Decimal::from_str_exact(t).map_err(|_| invalid(field, format!("{t:?} is not an amount"))))
+        .transpose()
+}
+
+fn day(field: &str, text: &Option<String>) -> Result<Option<NaiveDate>> {
+    text.as_deref().filter(|t| !t.trim().is_empty()).map(|t| parse_date(field, t).map_err(Error::from)).transpose()
+}
+
+fn month(field: &str, text: &str) -> Result<Month> {
+    let m = Month::from_str(text).map_err(|_| invalid(field, format!("{text:?} is not a month (YYYY-MM)")))?;
+    if !(expenso_core::model::MIN_YEAR..=expenso_core::model::MAX_YEAR).contains(&m.year) {
+        return Err(invalid(field, format!("{text:?} is outside the years a ledger holds")));
+    }
+    Ok(m)
+}
+
+/// The records filter of a list query, always within the account.
+fn records_filter(account: Uuid, q: &ListQuery) -> Result<Document> {
+    let mut filter = doc! { "account": account.to_string() };
+    let (mut from, mut to) = (day("from", &q.from)?, day("to", &q.to)?);
+    if let Some(m) = q.month.as_deref().filter(|m| !m.trim().is_empty()) {
+        let m = month("month", m)?;
+        from = Some(m.first_day());
+        to = Some(m.last_day());
+    }
+    let mut date = Document::new();
+    if let Some(f) = from {
+        date.insert("$gte", f.format("%Y-%m-%d").to_string());
+    }
+    if let Some(t) = to {
+        date.insert("$lte", t.format("%Y-%m-%d").to_string());
+    }
+    if !date.is_empty() {
+        filter.insert("date", date);
+    }
+    if let Some(kind) = q.kind.as_deref().filter(|k| !k.trim().is_empty()) {
+        filter.insert("kind", Kind::from_str(kind)?.as_str());
+    }
+    let categories = ids("categories", &q.categories)?;
+    if !categories.is_empty() {
+        filter.insert("category", doc! { "$in": categories });
+    }
+    let methods = ids("payment_methods", &q.payment_methods)?;
+    if !methods.is_empty() {
+        filter.insert("payment_method", doc! { "$in": methods });
+    }
+    let mut range = Document::new();
+    if let Some(min) = amount("min_amount", &q.min_amount)? {
+        range.insert("$gte", decimal128(min));
+    }
+    if let Some(max) = amount("max_amount", &q.max_amount)? {
+        range.insert("$lte", decimal128(max));
+    }
+    if !range.is_empty() {
+        filter.insert("amount", range);
+    }
+    let tags: Vec<String> =
+        q.tags.iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    if !tags.is_empty() {
+        filter.insert("tags", doc! { "$in": tags });
+    }
+    if let Some(text) = q.q.as_deref() {
+        let words: Vec<&str> = text.split_whitespace().take(10).collect();
+        let mut all = Vec::new();
+        for word in words {
+            if word.chars().count() > 100 {
+                return Err(invalid("q", "words are at most 100 characters"));
+            }
+            let regex = Regex { pattern: format!(r"\b{}", regex_escape(word)), options: "i".into() };
+            all.push(Bson::Document(doc! { "$or": [
+                { "description": regex.clone() }, { "notes": regex.clone() }, { "tags": regex },
+            ] }));
+        }
+        if !all.is_empty() {
+            filter.insert("$and", all);
+        }
+    }
+    Ok(filter)
+}
+
+fn regex_escape(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() * 2);
+    for c in word.chars() {
+        if !c.is_alphanumeric() && c != '_' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Transactions matching the filters, sorted and paged, with the total count.
+#[utoipa::path(get, path = "/api/v1/transactions", tag = "transactions", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = TransactionPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_transactions(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<TransactionPage>> {
+    let filter = records_filter(auth.user_id, &q)?;
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+    }
+    let dir = match q.order.as_deref().unwrap_or("desc") {
+        "desc" => -1,
+        "asc" => 1,
+        other => return Err(invalid("order", format!("{other:?} is neither \"asc\" nor \"desc\""))),
+    };
+    let key = match q.sort.as_deref().unwrap_or("date") {
+        "date" => "date",
+        "amount" => "amount",
+        "description" => "description_key",
+        "created" => "created_at",
+        other => return Err(invalid("sort", format!("{other:?}: sort by date, amount, description or created"))),
+    };
+    let mut sort = doc! { key: dir };
+    if key != "created_at" {
+        sort.insert("created_at", dir);
+    }
+    sort.insert("_id", dir);
+    let records = state.ledgers.records();
+    let total = records.count_documents(filter.clone()).await?;
+    let docs: Vec<Document> = records
+        .find(filter)
+        .sort(sort)
+        .skip(q.offset.unwrap_or(0))
+        .limit(i64::from(limit))
+        .await?
+        .try_collect()
+        .await?;
+    let items = docs.iter().map(from_record).collect::<Result<Vec<_>>>()?;
+    Ok(Json(TransactionPage { items, total }))
+}
+
+fn from_record(d: &Document) -> Result<Transaction> {
+    let broken = |what: &str| Error::Internal(anyhow::anyhow!("a stored record has a bad {what}"));
+    let s = |k: &str| d.get_str(k).map_err(|_| broken(k));
+    let uuid = |k: &str| s(k).and_then(|v| Uuid::parse_str(v).map_err(|_| broken(k)));
+    let time = |k: &str| {
+        d.get_datetime(k)
+            .ok()
+            .and_then(|t| chrono::DateTime::from_timestamp_millis(t.timestamp_millis()))
+            .ok_or_else(|| broken(k))
+    };
+    let amount = match d.get("amount") {
+        Some(Bson::Decimal128(v)) => from_decimal128(v).ok_or_else(|| broken("amount"))?,
+        _ => return Err(broken("amount")),
+    };
+    let tags = d
+        .get_array("tags")
+        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let conflicts = d
+        .get("conflicts")
+        .and_then(|c| mongodb::bson::from_bson::<BTreeMap<String, Vec<String>>>(c.clone()).ok())
+        .unwrap_or_default();
+    Ok(Transaction {
+        id: uuid("id")?,
+        kind: Kind::from_str(s("kind")?).map_err(|_| broken("kind"))?,
+        amount,
+        currency: Currency::from_code(s("currency")?).ok_or_else(|| broken("currency"))?,
+        date: NaiveDate::parse_from_str(s("date")?, "%Y-%m-%d").map_err(|_| broken("date"))?,
+        category_id: uuid("category")?,
+        payment_method_id: uuid("payment_method")?,
+        description: s("description")?.to_string(),
+        notes: d.get_str("notes").unwrap_or_default().to_string(),
+        tags,
+        created_at: time("created_at")?,
+        updated_at: time("updated_at")?,
+        conflicts,
+    })
+}
+
+fn parse_id(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|_| Error::NotFound("transaction"))
+}
+
+/// One transaction.
+#[utoipa::path(get, path = "/api/v1/transactions/{id}", tag = "transactions", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Transaction), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_transaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Transaction>> {
+    let id = parse_id(&id)?;
+    let found = state.ledgers.records().find_one(doc! { "_id": format!("{}:{id}", auth.user_id) }).await?;
+    Ok(Json(from_record(&found.ok_or(Error::NotFound("transaction"))?)?))
+}
+
+/// Books an expense or income; it reaches the account's devices at their next sync.
+#[utoipa::path(post, path = "/api/v1/transactions", tag = "transactions", security(("bearer" = [])),
+    request_body = NewTransaction,
+    responses((status = 201, body = Transaction), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_transaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<NewTransaction>,
+) -> Result<(StatusCode, Json<Transaction>)> {
+    let id = Uuid::now_v7();
+    let t = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.add_transaction(&input, id, Utc::now()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+/// Changes the fields given; the others stay.
+#[utoipa::path(patch, path = "/api/v1/transactions/{id}", tag = "transactions", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = TransactionPatch,
+    responses((status = 200, body = Transaction), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn edit_transaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<TransactionPatch>,
+) -> Result<Json<Transaction>> {
+    let id = parse_id(&id)?;
+    let t = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.edit_transaction(id, &patch, Utc::now()))
+        .await?;
+    Ok(Json(t))
+}
+
+/// Deletes a transaction and answers with it (to offer an undo: book it again).
+#[utoipa::path(delete, path = "/api/v1/transactions/{id}", tag = "transactions", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Transaction), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_transaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Transaction>> {
+    let id = parse_id(&id)?;
+    let t = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.delete_transaction(id, Utc::now()))
+        .await?;
+    Ok(Json(t))
+}
+
+// ---- categories and payment methods ----
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ArchivedQuery {
+    /// Include archived ones.
+    #[serde(default)]
+    include_archived: bool,
+}
+
+type CategoryRow = (Uuid, String, String, String, String, bool, bool, bool, Option<Uuid>);
+
+fn category_of(row: CategoryRow) -> Category {
+    let (id, name, kind, color, icon, archived, builtin, deleted, merged_into) = row;
+    Category {
+        id,
+        name,
+        kind: Kind::from_str(&kind).unwrap_or(Kind::Expense),
+        color,
+        icon,
+        archived,
+        builtin,
+        deleted,
+        merged_into,
+    }
+}
+
+async fn categories_of(state: &AppState, account: Uuid, include_archived: bool) -> Result<Vec<Category>> {
+    let rows: Vec<CategoryRow> = sqlx::query_as(
+        "SELECT id, name, kind, color, icon, archived, builtin, deleted, merged_into FROM ledger_categories
+         WHERE user_id = $1 AND NOT deleted AND ($2 OR NOT archived) ORDER BY kind, lower(name)",
+    )
+    .bind(account)
+    .bind(include_archived)
+    .fetch_all(state.ledgers.pg())
+    .await?;
+    Ok(rows.into_iter().map(category_of).collect())
+}
+
+/// The account's categories (without deleted ones).
+#[utoipa::path(get, path = "/api/v1/categories", tag = "categories", security(("bearer" = [])), params(ArchivedQuery),
+    responses((status = 200, body = [Category]), (status = 401, body = ErrorBody)))]
+async fn list_categories(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ArchivedQuery>,
+) -> Result<Json<Vec<Category>>> {
+    Ok(Json(categories_of(&state, auth.user_id, q.include_archived).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/categories", tag = "categories", security(("bearer" = [])), request_body = NewCategory,
+    responses((status = 201, body = Category), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_category(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<NewCategory>,
+) -> Result<(StatusCode, Json<Category>)> {
+    let id = Uuid::new_v4();
+    let c = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.add_category(&input, id, Utc::now()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Renames, recolours, changes the icon, archives or unarchives.
+#[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "categories", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = CategoryPatch,
+    responses((status = 200, body = Category), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn edit_category(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<CategoryPatch>,
+) -> Result<Json<Category>> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("category"))?;
+    let c = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.edit_category(id, &patch, Utc::now()))
+        .await?;
+    Ok(Json(c))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeleteCategoryQuery {
+    /// Where the category's transactions go (required when it has any).
+    move_to: Option<Uuid>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Deleted {
+    /// Transactions moved to the other category.
+    moved: u64,
+}
+
+/// Deletes a category; its transactions move to `move_to` (`409 category_in_use` without one).
+#[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "categories", security(("bearer" = [])),
+    params(("id" = Uuid, Path), DeleteCategoryQuery),
+    responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn delete_category(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<DeleteCategoryQuery>,
+) -> Result<Json<Deleted>> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("category"))?;
+    let moved = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.delete_category(id, q.move_to, Utc::now()))
+        .await?;
+    Ok(Json(Deleted { moved }))
+}
+
+/// The account's payment methods.
+#[utoipa::path(get, path = "/api/v1/payment-methods", tag = "categories", security(("bearer" = [])),
+    params(ArchivedQuery), responses((status = 200, body = [PaymentMethod]), (status = 401, body = ErrorBody)))]
+async fn list_payment_methods(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ArchivedQuery>,
+) -> Result<Json<Vec<PaymentMethod>>> {
+    let rows: Vec<(Uuid, String, bool, bool)> = sqlx::query_as(
+        "SELECT id, name, archived, builtin FROM ledger_payment_methods
+         WHERE user_id = $1 AND ($2 OR NOT archived) ORDER BY NOT builtin, lower(name)",
+    )
+    .bind(auth.user_id)
+    .bind(q.include_archived)
+    .fetch_all(state.ledgers.pg())
+    .await?;
+    Ok(Json(
+        rows.into_iter().map(|(id, name, archived, builtin)| PaymentMethod { id, name, archived, builtin }).collect(),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct NewPaymentMethod {
+    name: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/payment-methods", tag = "categories", security(("bearer" = [])),
+    request_body = NewPaymentMethod,
+    responses((status = 201, body = PaymentMethod), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_payment_method(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<NewPaymentMethod>,
+) -> Result<(StatusCode, Json<PaymentMethod>)> {
+    let id = Uuid::new_v4();
+    let m = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.add_payment_method(&input.name, id, Utc::now()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct PaymentMethodPatch {
+    name: Option<String>,
+    archived: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/payment-methods/{id}", tag = "categories", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PaymentMethodPatch,
+    responses((status = 200, body = PaymentMethod), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn edit_payment_method(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<PaymentMethodPatch>,
+) -> Result<Json<PaymentMethod>> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("payment method"))?;
+    let m = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| {
+            store.edit_payment_method(id, patch.name.as_deref(), patch.archived, Utc::now())
+        })
+        .await?;
+    Ok(Json(m))
+}
+
+// ---- ledger settings ----
+
+/// The ledger's settings (its base currency).
+#[utoipa::path(get, path = "/api/v1/ledger/settings", tag = "categories", security(("bearer" = [])),
+    responses((status = 200, body = Settings), (status = 401, body = ErrorBody)))]
+async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<Settings>> {
+    let code: Option<String> = sqlx::query_scalar("SELECT base_currency FROM ledger_settings WHERE user_id = $1")
+        .bind(auth.user_id)
+        .fetch_optional(state.ledgers.pg())
+        .await?;
+    match code.as_deref().and_then(Currency::from_code) {
+        Some(base_currency) => Ok(Json(Settings { base_currency })),
+        // Nothing synced yet: the ledger as a new device would start it.
+        None => Ok(Json(state.ledgers.read(auth.user_id, |store| store.settings()).await?)),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct SettingsPatch {
+    /// ISO 4217 code.
+    base_currency: String,
+}
+
+#[utoipa::path(patch, path = "/api/v1/ledger/settings", tag = "categories", security(("bearer" = [])),
+    request_body = SettingsPatch,
+    responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(patch): ApiJson<SettingsPatch>,
+) -> Result<Json<Settings>> {
+    let settings = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| {
+            store.set_base_currency(&patch.base_currency, Utc::now())?;
+            store.settings()
+        })
+        .await?;
+    Ok(Json(settings))
+}
+
+// ---- summaries ----
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PeriodQuery {
+    /// First day, `YYYY-MM-DD` (open when left out).
+    from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (open when left out).
+    to: Option<String>,
+}
+
+/// Sums of the account's records in `[from, to]`, grouped by `by` (a record field or none),
+/// kind and currency, as exact decimals.
+async fn sums(
+    state: &AppState,
+    account: Uuid,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    by: Option<&str>,
+) -> Result<Vec<(String, Kind, Currency, Decimal, u64)>> {
+    let mut filter = doc! { "account": account.to_string() };
+    let mut date = Document::new();
+    if let Some(f) = from {
+        date.insert("$gte", f.format("%Y-%m-%d").to_string());
+    }
+    if let Some(t) = to {
+        date.insert("$lte", t.format("%Y-%m-%d").to_string());
+    }
+    if !date.is_empty() {
+        filter.insert("date", date);
+    }
+    let mut id = doc! { "kind": "$kind", "currency": "$currency" };
+    if let Some(by) = by {
+        id.insert("by", format!("${by}"));
+    }
+    let pipeline = [
+        doc! { "$match": filter },
+        doc! { "$group": { "_id": id, "total": { "$sum": "$amount" }, "count": { "$sum": 1 } } },
+    ];
+    let docs: Vec<Document> = state.ledgers.records().aggregate(pipeline).await?.try_collect().await?;
+    let broken = || Error::Internal(anyhow::anyhow!("a summary came back malformed"));
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let key = d.get_document("_id").map_err(|_| broken())?;
+        let kind = Kind::from_str(key.get_str("kind").map_err(|_| broken())?).map_err(|_| broken())?;
+        let currency = Currency::from_code(key.get_str("currency").map_err(|_| broken())?).ok_or_else(broken)?;
+        let by = key.get_str("by").unwrap_or_default().to_string();
+        let total = match d.get("total") {
+            Some(Bson::Decimal128(v)) => from_decimal128(v).ok_or_else(broken)?,
+            Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => Decimal::ZERO,
+            _ => return Err(broken()),
+        };
+        let count = match d.get("count") {
+            Some(Bson::Int32(n)) => *n as u64,
+            Some(Bson::Int64(n)) => *n as u64,
+            _ => return Err(broken()),
+        };
+        out.push((by, kind, currency, total, count));
+    }
+    Ok(out)
+}
+
+/// An exact total shown with at least the currency's minor units, as the core shows it.
+fn in_currency(total: Decimal, currency: Currency) -> Decimal {
+    let mut v = total.normalize();
+    v.rescale(currency.minor_units().max(v.scale()));
+    v
+}
+
+fn totals(rows: impl Iterator<Item = (Kind, Currency, Decimal, u64)>) -> Vec<Totals> {
+    let mut acc: BTreeMap<&'static str, (Currency, Decimal, Decimal, u64)> = BTreeMap::new();
+    for (kind, currency, total, count) in rows {
+        let e = acc.entry(currency.code()).or_insert((currency, Decimal::ZERO, Decimal::ZERO, 0));
+        match kind {
+            Kind::Income => e.1 += total,
+            Kind::Expense => e.2 += total,
+        }
+        e.3 += count;
+    }
+    acc.into_values()
+        .map(|(currency, income, expense, count)| Totals {
+            currency,
+            income: in_currency(income, currency),
+            expense: in_currency(expense, currency),
+            net: in_currency(income - expense, currency),
+            count,
+        })
+        .collect()
+}
+
+/// Income, expenses and net per currency over a period.
+#[utoipa::path(get, path = "/api/v1/summaries/balance", tag = "summaries", security(("bearer" = [])), params(PeriodQuery),
+    responses((status = 200, body = [Totals]), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn balance(State(state): State<AppState>, auth: Auth, Query(q): Query<PeriodQuery>) -> Result<Json<Vec<Totals>>> {
+    let rows = sums(&state, auth.user_id, day("from", &q.from)?, day("to", &q.to)?, None).await?;
+    Ok(Json(totals(rows.into_iter().map(|(_, k, c, t, n)| (k, c, t, n)))))
+}
+
+async fn month_range(state: &AppState, account: Uuid, first: Month, last: Month) -> Result<Vec<MonthSummary>> {
+    if first > last {
+        return Err(invalid("from", "the first month is after the last"));
+    }
+    let rows = sums(state, account, Some(first.first_day()), Some(last.last_day()), Some("month")).await?;
+    let mut by_month: BTreeMap<String, Vec<(Kind, Currency, Decimal, u64)>> = BTreeMap::new();
+    for (m, k, c, t, n) in rows {
+        by_month.entry(m).or_default().push((k, c, t, n));
+    }
+    let mut out = Vec::new();
+    let mut m = first;
+    while m <= last {
+        let key = m.first_day().format("%Y-%m").to_string();
+        out.push(MonthSummary { month: m, totals: totals(by_month.remove(&key).unwrap_or_default().into_iter()) });
+        m = m.next();
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MonthsQuery {
+    /// First month, `YYYY-MM`.
+    from: String,
+    /// Last month, `YYYY-MM` (at most 120 months after `from`).
+    to: String,
+}
+
+/// One summary per month, months without transactions included.
+#[utoipa::path(get, path = "/api/v1/summaries/months", tag = "summaries", security(("bearer" = [])), params(MonthsQuery),
+    responses((status = 200, body = [MonthSummary]), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn months(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<MonthsQuery>,
+) -> Result<Json<Vec<MonthSummary>>> {
+    let (first, last) = (month("from", &q.from)?, month("to", &q.to)?);
+    if first <= last && last.minus(119) > first {
+        return Err(invalid("to", "at most 120 months at once"));
+    }
+    Ok(Json(month_range(&state, auth.user_id, first, last).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct TrendQuery {
+    /// The last month, `YYYY-MM` (this month by default).
+    last: Option<String>,
+    /// How many months, 1 to 120 (12 by default).
+    months: Option<u32>,
+}
+
+/// The `months` months ending with `last`.
+#[utoipa::path(get, path = "/api/v1/summaries/trend", tag = "summaries", security(("bearer" = [])), params(TrendQuery),
+    responses((status = 200, body = [MonthSummary]), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn trend(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<TrendQuery>,
+) -> Result<Json<Vec<MonthSummary>>> {
+    let n = q.months.unwrap_or(12);
+    if n == 0 || n > 120 {
+        return Err(invalid("months", "must be between 1 and 120"));
+    }
+    let last = match q.last.as_deref() {
+        Some(text) => month("last", text)?,
+        None => Month::of(Utc::now().date_naive()),
+    };
+    Ok(Json(month_range(&state, auth.user_id, last.minus(n - 1), last).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct BreakdownQuery {
+    from: Option<String>,
+    to: Option<String>,
+    /// `expense` (default) or `income`.
+    kind: Option<String>,
+}
+
+/// Totals per category for one kind over a period, largest first, with each one's share of
+/// its currency's total.
+#[utoipa::path(get, path = "/api/v1/summaries/categories", tag = "summaries", security(("bearer" = [])),
+    params(BreakdownQuery),
+    responses((status = 200, body = [CategoryTotal]), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn category_breakdown(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<BreakdownQuery>,
+) -> Result<Json<Vec<CategoryTotal>>> {
+    let kind = match q.kind.as_deref() {
+        Some(k) => Kind::from_str(k)?,
+        None => Kind::Expense,
+    };
+    let rows = sums(&state, auth.user_id, day("from", &q.from)?, day("to", &q.to)?, Some("category")).await?;
+    let categories: BTreeMap<Uuid, Category> =
+        categories_of(&state, auth.user_id, true).await?.into_iter().map(|c| (c.id, c)).collect();
+    let mut per_currency: BTreeMap<&'static str, Decimal> = BTreeMap::new();
+    for (_, k, c, t, _) in &rows {
+        if *k == kind {
+            *per_currency.entry(c.code()).or_default() += *t;
+        }
+    }
+    let mut out: Vec<CategoryTotal> = rows
+        .into_iter()
+        .filter(|(_, k, ..)| *k == kind)
+        .map(|(by, _, currency, total, count)| {
+            let id = Uuid::parse_str(&by).unwrap_or_default();
+            let cat = categories.get(&id);
+            let all = per_currency.get(currency.code()).copied().unwrap_or_default();
+            let mut percent =
+                if all.is_zero() { Decimal::ZERO } else { (total * Decimal::ONE_HUNDRED / all).round_dp(1) };
+            percent.rescale(1);
+            CategoryTotal {
+                category_id: id,
+                name: cat.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
+                color: cat.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
+                icon: cat.map(|c| c.icon.clone()).unwrap_or_default(),
+                currency,
+                total: in_currency(total, currency),
+                count,
+                percent,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
+    Ok(Json(out))
+}

@@ -1,0 +1,511 @@
+//! The web dashboard's API: records and summaries follow what devices sync, edits made on
+//! the web reach devices, fresh devices start from a snapshot, and accounts stay apart.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use expenso_core::sync::{PullResponse, PushRequest, WireChange};
+use expenso_core::{
+    ActorId, CategoryPatch, Currency, Filter, Kind, Month, NewCategory, NewTransaction, PageRequest, Sort, SortBy,
+    Store, TransactionPatch,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{Client, TestServer};
+
+fn device(n: u8) -> Store {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    Store::create_in_memory(ActorId::from(&[n; 16][..]), Currency::from_code("EUR").unwrap(), t0).unwrap()
+}
+
+fn input(kind: Kind, amount: &str, currency: &str, date: &str, category: &str, description: &str) -> NewTransaction {
+    NewTransaction {
+        kind: Some(kind),
+        amount: amount.into(),
+        currency: Some(currency.into()),
+        date: date.into(),
+        category: category.into(),
+        description: description.into(),
+        ..NewTransaction::default()
+    }
+}
+
+/// A varied ledger: two currencies, both kinds, several categories and months, tags.
+fn fill(store: &mut Store) {
+    let rows = [
+        (Kind::Expense, "12.50", "EUR", "2026-01-03", "groceries", "Market day"),
+        (Kind::Expense, "3.20", "EUR", "2026-01-04", "groceries", "Bakery bread"),
+        (Kind::Expense, "40.00", "EUR", "2026-01-20", "transport", "Fuel"),
+        (Kind::Income, "2500", "EUR", "2026-01-31", "salary", "January salary"),
+        (Kind::Expense, "19.995", "KWD", "2026-02-02", "entertainment", "Streaming"),
+        (Kind::Expense, "7.05", "EUR", "2026-02-14", "food & dining", "Coffee and cake"),
+        (Kind::Expense, "0.01", "EUR", "2026-02-28", "other", "Rounding test"),
+        (Kind::Income, "150.25", "USD", "2026-03-01", "freelance", "Logo design"),
+        (Kind::Expense, "1234.56", "EUR", "2026-03-05", "housing", "Rent share"),
+    ];
+    for (i, (kind, amount, currency, date, category, description)) in rows.into_iter().enumerate() {
+        let mut t = input(kind, amount, currency, date, category, description);
+        if i % 3 == 0 {
+            t.tags = vec!["trip".into()];
+        }
+        t.payment_method = Some(if i % 2 == 0 { "card" } else { "cash" }.into());
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, i as u32).unwrap();
+        store.add_transaction(&t, Uuid::now_v7(), at).unwrap();
+    }
+}
+
+async fn push_all(client: &Client, store: &mut Store) {
+    let changes = store.changes_since(&[]).unwrap().into_iter().map(WireChange).collect();
+    let (status, body) = client
+        .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn pull(client: &Client, store: &mut Store, mut cursor: i64) -> i64 {
+    loop {
+        let (status, body) = client.send(Method::GET, &format!("/api/v1/sync/changes?after={cursor}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: PullResponse = serde_json::from_value(body).unwrap();
+        store.apply_changes(&page.changes.iter().map(|c| c.change.0.clone()).collect::<Vec<_>>()).unwrap();
+        cursor = page.cursor;
+        if !page.more {
+            return cursor;
+        }
+    }
+}
+
+/// Waits until the dashboard lists `count` transactions (the materializer runs beside the
+/// relay, so a device's push shows up shortly after it is acknowledged).
+async fn wait_for_records(client: &Client, count: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = client.send(Method::GET, "/api/v1/transactions?limit=500", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["total"] == json!(count) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the records did not reach {count}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Everything the dashboard shows equals what a device's own ledger computes.
+async fn assert_dashboard_matches(client: &Client, store: &Store) {
+    let all = store
+        .list_transactions(
+            &Filter::default(),
+            Sort { by: SortBy::Date, descending: true },
+            PageRequest { offset: 0, limit: 500 },
+        )
+        .unwrap();
+    let body = wait_for_records(client, all.total).await;
+    let mut web: Vec<Value> = body["items"].as_array().unwrap().clone();
+    let mut local: Vec<Value> = all.items.iter().map(|t| serde_json::to_value(t).unwrap()).collect();
+    let key = |v: &Value| v["id"].as_str().unwrap().to_string();
+    web.sort_by_key(key);
+    local.sort_by_key(key);
+    assert_eq!(web, local, "records equal the device's view");
+
+    let (_, balance) = client.send(Method::GET, "/api/v1/summaries/balance", None).await;
+    assert_eq!(balance, serde_json::to_value(store.balance(None, None).unwrap()).unwrap());
+    let (_, months) = client.send(Method::GET, "/api/v1/summaries/months?from=2025-12&to=2026-04", None).await;
+    let first = Month { year: 2025, month: 12 };
+    let last = Month { year: 2026, month: 4 };
+    assert_eq!(months, serde_json::to_value(store.monthly_summaries(first, last).unwrap()).unwrap());
+    let (_, trend) = client.send(Method::GET, "/api/v1/summaries/trend?last=2026-03&months=3", None).await;
+    assert_eq!(trend, serde_json::to_value(store.trend(Month { year: 2026, month: 3 }, 3).unwrap()).unwrap());
+    for kind in [Kind::Expense, Kind::Income] {
+        let (_, breakdown) = client
+            .send(Method::GET, &format!("/api/v1/summaries/categories?kind={kind}&from=2026-01-01&to=2026-12-31"), None)
+            .await;
+        let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1);
+        let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 31);
+        assert_eq!(breakdown, serde_json::to_value(store.category_breakdown(from, to, kind).unwrap()).unwrap());
+    }
+    let (_, categories) = client.send(Method::GET, "/api/v1/categories?include_archived=true", None).await;
+    let mut web: Vec<String> =
+        categories.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().into()).collect();
+    let mut local: Vec<String> = store.categories(true).unwrap().iter().map(|c| c.id.to_string()).collect();
+    web.sort();
+    local.sort();
+    assert_eq!(web, local, "projected categories equal the device's");
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_what_devices_synced_and_its_edits_reach_them() {
+    let server = TestServer::start().await;
+    let web = server.account("web@example.com").await;
+    let phone = web.login("web@example.com", "phone").await;
+    let mut device = device(1);
+    fill(&mut device);
+    push_all(&phone, &mut device).await;
+    assert_dashboard_matches(&web, &device).await;
+
+    // Exact sums: 12.50 + 3.20 + 40.00 + 7.05 + 0.01 + 1234.56 EUR of expenses.
+    let (_, balance) = web.send(Method::GET, "/api/v1/summaries/balance", None).await;
+    let eur = balance.as_array().unwrap().iter().find(|t| t["currency"] == "EUR").unwrap();
+    assert_eq!(eur["expense"], "1297.32");
+    let kwd = balance.as_array().unwrap().iter().find(|t| t["currency"] == "KWD").unwrap();
+    assert_eq!(kwd["expense"], "19.995");
+    assert_eq!(eur["income"], "2500.00");
+
+    // A transaction booked on the web reaches the device.
+    let (status, created) = web
+        .send(
+            Method::POST,
+            "/api/v1/transactions",
+            Some(json!({"kind": "expense", "amount": "9.99", "date": "2026-03-10", "category": "Food & dining",
+                        "description": "Lunch on the web", "tags": ["work"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+    let (status, one) = web.send(Method::GET, &format!("/api/v1/transactions/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "the dashboard reads its own write: {one}");
+    assert_eq!(one, created);
+    let cursor = pull(&phone, &mut device, 0).await;
+    let there = device.transaction(id).unwrap().expect("the web's transaction reached the device");
+    assert_eq!(serde_json::to_value(&there).unwrap(), created);
+
+    // Edited and deleted on the web: the device follows.
+    let (status, edited) =
+        web.send(Method::PATCH, &format!("/api/v1/transactions/{id}"), Some(json!({"amount": "11.49"}))).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["amount"], "11.49");
+    let cursor = pull(&phone, &mut device, cursor).await;
+    assert_eq!(device.transaction(id).unwrap().unwrap().amount.to_string(), "11.49");
+
+    // The device edits, deletes a category (moving its transactions) and books more.
+    let market = device
+        .list_transactions(
+            &Filter { text: Some("market".into()), ..Filter::default() },
+            Sort::default(),
+            PageRequest { offset: 0, limit: 10 },
+        )
+        .unwrap()
+        .items[0]
+        .id;
+    let before = device.heads().unwrap();
+    device
+        .edit_transaction(
+            market,
+            &TransactionPatch { amount: Some("13.75".into()), ..TransactionPatch::default() },
+            Utc::now(),
+        )
+        .unwrap();
+    let dining = device.find_category(Some(Kind::Expense), "food & dining").unwrap().id;
+    let groceries = device.find_category(Some(Kind::Expense), "groceries").unwrap().id;
+    assert!(device.delete_category(dining, Some(groceries), Utc::now()).unwrap() >= 2);
+    let trips = device
+        .add_category(
+            &NewCategory { name: "Trips".into(), kind: Some(Kind::Expense), ..NewCategory::default() },
+            Uuid::new_v4(),
+            Utc::now(),
+        )
+        .unwrap();
+    device
+        .edit_category(
+            trips.id,
+            &CategoryPatch { color: Some("#123456".into()), ..CategoryPatch::default() },
+            Utc::now(),
+        )
+        .unwrap();
+    let changes = device.changes_since(&before).unwrap().into_iter().map(WireChange).collect();
+    let (status, _) = phone
+        .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Wait for the category's move to be published, then compare everything again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, page) = web.send(Method::GET, &format!("/api/v1/transactions?categories={dining}"), None).await;
+        if page["total"] == json!(0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the moved transactions stayed in the deleted category");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_dashboard_matches(&web, &device).await;
+
+    // Deleted on the web.
+    let (status, deleted) = web.send(Method::DELETE, &format!("/api/v1/transactions/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    pull(&phone, &mut device, cursor).await;
+    assert!(device.transaction(id).unwrap().is_none());
+    assert_dashboard_matches(&web, &device).await;
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_filters_like_the_core() {
+    let server = TestServer::start().await;
+    let web = server.account("filters@example.com").await;
+    let mut device = device(2);
+    fill(&mut device);
+    push_all(&web, &mut device).await;
+    wait_for_records(&web, 9).await;
+    let groceries = device.find_category(Some(Kind::Expense), "groceries").unwrap().id;
+    let card = device.find_payment_method("card").unwrap().id;
+    let cases: Vec<(String, Filter, Sort)> = vec![
+        ("kind=income".into(), Filter { kind: Some(Kind::Income), ..Filter::default() }, Sort::default()),
+        (
+            format!("categories={groceries}&sort=amount&order=asc"),
+            Filter { categories: vec![groceries], ..Filter::default() },
+            Sort { by: SortBy::Amount, descending: false },
+        ),
+        (
+            format!("payment_methods={card}&from=2026-01-15&to=2026-02-28"),
+            Filter {
+                payment_methods: vec![card],
+                from: chrono::NaiveDate::from_ymd_opt(2026, 1, 15),
+                to: chrono::NaiveDate::from_ymd_opt(2026, 2, 28),
+                ..Filter::default()
+            },
+            Sort::default(),
+        ),
+        (
+            "min_amount=5&max_amount=40&sort=amount".into(),
+            Filter {
+                min_amount: Some("5".parse().unwrap()),
+                max_amount: Some("40".parse().unwrap()),
+                ..Filter::default()
+            },
+            Sort { by: SortBy::Amount, descending: true },
+        ),
+        ("tags=trip".into(), Filter { tags: vec!["trip".into()], ..Filter::default() }, Sort::default()),
+        ("q=bak".into(), Filter { text: Some("bak".into()), ..Filter::default() }, Sort::default()),
+        ("q=coffee%20cake".into(), Filter { text: Some("coffee cake".into()), ..Filter::default() }, Sort::default()),
+        (
+            "month=2026-02&sort=description&order=asc".into(),
+            Filter {
+                from: chrono::NaiveDate::from_ymd_opt(2026, 2, 1),
+                to: chrono::NaiveDate::from_ymd_opt(2026, 2, 28),
+                ..Filter::default()
+            },
+            Sort { by: SortBy::Description, descending: false },
+        ),
+    ];
+    for (query, filter, sort) in cases {
+        let (status, body) = web.send(Method::GET, &format!("/api/v1/transactions?{query}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        let local = device.list_transactions(&filter, sort, PageRequest { offset: 0, limit: 100 }).unwrap();
+        let web_ids: Vec<&str> = body["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+        let local_ids: Vec<String> = local.items.iter().map(|t| t.id.to_string()).collect();
+        assert!(!local_ids.is_empty(), "{query} matches something");
+        assert_eq!(web_ids, local_ids, "{query}");
+        assert_eq!(body["total"], json!(local.total), "{query}");
+    }
+    // Paging.
+    let (_, page) = web.send(Method::GET, "/api/v1/transactions?offset=8&limit=5", None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["total"], json!(9));
+    // Bad filters are refused, naming the parameter.
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("kind=gift", "kind"),
+        ("categories=nope", "categories"),
+        ("min_amount=lots", "min_amount"),
+        ("sort=colour", "sort"),
+        ("limit=0", "limit"),
+        ("month=2026-1x", "month"),
+    ] {
+        let (status, body) = web.send(Method::GET, &format!("/api/v1/transactions?{query}"), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(body["code"], "invalid");
+        assert!(body["message"].as_str().unwrap().starts_with(field), "{query}: {body}");
+    }
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_web_edits_change_nothing() {
+    let server = TestServer::start().await;
+    let web = server.account("careful@example.com").await;
+    let mut device = device(3);
+    fill(&mut device);
+    push_all(&web, &mut device).await;
+    wait_for_records(&web, 9).await;
+    let latest = server.state.log.latest(uuid_of(&server, "careful@example.com").await).await.unwrap();
+    let cases = [
+        (
+            Method::POST,
+            "/api/v1/transactions".to_string(),
+            json!({"kind": "expense", "amount": "-3", "date": "2026-01-01", "category": "food & dining"}),
+            "amount",
+        ),
+        (
+            Method::POST,
+            "/api/v1/transactions".to_string(),
+            json!({"kind": "expense", "amount": "3", "date": "2026-02-30", "category": "food & dining"}),
+            "date",
+        ),
+        (
+            Method::POST,
+            "/api/v1/transactions".to_string(),
+            json!({"kind": "expense", "amount": "3", "date": "2026-02-03", "category": "no such"}),
+            "category",
+        ),
+        (
+            Method::POST,
+            "/api/v1/transactions".to_string(),
+            json!({"kind": "expense", "amount": "3.001", "currency": "JPY", "date": "2026-02-03", "category": "food & dining"}),
+            "amount",
+        ),
+        (Method::POST, "/api/v1/categories".to_string(), json!({"name": "", "kind": "expense"}), "name"),
+        (Method::PATCH, "/api/v1/ledger/settings".to_string(), json!({"base_currency": "XYZ"}), "currency"),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, answer) = web.send(method, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(answer["code"], "invalid");
+        assert!(answer["message"].as_str().unwrap().contains(field), "{body}: {answer}");
+    }
+    let (status, _) = web.raw(Method::POST, "/api/v1/transactions", "{\"amount\": 12").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = web
+        .send(Method::PATCH, &format!("/api/v1/transactions/{}", Uuid::new_v4()), Some(json!({"amount": "1"})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let groceries = device.find_category(Some(Kind::Expense), "groceries").unwrap().id;
+    let (status, answer) = web.send(Method::DELETE, &format!("/api/v1/categories/{groceries}"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "category_in_use");
+    // Nothing reached the change log, and the dashboard is as it was.
+    assert_eq!(server.state.log.latest(uuid_of(&server, "careful@example.com").await).await.unwrap(), latest);
+    assert_dashboard_matches(&web, &device).await;
+    server.cleanup().await;
+}
+
+async fn uuid_of(server: &TestServer, email: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&server.state.pg).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_account_cannot_see_or_change_another_ones_ledger() {
+    let server = TestServer::start().await;
+    let alice = server.account("alice@example.com").await;
+    let mallory = server.account("mallory@example.com").await;
+    let mut device = device(4);
+    fill(&mut device);
+    push_all(&alice, &mut device).await;
+    let page = wait_for_records(&alice, 9).await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let groceries = device.find_category(Some(Kind::Expense), "groceries").unwrap().id;
+    let (_, list) = mallory.send(Method::GET, "/api/v1/transactions", None).await;
+    assert_eq!(list["total"], json!(0));
+    let (status, _) = mallory.send(Method::GET, &format!("/api/v1/transactions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        mallory.send(Method::PATCH, &format!("/api/v1/transactions/{id}"), Some(json!({"amount": "1"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = mallory.send(Method::DELETE, &format!("/api/v1/transactions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, balance) = mallory.send(Method::GET, "/api/v1/summaries/balance", None).await;
+    assert_eq!(balance, json!([]));
+    let (status, _) = mallory
+        .send(Method::PATCH, &format!("/api/v1/categories/{groceries}"), Some(json!({"name": "Mine now"})))
+        .await;
+    // Mallory has a Groceries category of her own (every ledger does): renaming it leaves
+    // Alice's alone.
+    assert_eq!(status, StatusCode::OK);
+    let (_, cats) = alice.send(Method::GET, "/api/v1/categories", None).await;
+    assert!(cats.as_array().unwrap().iter().any(|c| c["id"] == json!(groceries) && c["name"] == "Groceries"));
+    let resp = mallory
+        .http
+        .get(format!("{}/api/v1/sync/snapshot", mallory.base))
+        .bearer_auth(mallory.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let fresh = Store::replica_in_memory(ActorId::random(), Some(&resp.bytes().await.unwrap())).unwrap();
+    assert_eq!(fresh.transaction_count().unwrap(), 0, "Mallory's snapshot holds none of Alice's ledger");
+    assert_dashboard_matches(&alice, &device).await;
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_fresh_device_starts_from_a_snapshot_and_the_later_changes() {
+    let server = TestServer::start().await;
+    let laptop = server.account("fresh@example.com").await;
+    let mut device = device(5);
+    // More changes than the snapshot interval, one per transaction.
+    for i in 0..(expenso_server::ledger::SNAPSHOT_EVERY + 20) {
+        let t = input(
+            Kind::Expense,
+            &format!("{}.{:02}", i % 97 + 1, i % 100),
+            "EUR",
+            "2026-02-03",
+            "groceries",
+            &format!("item {i}"),
+        );
+        device.add_transaction(&t, Uuid::now_v7(), Utc::now()).unwrap();
+    }
+    push_all(&laptop, &mut device).await;
+    let total = device.transaction_count().unwrap();
+    wait_for_records(&laptop, total).await;
+    // Then a few more, after the snapshot.
+    let before = device.heads().unwrap();
+    for i in 0..3 {
+        let t = input(Kind::Income, &format!("{}00", i + 1), "EUR", "2026-02-04", "salary", "bonus");
+        device.add_transaction(&t, Uuid::now_v7(), Utc::now()).unwrap();
+    }
+    let changes = device.changes_since(&before).unwrap().into_iter().map(WireChange).collect();
+    laptop
+        .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
+        .await;
+
+    let phone = laptop.login("fresh@example.com", "phone").await;
+    let resp = phone
+        .http
+        .get(format!("{}/api/v1/sync/snapshot", phone.base))
+        .bearer_auth(phone.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let upto: i64 = resp.headers()["expenso-seq"].to_str().unwrap().parse().unwrap();
+    let bytes = resp.bytes().await.unwrap();
+    assert!(upto > 0);
+    let mut fresh = Store::replica_in_memory(ActorId::random(), Some(&bytes)).unwrap();
+    let cursor = pull(&phone, &mut fresh, upto).await;
+    assert_eq!(cursor, server.state.log.latest(uuid_of(&server, "fresh@example.com").await).await.unwrap());
+    assert_eq!(fresh.view_dump().unwrap(), device.view_dump().unwrap(), "snapshot + later changes = the whole ledger");
+    assert_eq!(fresh.verify().unwrap(), Ok(()));
+    // A forged snapshot is refused by the device, not half-adopted.
+    assert!(Store::replica_in_memory(ActorId::random(), Some(b"not a document")).is_err());
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_instances_keep_one_set_of_records() {
+    let server = TestServer::start().await;
+    let other = server.another_instance().await;
+    let laptop = server.account("twice@example.com").await;
+    let mut on_other = laptop.clone();
+    on_other.base = other.url.clone();
+    let mut device = device(6);
+    fill(&mut device);
+    push_all(&laptop, &mut device).await;
+    wait_for_records(&on_other, 9).await;
+    // Edits through both instances, alternating, each on its own replica of the ledger.
+    for (i, client) in [&laptop, &on_other, &laptop, &on_other].into_iter().enumerate() {
+        let (status, body) = client
+            .send(
+                Method::POST,
+                "/api/v1/transactions",
+                Some(json!({"kind": "expense", "amount": format!("{i}.50"), "date": "2026-03-15", "category": "food & dining"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    pull(&laptop, &mut device, 0).await;
+    assert_eq!(device.transaction_count().unwrap(), 13);
+    assert_dashboard_matches(&on_other, &device).await;
+    assert_dashboard_matches(&laptop, &device).await;
+    other.cleanup().await;
+    server.cleanup().await;
+}
