@@ -66,6 +66,8 @@ struct Inner {
     records: Collection<Document>,
     snapshots: Collection<Document>,
     counters: Collection<Document>,
+    /// Per account: how far the projections reach (`materialized`) and the lease.
+    progress: Collection<Document>,
     cache: Mutex<HashMap<Uuid, (Slot, Instant)>>,
     capacity: usize,
     /// This instance, as the holder of materialization leases.
@@ -96,6 +98,7 @@ impl Ledgers {
             .await?;
         let counters = log.counters();
         counters.create_index(IndexModel::builder().keys(doc! { "dirty": 1 }).build()).await?;
+        let progress = db.collection::<Document>("projections");
         let (wake, wakes) = mpsc::unbounded_channel();
         Ok(Ledgers {
             inner: Arc::new(Inner {
@@ -104,6 +107,7 @@ impl Ledgers {
                 records,
                 snapshots,
                 counters,
+                progress,
                 cache: Mutex::new(HashMap::new()),
                 capacity: capacity.max(1),
                 instance: Uuid::new_v4().to_string(),
@@ -172,17 +176,47 @@ impl Ledgers {
         }
     }
 
+    /// Accounts whose log is ahead of their projections. An account whose projections
+    /// caught up has its `dirty` flag cleared here (unless a change came since), so the
+    /// flag is written once per sweep, not once per pass.
     async fn dirty_accounts(&self) -> Result<Vec<Uuid>> {
-        let docs: Vec<Document> = self
+        let dirty: Vec<Document> = self
             .inner
             .counters
             .find(doc! { "dirty": true })
-            .projection(doc! { "_id": 1 })
+            .projection(doc! { "_id": 1, "seq": 1 })
             .limit(1000)
             .await?
             .try_collect()
             .await?;
-        Ok(docs.iter().filter_map(|d| d.get_str("_id").ok().and_then(|s| Uuid::parse_str(s).ok())).collect())
+        if dirty.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = dirty.iter().filter_map(|d| d.get_str("_id").ok()).collect();
+        let reached: HashMap<String, i64> = self
+            .inner
+            .progress
+            .find(doc! { "_id": { "$in": &ids } })
+            .projection(doc! { "_id": 1, "materialized": 1 })
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?
+            .into_iter()
+            .filter_map(|d| Some((d.get_str("_id").ok()?.to_string(), int(d.get("materialized"))?)))
+            .collect();
+        let mut behind = Vec::new();
+        for d in &dirty {
+            let (Ok(id), Some(seq)) = (d.get_str("_id"), int(d.get("seq"))) else { continue };
+            if reached.get(id).is_some_and(|&m| m >= seq) {
+                self.inner
+                    .counters
+                    .update_one(doc! { "_id": id, "seq": seq, "dirty": true }, doc! { "$set": { "dirty": false } })
+                    .await?;
+            } else if let Ok(account) = Uuid::parse_str(id) {
+                behind.push(account);
+            }
+        }
+        Ok(behind)
     }
 
     fn evict_idle(&self) {
@@ -310,18 +344,20 @@ impl Ledgers {
             return Ok(false);
         }
         let result = self.materialize_leased(account).await;
-        let _ = self
-            .inner
-            .counters
-            .update_one(
-                doc! { "_id": account.to_string(), "lease_owner": &self.inner.instance },
-                doc! { "$set": { "lease_until": BsonDateTime::from_millis(0) } },
-            )
-            .await;
+        // One write records how far the projections reach and ends the lease.
+        let mut update = doc! { "$set": { "lease_until": BsonDateTime::from_millis(0) } };
+        if let Ok(cursor) = &result {
+            update.insert("$max", doc! { "materialized": *cursor });
+        }
+        self.inner
+            .progress
+            .update_one(doc! { "_id": account.to_string(), "lease_owner": &self.inner.instance }, update)
+            .await?;
         result.map(|_| true)
     }
 
-    async fn materialize_leased(&self, account: Uuid) -> Result<()> {
+    /// Returns the log position the projections now reach.
+    async fn materialize_leased(&self, account: Uuid) -> Result<i64> {
         let slot = self.slot(account);
         let mut guard = slot.lock().await;
         let result = async {
@@ -339,21 +375,8 @@ impl Ledgers {
             if !changed.is_empty() {
                 self.project(account, &mut guard, &changed).await?;
             }
-            self.inner
-                .counters
-                .update_one(
-                    doc! { "_id": account.to_string(), "$or": [
-                        { "materialized": { "$exists": false } },
-                        { "materialized": { "$lt": cursor } },
-                    ] },
-                    doc! { "$set": { "materialized": cursor } },
-                )
-                .await?;
-            self.inner
-                .counters
-                .update_one(doc! { "_id": account.to_string(), "seq": cursor }, doc! { "$set": { "dirty": false } })
-                .await?;
-            self.maybe_snapshot(account, guard.as_mut().expect("present")).await
+            self.maybe_snapshot(account, guard.as_mut().expect("present")).await?;
+            Ok(cursor)
         }
         .await;
         if result.is_err() {
@@ -370,7 +393,7 @@ impl Ledgers {
         let me = &self.inner.instance;
         let taken = self
             .inner
-            .counters
+            .progress
             .find_one_and_update(
                 doc! { "_id": account.to_string(), "$or": [
                     { "lease_until": { "$exists": false } },
@@ -379,14 +402,20 @@ impl Ledgers {
                 ] },
                 doc! { "$set": { "lease_owner": me, "lease_until": until } },
             )
+            .upsert(true)
             .return_document(ReturnDocument::After)
-            .await?;
-        Ok(taken.is_some())
+            .await;
+        match taken {
+            Ok(taken) => Ok(taken.is_some()),
+            // The account's record exists and another instance holds the lease.
+            Err(e) if crate::sync::is_duplicate(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn materialized(&self, account: Uuid) -> Result<i64> {
-        let counter = self.inner.counters.find_one(doc! { "_id": account.to_string() }).await?;
-        Ok(counter.and_then(|d| int(d.get("materialized"))).unwrap_or(0))
+        let progress = self.inner.progress.find_one(doc! { "_id": account.to_string() }).await?;
+        Ok(progress.and_then(|d| int(d.get("materialized"))).unwrap_or(0))
     }
 
     /// Publishes what changed: records to MongoDB, categories, payment methods and settings
@@ -675,6 +704,7 @@ impl Ledgers {
         let key = account.to_string();
         self.inner.records.delete_many(doc! { "account": &key }).await?;
         self.inner.snapshots.delete_many(doc! { "account": &key }).await?;
+        self.inner.progress.delete_one(doc! { "_id": &key }).await?;
         drop(guard);
         Ok(())
     }

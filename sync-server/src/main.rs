@@ -9,6 +9,9 @@ use clap::Parser;
 use expenso_server::{app, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: expenso_server::Allocator = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
