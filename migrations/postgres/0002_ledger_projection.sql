@@ -3,9 +3,7 @@
 
 CREATE TABLE ledger_settings (
     user_id         UUID PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    base_currency   TEXT NOT NULL,
-    -- The change-log position the projection reflects.
-    upto_seq        BIGINT NOT NULL DEFAULT 0
+    base_currency   TEXT NOT NULL
 );
 
 CREATE TABLE ledger_categories (

@@ -66,6 +66,25 @@ impl Drop for Server {
     }
 }
 
+/// CPU time a process used so far, in seconds (user + system; Linux counts in 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The MongoDB-wire test server's process, if it runs on this machine (SecantusDB).
+fn database_pid() -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()).find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (String::from_utf8_lossy(&cmdline).contains("secantusd") && pid != std::process::id()).then_some(pid)
+    })
+}
+
 /// Resident and peak resident memory of a process, in MB.
 fn memory(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -237,6 +256,8 @@ async fn scenario(url: &str, devices: usize, seconds: u64, interval: Duration) {
     let (rss_before, _) = memory(server_pid);
     eprintln!("  {devices} devices connected (server RSS {rss_before:.0} MB); {seconds} s of load");
 
+    let db_pid = database_pid();
+    let cpu_before = (cpu_seconds(server_pid), db_pid.map(cpu_seconds).unwrap_or(0.0));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let start = Instant::now();
     let stop_sending = start + Duration::from_secs(seconds);
@@ -326,6 +347,8 @@ async fn scenario(url: &str, devices: usize, seconds: u64, interval: Duration) {
         acked += t.await.unwrap_or(0);
     }
     sampler.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    let server_cpu = cpu_seconds(server_pid) - cpu_before.0;
+    let db_cpu = db_pid.map(cpu_seconds).unwrap_or(0.0) - cpu_before.1;
     let peak_rss = sampler.1.await.unwrap();
     let elapsed = Duration::from_secs(seconds).as_secs_f64();
     let tally = tally.lock().unwrap();
@@ -339,13 +362,15 @@ async fn scenario(url: &str, devices: usize, seconds: u64, interval: Duration) {
         .collect();
     deliveries.sort_by(|a, b| a.total_cmp(b));
     println!(
-        "| {devices} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {} | {peak_rss:.0} |",
+        "| {devices} | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} | {} | {peak_rss:.0} | {:.2} | {} |",
         acked as f64 / elapsed,
         percentile(&acks, 0.5),
         percentile(&acks, 0.99),
         percentile(&deliveries, 0.5),
         percentile(&deliveries, 0.99),
         tally.errors,
+        server_cpu * 1000.0 / acked.max(1) as f64,
+        if db_pid.is_some() { format!("{:.1}", db_cpu * 1000.0 / acked.max(1) as f64) } else { "-".into() },
     );
     eprintln!(
         "  {acked} changes acknowledged of {} sent, {} deliveries matched",
@@ -436,7 +461,6 @@ async fn fresh_device(url: &str, transactions: usize) {
         .json()
         .await
         .unwrap();
-    println!();
     println!("| fresh device, {transactions} transactions | |");
     println!("|---|---|");
     println!("| records published after the last push | {published:.1} s |");
@@ -458,17 +482,22 @@ async fn drive() {
         "\nsync server under load (loopback, one change per device every {} ms, {seconds} s)\n",
         interval.as_millis()
     );
-    println!("| devices | changes/s | ack p50 / p99 ms | delivery p50 / p99 ms | errors | server peak RSS MB |");
-    println!("|---|---|---|---|---|---|");
+    // The fresh device first: an overloaded test database can stay busy after a run.
+    if ledger > 0 {
+        let server = start_server().await;
+        fresh_device(&server.url, ledger).await;
+        stop_server(server).await;
+        println!();
+    }
+    println!(
+        "| devices | changes/s | ack p50 / p99 ms | delivery p50 / p99 ms | errors | server peak RSS MB \
+         | server CPU ms per change | database CPU ms per change |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for n in devices {
         let server = start_server().await;
         *SERVER_PID.lock().unwrap() = Some(server.child.id());
         scenario(&server.url, n, seconds, interval).await;
-        stop_server(server).await;
-    }
-    if ledger > 0 {
-        let server = start_server().await;
-        fresh_device(&server.url, ledger).await;
         stop_server(server).await;
     }
 }

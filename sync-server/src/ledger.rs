@@ -41,6 +41,10 @@ const LEASE: Duration = Duration::from_secs(60);
 const IDLE: Duration = Duration::from_secs(600);
 /// How often every instance looks for accounts whose materialization is behind.
 const SWEEP: Duration = Duration::from_secs(5);
+/// An account with no change for this long is left to the sweep.
+const QUIET: Duration = Duration::from_secs(10);
+/// How long a woken materializer waits for more changes of the same account.
+const COALESCE: Duration = Duration::from_millis(100);
 /// Records written one by one up to this many; more are replaced in bulk.
 const ONE_BY_ONE: usize = 50;
 const BULK: usize = 1_000;
@@ -161,6 +165,9 @@ impl Ledgers {
                 }
                 let (this, running, again, slots) = (self.clone(), running.clone(), again.clone(), slots.clone());
                 tokio::spawn(async move {
+                    // Changes arriving together (two devices of one account, a burst of
+                    // pushes) are published in one pass.
+                    tokio::time::sleep(COALESCE).await;
                     let _permit = slots.acquire().await;
                     loop {
                         if let Err(e) = this.materialize(account).await {
@@ -176,14 +183,16 @@ impl Ledgers {
         }
     }
 
-    /// Accounts whose log is ahead of their projections. An account whose projections
-    /// caught up has its `dirty` flag cleared here (unless a change came since), so the
-    /// flag is written once per sweep, not once per pass.
+    /// Accounts whose log is ahead of their projections and which no change woke for a
+    /// while (active ones are woken by every push). An account whose projections caught up
+    /// has its `dirty` flag cleared here (unless a change came since): the flag is written
+    /// once per quiet account, never once per pass.
     async fn dirty_accounts(&self) -> Result<Vec<Uuid>> {
+        let quiet = BsonDateTime::from_millis(BsonDateTime::now().timestamp_millis() - QUIET.as_millis() as i64);
         let dirty: Vec<Document> = self
             .inner
             .counters
-            .find(doc! { "dirty": true })
+            .find(doc! { "dirty": true, "updated_at": { "$lt": quiet } })
             .projection(doc! { "_id": 1, "seq": 1 })
             .limit(1000)
             .await?
@@ -424,59 +433,62 @@ impl Ledgers {
         // The store is read in plain statements only: a reference to it (not `Sync`) never
         // lives across an await.
         let replica = slot.as_ref().expect("caught up");
-        let cursor = replica.cursor;
         let gathered = gather(account, &replica.store, changed).map_err(internal)?;
-        let mut tx = self.inner.pg.begin().await?;
-        sqlx::query(
-            "INSERT INTO ledger_settings (user_id, base_currency, upto_seq) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE SET base_currency = excluded.base_currency,
-                 upto_seq = greatest(ledger_settings.upto_seq, excluded.upto_seq)",
-        )
-        .bind(account)
-        .bind(gathered.settings.base_currency.code())
-        .bind(cursor)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(categories) = &gathered.categories {
-            sqlx::query("DELETE FROM ledger_categories WHERE user_id = $1").bind(account).execute(&mut *tx).await?;
-            for c in categories {
-                sqlx::query(
-                    "INSERT INTO ledger_categories (user_id, id, name, kind, color, icon, archived, builtin, deleted, merged_into)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(account)
-                .bind(c.id)
-                .bind(&c.name)
-                .bind(c.kind.as_str())
-                .bind(&c.color)
-                .bind(&c.icon)
-                .bind(c.archived)
-                .bind(c.builtin)
-                .bind(c.deleted)
-                .bind(c.merged_into)
-                .execute(&mut *tx)
-                .await?;
+        let rows_changed = changed.everything
+            || changed.settings
+            || gathered.categories.is_some()
+            || gathered.payment_methods.is_some();
+        if rows_changed {
+            let mut tx = self.inner.pg.begin().await?;
+            sqlx::query(
+                "INSERT INTO ledger_settings (user_id, base_currency) VALUES ($1, $2)
+                     ON CONFLICT (user_id) DO UPDATE SET base_currency = excluded.base_currency",
+            )
+            .bind(account)
+            .bind(gathered.settings.base_currency.code())
+            .execute(&mut *tx)
+            .await?;
+            if let Some(categories) = &gathered.categories {
+                sqlx::query("DELETE FROM ledger_categories WHERE user_id = $1").bind(account).execute(&mut *tx).await?;
+                for c in categories {
+                    sqlx::query(
+                        "INSERT INTO ledger_categories (user_id, id, name, kind, color, icon, archived, builtin, deleted, merged_into)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(account)
+                    .bind(c.id)
+                    .bind(&c.name)
+                    .bind(c.kind.as_str())
+                    .bind(&c.color)
+                    .bind(&c.icon)
+                    .bind(c.archived)
+                    .bind(c.builtin)
+                    .bind(c.deleted)
+                    .bind(c.merged_into)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
-        }
-        if let Some(methods) = &gathered.payment_methods {
-            sqlx::query("DELETE FROM ledger_payment_methods WHERE user_id = $1")
-                .bind(account)
-                .execute(&mut *tx)
-                .await?;
-            for m in methods {
-                sqlx::query(
-                    "INSERT INTO ledger_payment_methods (user_id, id, name, archived, builtin) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(account)
-                .bind(m.id)
-                .bind(&m.name)
-                .bind(m.archived)
-                .bind(m.builtin)
-                .execute(&mut *tx)
-                .await?;
+            if let Some(methods) = &gathered.payment_methods {
+                sqlx::query("DELETE FROM ledger_payment_methods WHERE user_id = $1")
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+                for m in methods {
+                    sqlx::query(
+                        "INSERT INTO ledger_payment_methods (user_id, id, name, archived, builtin) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(account)
+                    .bind(m.id)
+                    .bind(&m.name)
+                    .bind(m.archived)
+                    .bind(m.builtin)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
+            tx.commit().await?;
         }
-        tx.commit().await?;
 
         let key = account.to_string();
         if changed.everything {

@@ -301,7 +301,8 @@ impl ChangeLog {
                 continue;
             }
             let from = mongodb::bson::DateTime::from_millis(now - WINDOW_MS);
-            let docs = match self.counters.find(doc! { "updated_at": { "$gte": from } }).await {
+            let recent = self.counters.find(doc! { "updated_at": { "$gte": from } }).projection(doc! { "seq": 1 });
+            let docs = match recent.await {
                 Ok(cursor) => cursor.try_collect::<Vec<Document>>().await,
                 Err(e) => Err(e),
             };

@@ -14,7 +14,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test     install what is missing, then run formatting, lint and every test of the workspace
-  bench    run the benchmarks (reference workloads of 10k and 100k transactions) and print the results";
+  bench    run the benchmarks and print their tables: `ledger` (the core on reference ledgers of 10k
+           and 100k transactions) and `load` (the sync server with 100 and 1,000 devices, and a
+           fresh device downloading a 100k ledger); both when none is named";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,12 +84,19 @@ fn ensure_rust_components() -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench [ledger|load]`: the core's ledger benchmark and the sync server's load
+/// benchmark (which starts the databases as the tests do); both without an argument.
 fn bench(extra: &[String]) -> Result<()> {
-    let mut args = vec!["bench", "--locked", "-p", "expenso-core", "--bench", "ledger"];
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    if !extra.is_empty() {
-        args.push("--");
-        args.extend(&extra);
+    let which = extra.first().map(String::as_str);
+    if matches!(which, None | Some("ledger")) {
+        run("cargo", &["bench", "--locked", "-p", "expenso-core", "--bench", "ledger"])?;
     }
-    run("cargo", &args)
+    if matches!(which, None | Some("load")) {
+        let _mongo = services::ensure_test_databases()?;
+        run("cargo", &["bench", "--locked", "-p", "expenso-server", "--bench", "load"])?;
+    }
+    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load")) {
+        bail!("unknown benchmark {other:?}: ledger or load");
+    }
+    Ok(())
 }

@@ -92,8 +92,24 @@ async fn wait_for_records(client: &Client, count: u64) -> Value {
     }
 }
 
-/// Everything the dashboard shows equals what a device's own ledger computes.
+/// Everything the dashboard shows equals what a device's own ledger computes (once the
+/// materializer, which runs beside the relay, has caught up).
 async fn assert_dashboard_matches(client: &Client, store: &Store) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let difference = dashboard_difference(client, store).await;
+        match difference {
+            None => return,
+            Some(d) if tokio::time::Instant::now() > deadline => panic!("the dashboard differs from the ledger: {d}"),
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn dashboard_difference(client: &Client, store: &Store) -> Option<String> {
+    fn differ(what: &str, web: &Value, local: &Value) -> Option<String> {
+        (web != local).then(|| format!("{what}: the dashboard says {web}, the ledger {local}"))
+    }
     let all = store
         .list_transactions(
             &Filter::default(),
@@ -101,37 +117,53 @@ async fn assert_dashboard_matches(client: &Client, store: &Store) {
             PageRequest { offset: 0, limit: 500 },
         )
         .unwrap();
-    let body = wait_for_records(client, all.total).await;
+    let (status, body) = client.send(Method::GET, "/api/v1/transactions?limit=500", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let mut web: Vec<Value> = body["items"].as_array().unwrap().clone();
     let mut local: Vec<Value> = all.items.iter().map(|t| serde_json::to_value(t).unwrap()).collect();
     let key = |v: &Value| v["id"].as_str().unwrap().to_string();
     web.sort_by_key(key);
     local.sort_by_key(key);
-    assert_eq!(web, local, "records equal the device's view");
-
-    let (_, balance) = client.send(Method::GET, "/api/v1/summaries/balance", None).await;
-    assert_eq!(balance, serde_json::to_value(store.balance(None, None).unwrap()).unwrap());
-    let (_, months) = client.send(Method::GET, "/api/v1/summaries/months?from=2025-12&to=2026-04", None).await;
-    let first = Month { year: 2025, month: 12 };
-    let last = Month { year: 2026, month: 4 };
-    assert_eq!(months, serde_json::to_value(store.monthly_summaries(first, last).unwrap()).unwrap());
-    let (_, trend) = client.send(Method::GET, "/api/v1/summaries/trend?last=2026-03&months=3", None).await;
-    assert_eq!(trend, serde_json::to_value(store.trend(Month { year: 2026, month: 3 }, 3).unwrap()).unwrap());
+    if let Some(d) = differ("records", &Value::Array(web), &Value::Array(local)) {
+        return Some(d);
+    }
+    let checks = [
+        ("/api/v1/summaries/balance".to_string(), serde_json::to_value(store.balance(None, None).unwrap()).unwrap()),
+        (
+            "/api/v1/summaries/months?from=2025-12&to=2026-04".into(),
+            serde_json::to_value(
+                store.monthly_summaries(Month { year: 2025, month: 12 }, Month { year: 2026, month: 4 }).unwrap(),
+            )
+            .unwrap(),
+        ),
+        (
+            "/api/v1/summaries/trend?last=2026-03&months=3".into(),
+            serde_json::to_value(store.trend(Month { year: 2026, month: 3 }, 3).unwrap()).unwrap(),
+        ),
+    ];
+    for (path, local) in checks {
+        let (_, web) = client.send(Method::GET, &path, None).await;
+        if let Some(d) = differ(&path, &web, &local) {
+            return Some(d);
+        }
+    }
     for kind in [Kind::Expense, Kind::Income] {
-        let (_, breakdown) = client
-            .send(Method::GET, &format!("/api/v1/summaries/categories?kind={kind}&from=2026-01-01&to=2026-12-31"), None)
-            .await;
+        let path = format!("/api/v1/summaries/categories?kind={kind}&from=2026-01-01&to=2026-12-31");
+        let (_, web) = client.send(Method::GET, &path, None).await;
         let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1);
         let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 31);
-        assert_eq!(breakdown, serde_json::to_value(store.category_breakdown(from, to, kind).unwrap()).unwrap());
+        let local = serde_json::to_value(store.category_breakdown(from, to, kind).unwrap()).unwrap();
+        if let Some(d) = differ(&path, &web, &local) {
+            return Some(d);
+        }
     }
     let (_, categories) = client.send(Method::GET, "/api/v1/categories?include_archived=true", None).await;
-    let mut web: Vec<String> =
-        categories.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().into()).collect();
-    let mut local: Vec<String> = store.categories(true).unwrap().iter().map(|c| c.id.to_string()).collect();
-    web.sort();
-    local.sort();
-    assert_eq!(web, local, "projected categories equal the device's");
+    let mut web: Vec<Value> = categories.as_array().unwrap().clone();
+    let mut local: Vec<Value> =
+        store.categories(true).unwrap().iter().map(|c| serde_json::to_value(c).unwrap()).collect();
+    web.sort_by_key(key);
+    local.sort_by_key(key);
+    differ("categories", &Value::Array(web), &Value::Array(local))
 }
 
 #[tokio::test]
@@ -507,5 +539,104 @@ async fn two_instances_keep_one_set_of_records() {
     assert_dashboard_matches(&on_other, &device).await;
     assert_dashboard_matches(&laptop, &device).await;
     other.cleanup().await;
+    server.cleanup().await;
+}
+
+/// Random work on two devices, synced through the server in varying order: afterwards the
+/// records and rows equal each device's view.
+#[tokio::test]
+async fn projections_follow_random_edits_on_two_devices() {
+    use expenso_core::sample::Rng;
+    let server = TestServer::start().await;
+    let laptop = server.account("random@example.com").await;
+    let phone = laptop.login("random@example.com", "phone").await;
+    let mut devices = [(device(7), laptop.clone(), Vec::new(), 0i64), (device(8), phone, Vec::new(), 0i64)];
+    let mut rng = Rng::new(20261121);
+    for round in 0..4 {
+        for (store, _, _, _) in devices.iter_mut() {
+            for _ in 0..6 {
+                let ids: Vec<Uuid> = store
+                    .list_transactions(&Filter::default(), Sort::default(), PageRequest { offset: 0, limit: 500 })
+                    .unwrap()
+                    .items
+                    .iter()
+                    .map(|t| t.id)
+                    .collect();
+                let customs: Vec<Uuid> =
+                    store.categories(true).unwrap().into_iter().filter(|c| !c.builtin).map(|c| c.id).collect();
+                match rng.below(10) {
+                    0..=3 => {
+                        let category = if !customs.is_empty() && rng.below(2) == 0 {
+                            customs[rng.below(customs.len() as u64) as usize].to_string()
+                        } else {
+                            "groceries".into()
+                        };
+                        let t = input(
+                            Kind::Expense,
+                            &format!("{}.{:02}", 1 + rng.below(90), rng.below(100)),
+                            "EUR",
+                            "2026-02-10",
+                            &category,
+                            "random",
+                        );
+                        store.add_transaction(&t, Uuid::now_v7(), Utc::now()).unwrap();
+                    }
+                    4 | 5 if !ids.is_empty() => {
+                        let id = ids[rng.below(ids.len() as u64) as usize];
+                        let patch = TransactionPatch {
+                            amount: Some(format!("{}.25", 1 + rng.below(50))),
+                            description: (rng.below(2) == 0).then(|| format!("edited in round {round}")),
+                            ..TransactionPatch::default()
+                        };
+                        store.edit_transaction(id, &patch, Utc::now()).unwrap();
+                    }
+                    6 if !ids.is_empty() => {
+                        store.delete_transaction(ids[rng.below(ids.len() as u64) as usize], Utc::now()).unwrap();
+                    }
+                    7 => {
+                        let name = format!("Custom {}", rng.below(1000));
+                        let c = NewCategory { name, kind: Some(Kind::Expense), ..NewCategory::default() };
+                        let _ = store.add_category(&c, Uuid::new_v4(), Utc::now());
+                    }
+                    8 if !customs.is_empty() => {
+                        let victim = customs[rng.below(customs.len() as u64) as usize];
+                        let groceries = store.find_category(Some(Kind::Expense), "groceries").unwrap().id;
+                        store.delete_category(victim, Some(groceries), Utc::now()).unwrap();
+                    }
+                    _ if !customs.is_empty() => {
+                        let id = customs[rng.below(customs.len() as u64) as usize];
+                        let patch = CategoryPatch {
+                            name: Some(format!("Renamed {}", rng.below(1000))),
+                            ..CategoryPatch::default()
+                        };
+                        let _ = store.edit_category(id, &patch, Utc::now());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Push and pull in an order that changes from round to round.
+        let order: Vec<usize> = if rng.below(2) == 0 { vec![0, 1] } else { vec![1, 0] };
+        for &i in &order {
+            let (store, client, pushed, _) = &mut devices[i];
+            let changes: Vec<WireChange> = store.changes_since(pushed).unwrap().into_iter().map(WireChange).collect();
+            *pushed = store.heads().unwrap();
+            let (status, body) = client
+                .send(
+                    Method::POST,
+                    "/api/v1/sync/changes",
+                    Some(serde_json::to_value(PushRequest { changes }).unwrap()),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        for &i in order.iter().rev() {
+            let (store, client, _, cursor) = &mut devices[i];
+            *cursor = pull(client, store, *cursor).await;
+        }
+    }
+    let [(a, ..), (b, ..)] = &devices;
+    assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap(), "the devices converged");
+    assert_dashboard_matches(&laptop, a).await;
     server.cleanup().await;
 }
