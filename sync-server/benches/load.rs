@@ -138,8 +138,9 @@ async fn start_server() -> Server {
 async fn stop_server(server: Server) {
     let (admin, name) = (server.pg_admin.clone(), server.name.clone());
     drop(server);
+    // A test database still busy with the run's backlog may take long to drop: not waited for.
     if let Ok(client) = mongodb::Client::with_uri_str(std::env::var("MONGODB_URI").unwrap()).await {
-        let _ = client.database(&name).drop().await;
+        let _ = tokio::time::timeout(Duration::from_secs(20), client.database(&name).drop()).await;
     }
     if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))

@@ -43,6 +43,11 @@ const IDLE: Duration = Duration::from_secs(600);
 const SWEEP: Duration = Duration::from_secs(5);
 /// An account with no change for this long is left to the sweep.
 const QUIET: Duration = Duration::from_secs(10);
+/// A catch-up step applies changes of at most about this many operations (below the
+/// core's threshold for rebuilding its view, so what changed stays a list).
+const STEP_OPS: usize = 15_000;
+/// Changes fetched for one step.
+const STEP_CHANGES: u32 = 200;
 /// How long a woken materializer waits for more changes of the same account.
 const COALESCE: Duration = Duration::from_millis(100);
 /// Records written one by one up to this many; more are replaced in bulk.
@@ -260,35 +265,49 @@ impl Ledgers {
 
     /// Brings the account's replica up to its change log, loading it first if needed.
     async fn catch_up(&self, account: Uuid, slot: &mut Option<Replica>) -> Result<()> {
+        while self.catch_up_step(account, slot).await? {}
+        Ok(())
+    }
+
+    /// Applies the next changes of the log, at most about `STEP_OPS` operations of them (at
+    /// least one change), so that what they changed stays a list of records rather than
+    /// "everything"; returns whether more are waiting.
+    async fn catch_up_step(&self, account: Uuid, slot: &mut Option<Replica>) -> Result<bool> {
         if slot.is_none() {
             *slot = Some(self.load(account).await?);
         }
-        loop {
-            let cursor = slot.as_ref().map(|r| r.cursor).unwrap_or(0);
-            let page = self.inner.log.pull(account, cursor, expenso_core::sync::MAX_PULL).await?;
-            if page.changes.is_empty() {
-                return Ok(());
-            }
-            let raw: Vec<Vec<u8>> = page.changes.into_iter().map(|c| c.change.0).collect();
-            let mut replica = slot.take().expect("loaded above");
-            let result = self
-                .blocking(move || {
-                    let r = replica.store.apply_changes(&raw).map(|_| ());
-                    (replica, r)
-                })
-                .await;
-            match result {
-                (mut replica, Ok(())) => {
-                    replica.cursor = page.cursor;
-                    *slot = Some(replica);
+        let cursor = slot.as_ref().map(|r| r.cursor).unwrap_or(0);
+        let page = self.inner.log.pull(account, cursor, STEP_CHANGES).await?;
+        if page.changes.is_empty() {
+            return Ok(false);
+        }
+        let mut replica = slot.take().expect("loaded above");
+        let total = page.changes.len();
+        let (replica, result) = self
+            .blocking(move || {
+                let (mut ops, mut raw, mut last) = (0usize, Vec::new(), cursor);
+                for logged in page.changes {
+                    let n = automerge::Change::from_bytes(logged.change.0.clone()).map(|c| c.len()).unwrap_or(0);
+                    if !raw.is_empty() && ops + n > STEP_OPS {
+                        break;
+                    }
+                    ops += n;
+                    last = logged.seq;
+                    raw.push(logged.change.0);
                 }
-                // The log holds a change the ledger refuses (forged, or from a newer app):
-                // the replica is dropped and the error reported.
-                (_, Err(e)) => return Err(Error::Internal(anyhow::anyhow!("account {account}: {e}"))),
+                let taken = raw.len();
+                let result = replica.store.apply_changes(&raw).map(|_| (taken, last));
+                (replica, result)
+            })
+            .await;
+        match result {
+            Ok((taken, last)) => {
+                *slot = Some(Replica { cursor: last, ..replica });
+                Ok(page.more || taken < total)
             }
-            if !page.more {
-                return Ok(());
-            }
+            // The log holds a change the ledger refuses (forged, or from a newer app): the
+            // replica is dropped and the error reported.
+            Err(e) => Err(Error::Internal(anyhow::anyhow!("account {account}: {e}"))),
         }
     }
 
@@ -370,20 +389,20 @@ impl Ledgers {
         let slot = self.slot(account);
         let mut guard = slot.lock().await;
         let result = async {
-            self.catch_up(account, &mut guard).await?;
-            let replica = guard.take().expect("caught up");
-            let (replica, changed) = self
-                .blocking(move || {
-                    let mut replica = replica;
-                    let changed = replica.store.take_changed();
-                    (replica, changed)
-                })
-                .await;
-            let cursor = replica.cursor;
-            *guard = Some(replica);
-            if !changed.is_empty() {
-                self.project(account, &mut guard, &changed).await?;
+            // Step by step, publishing after each: a large upload is published as lists of
+            // records, never wholesale, and the lease is renewed while it lasts.
+            loop {
+                let more = self.catch_up_step(account, &mut guard).await?;
+                let changed = guard.as_mut().expect("caught up").store.take_changed();
+                if !changed.is_empty() {
+                    self.project(account, &mut guard, &changed).await?;
+                }
+                if !more {
+                    break;
+                }
+                self.lease(account).await?;
             }
+            let cursor = guard.as_ref().expect("caught up").cursor;
             self.maybe_snapshot(account, guard.as_mut().expect("present")).await?;
             Ok(cursor)
         }
