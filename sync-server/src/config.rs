@@ -32,10 +32,11 @@ pub struct Config {
     #[arg(long, env = "EXPENSO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
     /// The SMTP server that sends password-reset e-mails (recovery is off without one).
-    /// Ledgers the server keeps loaded (for the web dashboard's edits and for publishing
-    /// records); the least recently used beyond this are dropped.
-    #[arg(long, env = "EXPENSO_LEDGER_CACHE", default_value_t = 32)]
-    pub ledger_cache: usize,
+    /// Memory, in MB, for the ledgers the server keeps loaded (for the web dashboard's edits
+    /// and for publishing records); the least recently used beyond it are dropped. A
+    /// 100,000-transaction ledger takes about 210 MB.
+    #[arg(long, env = "EXPENSO_LEDGER_CACHE_MB", default_value_t = 256)]
+    pub ledger_cache_mb: u64,
     #[arg(long, env = "SMTP_HOST")]
     pub smtp_host: Option<String>,
     #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
@@ -62,7 +63,7 @@ impl fmt::Debug for Config {
             .field("max_body", &self.max_body)
             .field("auth_per_minute", &self.auth_per_minute)
             .field("trust_proxy", &self.trust_proxy)
-            .field("ledger_cache", &self.ledger_cache)
+            .field("ledger_cache_mb", &self.ledger_cache_mb)
             .field("public_url", &self.public_url)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)

@@ -7,8 +7,8 @@
 //! caught up with an account's change log, its records and rows equal the core's view of the
 //! same changes.
 //!
-//! Memory is bounded: at most `ledger_cache` replicas are loaded (least recently used go
-//! first, and idle ones after ten minutes), and at most two accounts are materialized at once.
+//! Memory is bounded: the replicas loaded weigh at most `ledger_cache_mb` (estimated from
+//! each ledger's saved size; least recently used go first, and idle ones after ten minutes), and at most two accounts are materialized at once.
 //! One instance at a time materializes an account (a lease in the account's counter); the
 //! `dirty` flag, set in the same transaction that stores a change, makes sure an account whose
 //! materialization was interrupted is picked up again, by any instance.
@@ -56,6 +56,18 @@ const BULK: usize = 1_000;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Replica>>>;
 
+struct Cached {
+    slot: Slot,
+    used: Instant,
+    /// Estimated memory of the loaded replica, in bytes.
+    weight: u64,
+}
+
+/// A loaded ledger takes about this many times its saved size in memory (document and view;
+/// 100k transactions: 4.5 MB saved, about 210 MB loaded), and at least `MIN_WEIGHT`.
+const WEIGHT_FACTOR: u64 = 48;
+const MIN_WEIGHT: u64 = 1024 * 1024;
+
 struct Replica {
     store: Store,
     /// The last log seq applied.
@@ -77,8 +89,9 @@ struct Inner {
     counters: Collection<Document>,
     /// Per account: how far the projections reach (`materialized`) and the lease.
     progress: Collection<Document>,
-    cache: Mutex<HashMap<Uuid, (Slot, Instant)>>,
-    capacity: usize,
+    cache: Mutex<HashMap<Uuid, Cached>>,
+    /// Bytes the loaded replicas may weigh together.
+    budget: u64,
     /// This instance, as the holder of materialization leases.
     instance: String,
     /// CPU-heavy replica work (loading, merging, saving) at most this many at once.
@@ -88,7 +101,7 @@ struct Inner {
 }
 
 impl Ledgers {
-    pub async fn open(log: ChangeLog, pg: sqlx::PgPool, db: &Database, capacity: usize) -> Result<Ledgers> {
+    pub async fn open(log: ChangeLog, pg: sqlx::PgPool, db: &Database, cache_mb: u64) -> Result<Ledgers> {
         let records = db.collection::<Document>("records");
         records
             .create_indexes([
@@ -118,7 +131,7 @@ impl Ledgers {
                 counters,
                 progress,
                 cache: Mutex::new(HashMap::new()),
-                capacity: capacity.max(1),
+                budget: cache_mb.max(1) * 1024 * 1024,
                 instance: Uuid::new_v4().to_string(),
                 cpu: Semaphore::new(2),
                 wake,
@@ -235,37 +248,58 @@ impl Ledgers {
 
     fn evict_idle(&self) {
         let mut cache = self.inner.cache.lock().expect("cache lock");
-        cache.retain(|_, (slot, used)| used.elapsed() < IDLE || slot.try_lock().is_err());
+        cache.retain(|_, c| c.used.elapsed() < IDLE || c.slot.try_lock().is_err());
     }
 
     fn slot(&self, account: Uuid) -> Slot {
         let mut cache = self.inner.cache.lock().expect("cache lock");
-        if let Some((slot, used)) = cache.get_mut(&account) {
-            *used = Instant::now();
-            return slot.clone();
+        if let Some(c) = cache.get_mut(&account) {
+            c.used = Instant::now();
+            return c.slot.clone();
         }
-        // Make room: drop the least recently used replicas nobody is using.
-        while cache.len() >= self.inner.capacity {
+        let slot: Slot = Arc::default();
+        cache.insert(account, Cached { slot: slot.clone(), used: Instant::now(), weight: MIN_WEIGHT });
+        slot
+    }
+
+    /// Records what a replica weighs now and drops the least recently used others (that
+    /// nobody is using) while all together weigh more than the budget.
+    fn weigh(&self, account: Uuid, replica: &Replica) {
+        let weight = replica
+            .store
+            .storage_stats()
+            .map(|s| (s.snapshot_bytes + s.pending_bytes) * WEIGHT_FACTOR)
+            .unwrap_or(0)
+            .max(MIN_WEIGHT);
+        let mut cache = self.inner.cache.lock().expect("cache lock");
+        if let Some(c) = cache.get_mut(&account) {
+            c.weight = weight;
+        }
+        loop {
+            let total: u64 = cache.values().map(|c| c.weight).sum();
+            if total <= self.inner.budget {
+                return;
+            }
             let victim = cache
                 .iter()
-                .filter(|(_, (slot, _))| slot.try_lock().is_ok())
-                .min_by_key(|(_, (_, used))| *used)
+                .filter(|(id, c)| **id != account && c.slot.try_lock().is_ok())
+                .min_by_key(|(_, c)| c.used)
                 .map(|(id, _)| *id);
             match victim {
                 Some(id) => {
                     cache.remove(&id);
                 }
-                None => break,
+                None => return,
             }
         }
-        let slot: Slot = Arc::default();
-        cache.insert(account, (slot.clone(), Instant::now()));
-        slot
     }
 
     /// Brings the account's replica up to its change log, loading it first if needed.
     async fn catch_up(&self, account: Uuid, slot: &mut Option<Replica>) -> Result<()> {
         while self.catch_up_step(account, slot).await? {}
+        if let Some(replica) = slot.as_ref() {
+            self.weigh(account, replica);
+        }
         Ok(())
     }
 
@@ -403,6 +437,7 @@ impl Ledgers {
                 self.lease(account).await?;
             }
             let cursor = guard.as_ref().expect("caught up").cursor;
+            self.weigh(account, guard.as_ref().expect("caught up"));
             self.maybe_snapshot(account, guard.as_mut().expect("present")).await?;
             Ok(cursor)
         }

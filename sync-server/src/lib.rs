@@ -66,7 +66,7 @@ impl AppState {
         let db = client.database(&config.mongodb_database);
         let log =
             sync::ChangeLog::open(client, &db).await.map_err(error::Error::into_cause).context("preparing MongoDB")?;
-        let ledgers = ledger::Ledgers::open(log.clone(), pg.clone(), &db, config.ledger_cache)
+        let ledgers = ledger::Ledgers::open(log.clone(), pg.clone(), &db, config.ledger_cache_mb)
             .await
             .map_err(error::Error::into_cause)
             .context("preparing MongoDB")?;

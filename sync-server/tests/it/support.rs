@@ -56,7 +56,7 @@ impl TestServer {
             max_body: 16 * 1024 * 1024,
             auth_per_minute: 1_000,
             trust_proxy: false,
-            ledger_cache: 8,
+            ledger_cache_mb: 64,
             public_url: "https://expenso.example".into(),
             smtp_host: None,
             smtp_port: 25,
