@@ -408,27 +408,18 @@ impl Store {
             .into_iter()
             .filter_map(|(id, cur, units, count)| {
                 let currency = Currency::from_code(&cur)?;
-                let cat = categories.get(&id);
                 let all = per_currency.get(&cur).copied().unwrap_or(0);
-                let mut percent = if all == 0 {
-                    Decimal::ZERO
-                } else {
-                    (Decimal::from(units) * Decimal::ONE_HUNDRED / Decimal::from(all)).round_dp(1)
-                };
-                percent.rescale(1);
-                Some(CategoryTotal {
-                    category_id: id,
-                    name: cat.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
-                    color: cat.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
-                    icon: cat.map(|c| c.icon.clone()).unwrap_or_default(),
+                Some(CategoryTotal::new(
+                    id,
+                    categories.get(&id),
                     currency,
-                    total: in_currency(units, currency),
+                    units_to_decimal(units),
+                    units_to_decimal(all),
                     count,
-                    percent,
-                })
+                ))
             })
             .collect();
-        out.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
+        CategoryTotal::sort(&mut out);
         Ok(out)
     }
 
@@ -733,13 +724,62 @@ fn opt_uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
     Ok(bytes.and_then(|b| Uuid::from_slice(&b).ok()))
 }
 
-fn in_currency(units: impl Into<i128>, currency: Currency) -> Decimal {
-    // Sums of up to 2^96 units are exact in a Decimal; anything larger cannot come from
-    // validated amounts.
-    let mut v =
-        Decimal::try_from_i128_with_scale(units.into(), money::AMOUNT_SCALE).unwrap_or(Decimal::MAX).normalize();
+/// The view's integer units as a decimal. Sums of up to 2^96 units are exact in a Decimal;
+/// anything larger cannot come from validated amounts.
+fn units_to_decimal(units: impl Into<i128>) -> Decimal {
+    Decimal::try_from_i128_with_scale(units.into(), money::AMOUNT_SCALE).unwrap_or(Decimal::MAX)
+}
+
+/// A total as shown: exact, with at least the currency's minor units ("2500.00").
+fn in_currency(total: Decimal, currency: Currency) -> Decimal {
+    let mut v = total.normalize();
     v.rescale(currency.minor_units().max(v.scale()));
     v
+}
+
+impl Totals {
+    /// Income and expenses of one currency, formatted as everywhere (at least the
+    /// currency's minor units), with their net.
+    pub fn new(currency: Currency, income: Decimal, expense: Decimal, count: u64) -> Totals {
+        Totals {
+            currency,
+            income: in_currency(income, currency),
+            expense: in_currency(expense, currency),
+            net: in_currency(income - expense, currency),
+            count,
+        }
+    }
+}
+
+impl CategoryTotal {
+    /// One category's total and its share (one decimal) of `all`, its currency's total for
+    /// the kind. A category the ledger does not know shows as "Unknown".
+    pub fn new(
+        category_id: Uuid,
+        category: Option<&Category>,
+        currency: Currency,
+        total: Decimal,
+        all: Decimal,
+        count: u64,
+    ) -> CategoryTotal {
+        let mut percent = if all.is_zero() { Decimal::ZERO } else { (total * Decimal::ONE_HUNDRED / all).round_dp(1) };
+        percent.rescale(1);
+        CategoryTotal {
+            category_id,
+            name: category.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
+            color: category.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
+            icon: category.map(|c| c.icon.clone()).unwrap_or_default(),
+            currency,
+            total: in_currency(total, currency),
+            count,
+            percent,
+        }
+    }
+
+    /// The breakdown's order: by currency, largest first, then by name.
+    pub fn sort(rows: &mut [CategoryTotal]) {
+        rows.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
+    }
 }
 
 fn row_to_transaction(r: &Row<'_>) -> rusqlite::Result<Transaction> {
@@ -769,7 +809,7 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
     Ok(Transaction {
         id: uuid_col(r, o)?,
         kind,
-        amount: in_currency(r.get::<_, i64>(o + 2)?, currency),
+        amount: in_currency(units_to_decimal(r.get::<_, i64>(o + 2)?), currency),
         currency,
         date,
         // Only a forged document leaves these without a row; show the fallbacks then.
@@ -798,13 +838,7 @@ fn totals_by_currency<'a>(rows: impl Iterator<Item = KindTotal<'a>>) -> Vec<Tota
     acc.into_iter()
         .filter_map(|(cur, (income, expense, count))| {
             let currency = Currency::from_code(cur)?;
-            Some(Totals {
-                currency,
-                income: in_currency(income, currency),
-                expense: in_currency(expense, currency),
-                net: in_currency(income - expense, currency),
-                count,
-            })
+            Some(Totals::new(currency, units_to_decimal(income), units_to_decimal(expense), count))
         })
         .collect()
 }

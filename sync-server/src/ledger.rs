@@ -145,11 +145,6 @@ impl Ledgers {
         let _ = self.inner.wake.send(account);
     }
 
-    /// Number of replicas loaded now.
-    pub fn loaded(&self) -> usize {
-        self.inner.cache.lock().expect("cache lock").len()
-    }
-
     /// The materializer: projects the accounts it is woken for, at most two at once, and
     /// every few seconds looks for accounts left dirty (by an interrupted materialization
     /// or another instance). Runs until the process ends.

@@ -628,13 +628,6 @@ async fn sums(
     Ok(out)
 }
 
-/// An exact total shown with at least the currency's minor units, as the core shows it.
-fn in_currency(total: Decimal, currency: Currency) -> Decimal {
-    let mut v = total.normalize();
-    v.rescale(currency.minor_units().max(v.scale()));
-    v
-}
-
 fn totals(rows: impl Iterator<Item = (Kind, Currency, Decimal, u64)>) -> Vec<Totals> {
     let mut acc: BTreeMap<&'static str, (Currency, Decimal, Decimal, u64)> = BTreeMap::new();
     for (kind, currency, total, count) in rows {
@@ -645,15 +638,7 @@ fn totals(rows: impl Iterator<Item = (Kind, Currency, Decimal, u64)>) -> Vec<Tot
         }
         e.3 += count;
     }
-    acc.into_values()
-        .map(|(currency, income, expense, count)| Totals {
-            currency,
-            income: in_currency(income, currency),
-            expense: in_currency(expense, currency),
-            net: in_currency(income - expense, currency),
-            count,
-        })
-        .collect()
+    acc.into_values().map(|(currency, income, expense, count)| Totals::new(currency, income, expense, count)).collect()
 }
 
 /// Income, expenses and net per currency over a period.
@@ -772,23 +757,10 @@ async fn category_breakdown(
         .filter(|(_, k, ..)| *k == kind)
         .map(|(by, _, currency, total, count)| {
             let id = Uuid::parse_str(&by).unwrap_or_default();
-            let cat = categories.get(&id);
             let all = per_currency.get(currency.code()).copied().unwrap_or_default();
-            let mut percent =
-                if all.is_zero() { Decimal::ZERO } else { (total * Decimal::ONE_HUNDRED / all).round_dp(1) };
-            percent.rescale(1);
-            CategoryTotal {
-                category_id: id,
-                name: cat.map(|c| c.name.clone()).unwrap_or_else(|| "Unknown".into()),
-                color: cat.map(|c| c.color.clone()).unwrap_or_else(|| "#757575".into()),
-                icon: cat.map(|c| c.icon.clone()).unwrap_or_default(),
-                currency,
-                total: in_currency(total, currency),
-                count,
-                percent,
-            }
+            CategoryTotal::new(id, categories.get(&id), currency, total, all, count)
         })
         .collect();
-    out.sort_by(|a, b| a.currency.cmp(&b.currency).then(b.total.cmp(&a.total)).then(a.name.cmp(&b.name)));
+    CategoryTotal::sort(&mut out);
     Ok(Json(out))
 }

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::{TimeZone, Utc};
+use expenso_core::sync::PullResponse;
+use expenso_core::{ActorId, Currency, Store};
 use expenso_server::{app, AppState, Config};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -229,5 +232,27 @@ impl SmtpSink {
             }
         });
         SmtpSink { port, messages }
+    }
+}
+
+/// A device: a real core ledger in memory, with a fixed actor per `n`.
+pub fn device(n: u8) -> Store {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    Store::create_in_memory(ActorId::from(&[n; 16][..]), Currency::from_code("EUR").unwrap(), t0).unwrap()
+}
+
+/// Pulls everything after `cursor` into the store, two changes a page (so paging is
+/// exercised); returns the new cursor.
+pub async fn pull(client: &Client, store: &mut Store, mut cursor: i64) -> i64 {
+    loop {
+        let (status, body) =
+            client.send(Method::GET, &format!("/api/v1/sync/changes?after={cursor}&limit=2"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: PullResponse = serde_json::from_value(body).unwrap();
+        store.apply_changes(&page.changes.iter().map(|c| c.change.0.clone()).collect::<Vec<_>>()).unwrap();
+        cursor = page.cursor;
+        if !page.more {
+            return cursor;
+        }
     }
 }

@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
-use expenso_core::sync::{
-    ClientMessage, PullResponse, PushRequest, PushResponse, ServerMessage, WireChange, PROTOCOL_VERSION,
-};
-use expenso_core::{ActorId, Currency, Kind, NewTransaction, Store};
+use chrono::Utc;
+use expenso_core::sync::{ClientMessage, PushRequest, PushResponse, ServerMessage, WireChange, PROTOCOL_VERSION};
+use expenso_core::{Kind, NewTransaction, Store};
 use futures::{SinkExt, StreamExt};
 use mongodb::bson::doc;
 use reqwest::{Method, StatusCode};
@@ -16,12 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use crate::support::{Client, TestServer};
-
-fn device(n: u8) -> Store {
-    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
-    Store::create_in_memory(ActorId::from(&[n; 16][..]), Currency::from_code("EUR").unwrap(), t0).unwrap()
-}
+use crate::support::{device, pull, Client, TestServer};
 
 fn book(store: &mut Store, amount: &str, description: &str) {
     let input = NewTransaction {
@@ -40,21 +33,6 @@ async fn push(client: &Client, store: &mut Store) -> (StatusCode, serde_json::Va
     client
         .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
         .await
-}
-
-/// Pulls everything after `cursor` into the store; returns the new cursor.
-async fn pull(client: &Client, store: &mut Store, mut cursor: i64) -> i64 {
-    loop {
-        let (status, body) =
-            client.send(Method::GET, &format!("/api/v1/sync/changes?after={cursor}&limit=2"), None).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let page: PullResponse = serde_json::from_value(body).unwrap();
-        store.apply_changes(&page.changes.iter().map(|c| c.change.0.clone()).collect::<Vec<_>>()).unwrap();
-        cursor = page.cursor;
-        if !page.more {
-            return cursor;
-        }
-    }
 }
 
 #[tokio::test]

@@ -4,21 +4,16 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use expenso_core::sync::{PullResponse, PushRequest, WireChange};
+use expenso_core::sync::{PushRequest, WireChange};
 use expenso_core::{
-    ActorId, CategoryPatch, Currency, Filter, Kind, Month, NewCategory, NewTransaction, PageRequest, Sort, SortBy,
-    Store, TransactionPatch,
+    ActorId, CategoryPatch, Filter, Kind, Month, NewCategory, NewTransaction, PageRequest, Sort, SortBy, Store,
+    TransactionPatch,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{Client, TestServer};
-
-fn device(n: u8) -> Store {
-    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
-    Store::create_in_memory(ActorId::from(&[n; 16][..]), Currency::from_code("EUR").unwrap(), t0).unwrap()
-}
+use crate::support::{device, pull, Client, TestServer};
 
 fn input(kind: Kind, amount: &str, currency: &str, date: &str, category: &str, description: &str) -> NewTransaction {
     NewTransaction {
@@ -62,19 +57,6 @@ async fn push_all(client: &Client, store: &mut Store) {
         .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-async fn pull(client: &Client, store: &mut Store, mut cursor: i64) -> i64 {
-    loop {
-        let (status, body) = client.send(Method::GET, &format!("/api/v1/sync/changes?after={cursor}"), None).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let page: PullResponse = serde_json::from_value(body).unwrap();
-        store.apply_changes(&page.changes.iter().map(|c| c.change.0.clone()).collect::<Vec<_>>()).unwrap();
-        cursor = page.cursor;
-        if !page.more {
-            return cursor;
-        }
-    }
 }
 
 /// Waits until the dashboard lists `count` transactions (the materializer runs beside the
