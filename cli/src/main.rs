@@ -3,6 +3,7 @@
 //! Readable tables by default, `--json` for scripts. An error is one line on stderr and a
 //! non-zero exit code (1 for a refused operation, 2 for a mistyped command).
 
+mod account;
 mod output;
 
 use std::io::Write;
@@ -90,6 +91,16 @@ enum Command {
         #[arg(long)]
         print_ids: bool,
     },
+    /// Create an account on a sync server and sync this device's ledger with it.
+    Signup(account::SignInArgs),
+    /// Log in to your account on a sync server; this device's ledger joins the account's.
+    Login(account::SignInArgs),
+    /// Log out of the sync server (the ledger stays here unless --wipe).
+    Logout(account::LogoutArgs),
+    /// Send this device's changes to the server and receive the others', until both agree.
+    Sync(account::SyncArgs),
+    /// Who is logged in, when the ledger last synced, what waits to go up.
+    Status,
     /// Check that the ledger's view agrees with its document.
     Check,
     /// Fold the ledger's change history into a compact snapshot.
@@ -326,10 +337,23 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             &serde_json::json!({ "path": path, "base_currency": currency }),
         );
     }
+    match &cli.command {
+        Command::Signup(args) => return account::sign_in(&path, args, true, out),
+        Command::Login(args) => return account::sign_in(&path, args, false, out),
+        Command::Logout(args) => return account::logout(&path, args, out),
+        Command::Sync(args) => return account::sync(&path, args, out),
+        Command::Status => return account::status(&path, out),
+        _ => {}
+    }
     let mut store = Store::open(&path)?;
     let now = Utc::now;
     match cli.command {
-        Command::Init { .. } => unreachable!("handled above"),
+        Command::Init { .. }
+        | Command::Signup(_)
+        | Command::Login(_)
+        | Command::Logout(_)
+        | Command::Sync(_)
+        | Command::Status => unreachable!("handled above"),
         Command::Add(a) => {
             let input = NewTransaction {
                 kind: Some(if a.income { Kind::Income } else { Kind::Expense }),

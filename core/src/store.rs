@@ -19,8 +19,12 @@ use crate::error::{Error, Result};
 use crate::money::Currency;
 use crate::view::{self, Touched};
 
+mod replication;
+pub use replication::{Binding, Outgoing};
+
 /// Schema migrations of the SQLite file, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../../migrations/sqlite/0001_init.sql"), include_str!("../../migrations/sqlite/0002_sync.sql")];
 
 /// Incremental changes are folded into a new snapshot once there are at least this many
 /// of them and they take more room than the snapshot itself, so compaction is rare and its
@@ -336,6 +340,7 @@ impl Store {
         }
         let change = loaded.doc.get_last_local_change().expect("a change was just committed");
         let seq = insert_change(&sql, &change)?;
+        insert_outbox(&sql, &change)?;
         let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
         sql.commit()?;
         self.changed.add(&touched, moved);
@@ -350,6 +355,13 @@ impl Store {
     /// Applies changes from another replica (raw automerge change bytes, in any order, with
     /// duplicates). Either all are stored and the view follows, or nothing changes.
     pub fn apply_changes(&mut self, raw: &[Vec<u8>]) -> Result<MergeOutcome> {
+        self.merge(raw, Origin::Elsewhere)
+    }
+
+    /// Applies changes and, in the same SQLite transaction, records where they came from:
+    /// changes from anywhere but the server go to the outbox; a pull from the server moves
+    /// the cursor. Duplicates and changes already here are skipped.
+    pub(crate) fn merge(&mut self, raw: &[Vec<u8>], origin: Origin) -> Result<MergeOutcome> {
         let mut parsed = Vec::with_capacity(raw.len());
         for (i, bytes) in raw.iter().enumerate() {
             let change =
@@ -365,7 +377,12 @@ impl Store {
             .filter(|c| seen.insert(c.hash()) && loaded.doc.get_change_meta_by_hash(&c.hash()).is_none())
             .collect();
         if fresh.is_empty() {
-            drop(sql);
+            let moved = origin.record(&sql, &[])?;
+            if moved {
+                sql.commit()?;
+            } else {
+                drop(sql);
+            }
             self.doc = Some(loaded);
             return Ok(MergeOutcome::default());
         }
@@ -397,6 +414,7 @@ impl Store {
         for change in &fresh {
             seq = seq.max(insert_change(&sql, change)?);
         }
+        origin.record(&sql, &fresh)?;
         let changed = if full {
             view::rebuild(&sql, &loaded.doc, &containers)?;
             None
@@ -646,6 +664,43 @@ fn insert_change(sql: &rusqlite::Transaction<'_>, change: &Change) -> Result<i64
         .prepare_cached("INSERT OR IGNORE INTO doc_changes (hash, data) VALUES (?1, ?2)")?
         .execute(params![change.hash().as_ref(), change.raw_bytes()])?;
     Ok(if inserted == 1 { sql.last_insert_rowid() } else { 0 })
+}
+
+/// Where merged changes come from, which decides what else the merge records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Another replica by another path (a backup, a peer): the server may not have them.
+    Elsewhere,
+    /// The account's change log on the server, read up to `cursor`.
+    Server { cursor: i64 },
+}
+
+impl Origin {
+    /// Records the merge; says whether it wrote anything.
+    fn record(self, sql: &rusqlite::Transaction<'_>, fresh: &[Change]) -> Result<bool> {
+        match self {
+            Origin::Elsewhere => {
+                for change in fresh {
+                    insert_outbox(sql, change)?;
+                }
+                Ok(!fresh.is_empty())
+            }
+            Origin::Server { cursor } => {
+                let moved = sql.execute(
+                    "INSERT INTO meta (key, value) VALUES ('sync_cursor', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                    [cursor],
+                )?;
+                Ok(moved > 0)
+            }
+        }
+    }
+}
+
+pub(crate) fn insert_outbox(sql: &rusqlite::Transaction<'_>, change: &Change) -> Result<()> {
+    sql.prepare_cached("INSERT OR IGNORE INTO sync_outbox (hash, data) VALUES (?1, ?2)")?
+        .execute(params![change.hash().as_ref(), change.raw_bytes()])?;
+    Ok(())
 }
 
 /// The whole document as the file holds it.

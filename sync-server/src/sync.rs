@@ -135,12 +135,20 @@ impl ChangeLog {
             };
             if fresh.is_empty() {
                 let latest = self.latest(account).await?;
-                return Ok(PushResponse { stored: parsed.iter().map(|c| c.hash().to_string()).collect(), latest });
+                return Ok(PushResponse {
+                    stored: parsed.iter().map(|c| c.hash().to_string()).collect(),
+                    latest,
+                    fresh_from: None,
+                });
             }
             match self.insert(&account_key, session, &fresh).await {
                 Ok(latest) => {
                     let _ = self.notify.send((account, latest));
-                    return Ok(PushResponse { stored: parsed.iter().map(|c| c.hash().to_string()).collect(), latest });
+                    return Ok(PushResponse {
+                        stored: parsed.iter().map(|c| c.hash().to_string()).collect(),
+                        latest,
+                        fresh_from: Some(latest - fresh.len() as i64 + 1),
+                    });
                 }
                 // A concurrent push of the same changes won the race, or two pushes contended
                 // for the counter: look again after a pause.
@@ -255,6 +263,9 @@ impl ChangeLog {
     /// Changes after `after`, oldest first, at most `limit`.
     pub async fn pull(&self, account: Uuid, after: i64, limit: u32) -> Result<PullResponse> {
         let limit = limit.clamp(1, MAX_PULL);
+        // Read before the changes: a change stored in between shows as `latest` too late,
+        // never as a change beyond `latest`.
+        let latest = self.latest(account).await?;
         let docs: Vec<Document> = self
             .changes
             .find(doc! { "account": account.to_string(), "seq": { "$gt": after } })
@@ -275,7 +286,8 @@ impl ChangeLog {
             })
             .collect();
         let cursor = changes.last().map(|c| c.seq).unwrap_or(after);
-        Ok(PullResponse { changes, cursor, more })
+        let latest = latest.max(changes.last().map_or(0, |c| c.seq));
+        Ok(PullResponse { changes, cursor, more, latest })
     }
 
     pub async fn delete_account(&self, account: Uuid) -> Result<()> {
@@ -495,7 +507,7 @@ async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
                         Ok(r) => {
                             state.ledgers.schedule(auth.user_id);
                             told = told.max(r.latest);
-                            ServerMessage::Stored { id, stored: r.stored, latest: r.latest }
+                            ServerMessage::Stored { id, stored: r.stored, latest: r.latest, fresh_from: r.fresh_from }
                         }
                         Err(e) => error_message(Some(id), e),
                     },

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use crate::support::*;
 
 #[derive(Debug, Clone)]
-enum Op {
+pub enum Op {
     Add {
         replica: usize,
         slot: u8,
@@ -83,7 +83,7 @@ fn category_id(slot: u8) -> uuid::Uuid {
 
 /// Applies one operation. Operations that do not apply on that replica (editing a
 /// transaction it has not seen) fail with an error, never a panic; errors are ignored.
-fn run(stores: &mut [Store], op: &Op, step: i64) {
+pub fn run(stores: &mut [Store], op: &Op, step: i64) {
     let now = at(step);
     let _ = match *op {
         Op::Add { replica, slot, cents, day } => {

@@ -6,3 +6,4 @@ mod merge;
 mod queries;
 mod store;
 mod support;
+mod sync_harness;

@@ -12,6 +12,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+#[cfg(feature = "client")]
+pub mod client;
+mod session;
+pub use session::{Action, Session, SyncError, SNAPSHOT_MIN_CHANGES};
+
 /// Bumped when a message changes incompatibly; both sides say which they speak.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -49,12 +54,16 @@ pub struct PushRequest {
 }
 
 /// Server → device: the hashes (hex) now stored durably, and the newest `seq` of the
-/// account's log.
+/// account's log. `fresh_from` is the `seq` of the first change this push added to the log
+/// (the push's new changes run from there to `latest`); none when all were there already.
+/// A device whose cursor is just before it has nothing to pull.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub stored: Vec<String>,
     pub latest: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_from: Option<i64>,
 }
 
 /// One stored change with its place in the account's log.
@@ -73,6 +82,9 @@ pub struct PullResponse {
     pub changes: Vec<LoggedChange>,
     pub cursor: i64,
     pub more: bool,
+    /// The newest `seq` of the account's log when the pull was answered.
+    #[serde(default)]
+    pub latest: i64,
 }
 
 /// What a device sends over the WebSocket.
@@ -99,6 +111,8 @@ pub enum ServerMessage {
         id: u64,
         stored: Vec<String>,
         latest: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fresh_from: Option<i64>,
     },
     Changes(PullResponse),
     /// Another device stored changes: the log now reaches `latest`.

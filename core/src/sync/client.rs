@@ -1,0 +1,1002 @@
+//! The device's background sync: signs in, keeps the session's tokens fresh, and drives a
+//! [`Session`] over the WebSocket (or, where a socket cannot be held, over HTTP with
+//! polling), reconnecting with exponential backoff and jitter while offline.
+//!
+//! The ledger is shared with the app as `Arc<Mutex<Store>>`; every use of it runs on a
+//! blocking thread. The app calls [`SyncHandle::local_change`] after each write and watches
+//! [`SyncHandle::subscribe`] for the status (and for `received`, to refresh its screens).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use uuid::Uuid;
+
+use super::{Action, ClientMessage, PullResponse, PushRequest, PushResponse, ServerMessage, Session, SyncError};
+use crate::store::{Binding, Store};
+
+/// The header of the snapshot's response that says which log position it covers.
+pub const SNAPSHOT_SEQ_HEADER: &str = "expenso-seq";
+
+/// Renew the access token when it has less than this left.
+const REFRESH_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request that takes longer than this counts as a lost connection.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often an idle socket pings the server (which drops sockets silent for 90 s).
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// A signed-in session on a server, as stored on the device (file mode 0600).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Credentials {
+    pub server: String,
+    pub account: Uuid,
+    pub email: String,
+    pub session_id: Uuid,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("server", &self.server)
+            .field("account", &self.account)
+            .field("email", &self.email)
+            .field("session_id", &self.session_id)
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    pub fn binding(&self) -> Binding {
+        Binding { server: self.server.clone(), account: self.account }
+    }
+
+    /// Reads stored credentials; none when the device is signed out.
+    pub fn load(path: &Path) -> Result<Option<Credentials>, ClientError> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                ClientError::Local(format!("the saved sign-in at {} is damaged ({e}); log in again", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClientError::Local(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Writes the credentials readable by this user only, replacing the old file in one step.
+    pub fn save(&self, path: &Path) -> Result<(), ClientError> {
+        let local =
+            |e: std::io::Error| ClientError::Local(format!("cannot save the sign-in at {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(local)?;
+        }
+        let tmp = path.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        {
+            use std::io::Write;
+            let mut file = options.open(&tmp).map_err(local)?;
+            file.write_all(&serde_json::to_vec_pretty(self).expect("credentials serialize")).map_err(local)?;
+            file.sync_all().map_err(local)?;
+        }
+        std::fs::rename(&tmp, path).map_err(local)
+    }
+
+    pub fn delete(path: &Path) -> Result<(), ClientError> {
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ClientError::Local(format!("cannot remove {}: {e}", path.display()))),
+        }
+    }
+
+    fn needs_refresh(&self) -> bool {
+        self.access_expires_at - Utc::now() < REFRESH_MARGIN
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server cannot be reached (no network, server down): try again later.
+    #[error("the server cannot be reached: {0}")]
+    Offline(String),
+    /// The session is over (logged out elsewhere, revoked, password changed): log in again.
+    #[error("signed out: {0}")]
+    SignedOut(String),
+    /// The server refused the request.
+    #[error("{message} ({code})")]
+    Server { status: u16, code: String, message: String },
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("{0}")]
+    Local(String),
+}
+
+impl From<crate::Error> for ClientError {
+    fn from(e: crate::Error) -> Self {
+        ClientError::Sync(SyncError::Store(e))
+    }
+}
+
+impl ClientError {
+    /// Whether trying again later may succeed without the user doing anything.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Offline(_) => true,
+            ClientError::Server { status, .. } => *status >= 500 || *status == 429,
+            ClientError::Sync(SyncError::Server { code, .. }) => {
+                matches!(code.as_str(), "internal" | "unavailable" | "rate_limited")
+            }
+            ClientError::Sync(SyncError::Protocol(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Tokens {
+    access_token: String,
+    refresh_token: String,
+    expires_in: i64,
+    session_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct SignedIn {
+    user: User,
+    tokens: Tokens,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: Uuid,
+    email: String,
+}
+
+/// The account's profile as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub base_currency: String,
+    pub locale: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+/// The server's HTTP API as the device uses it.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api::new()
+    }
+}
+
+impl Api {
+    pub fn new() -> Api {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("expenso/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Api { http }
+    }
+
+    pub async fn signup(
+        &self,
+        server: &str,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        device: &str,
+    ) -> Result<Credentials, ClientError> {
+        let body = serde_json::json!({ "email": email, "password": password, "display_name": display_name, "device_name": device });
+        self.sign_in(server, "/api/v1/auth/signup", body).await
+    }
+
+    pub async fn login(
+        &self,
+        server: &str,
+        email: &str,
+        password: &str,
+        device: &str,
+    ) -> Result<Credentials, ClientError> {
+        let body = serde_json::json!({ "email": email, "password": password, "device_name": device });
+        self.sign_in(server, "/api/v1/auth/login", body).await
+    }
+
+    async fn sign_in(&self, server: &str, path: &str, body: serde_json::Value) -> Result<Credentials, ClientError> {
+        let server = normalize_server(server)?;
+        let response = self.http.post(format!("{server}{path}")).json(&body).send().await.map_err(offline)?;
+        let signed: SignedIn = json_of(response).await?;
+        Ok(Credentials {
+            server,
+            account: signed.user.id,
+            email: signed.user.email,
+            session_id: signed.tokens.session_id,
+            access_token: signed.tokens.access_token,
+            refresh_token: signed.tokens.refresh_token,
+            access_expires_at: Utc::now() + chrono::Duration::seconds(signed.tokens.expires_in),
+        })
+    }
+
+    /// Swaps the refresh token for new tokens. A refused refresh means the session is over.
+    pub async fn refresh(&self, credentials: &Credentials) -> Result<Credentials, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/refresh", credentials.server))
+            .json(&serde_json::json!({ "refresh_token": credentials.refresh_token }))
+            .send()
+            .await
+            .map_err(offline)?;
+        let tokens: Tokens = match json_of(response).await {
+            Err(ClientError::Server { status: 401, message, .. }) => return Err(ClientError::SignedOut(message)),
+            other => other?,
+        };
+        Ok(Credentials {
+            session_id: tokens.session_id,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            access_expires_at: Utc::now() + chrono::Duration::seconds(tokens.expires_in),
+            ..credentials.clone()
+        })
+    }
+
+    /// The signed-in account's profile.
+    pub async fn profile(&self, credentials: &Credentials) -> Result<Profile, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/account", credentials.server))
+            .bearer_auth(&credentials.access_token)
+            .send()
+            .await
+            .map_err(offline)?;
+        json_of(response).await
+    }
+
+    /// Ends the session on the server.
+    pub async fn logout(&self, credentials: &Credentials) -> Result<(), ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/logout", credentials.server))
+            .bearer_auth(&credentials.access_token)
+            .send()
+            .await
+            .map_err(offline)?;
+        check(response).await.map(|_| ())
+    }
+
+    /// The account's compacted ledger and the log position it covers.
+    pub async fn snapshot(&self, credentials: &Credentials) -> Result<(Vec<u8>, i64), ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/sync/snapshot", credentials.server))
+            .bearer_auth(&credentials.access_token)
+            .send()
+            .await
+            .map_err(offline)?;
+        let response = check(response).await?;
+        let upto = response
+            .headers()
+            .get(SNAPSHOT_SEQ_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| SyncError::Protocol("the snapshot does not say which changes it holds".into()))?;
+        let bytes = response.bytes().await.map_err(offline)?;
+        Ok((bytes.to_vec(), upto))
+    }
+
+    pub async fn pull(&self, credentials: &Credentials, after: i64, limit: u32) -> Result<PullResponse, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/sync/changes", credentials.server))
+            .query(&[("after", after.to_string()), ("limit", limit.to_string())])
+            .bearer_auth(&credentials.access_token)
+            .send()
+            .await
+            .map_err(offline)?;
+        json_of(response).await
+    }
+
+    pub async fn push(&self, credentials: &Credentials, request: &PushRequest) -> Result<PushResponse, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/sync/changes", credentials.server))
+            .bearer_auth(&credentials.access_token)
+            .json(request)
+            .send()
+            .await
+            .map_err(offline)?;
+        json_of(response).await
+    }
+}
+
+fn normalize_server(server: &str) -> Result<String, ClientError> {
+    let server = server.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(server).map_err(|e| {
+        ClientError::Local(format!("{server:?} is not a server address ({e}); e.g. https://sync.example.com"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ClientError::Local(format!("{server:?} is not an http(s) server address")));
+    }
+    Ok(server.to_string())
+}
+
+fn offline(e: reqwest::Error) -> ClientError {
+    ClientError::Offline(e.without_url().to_string())
+}
+
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let (code, message) = match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(e) => (e.code, e.message),
+        Err(_) => ("http".to_string(), format!("the server answered {status}")),
+    };
+    Err(ClientError::Server { status: status.as_u16(), code, message })
+}
+
+async fn json_of<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let response = check(response).await?;
+    response.json().await.map_err(|e| {
+        if e.is_decode() {
+            ClientError::Sync(SyncError::Protocol(format!("an answer the app does not understand: {e}")))
+        } else {
+            offline(e)
+        }
+    })
+}
+
+/// Where sync stands, for the app's status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    #[serde(flatten)]
+    pub state: SyncState,
+    pub last_synced: Option<DateTime<Utc>>,
+    /// Changes made here that the server does not have yet.
+    pub unsent: u64,
+    /// Changes received from the server since the engine started: refresh when it grows.
+    pub received: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// Not logged in: the ledger is local only.
+    SignedOut,
+    Syncing,
+    Synced,
+    /// The server cannot be reached; the next attempt is due at `retry_at`.
+    Offline {
+        reason: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+    Error {
+        reason: String,
+    },
+}
+
+/// How the engine reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The WebSocket, falling back to HTTP when a socket cannot be opened.
+    Auto,
+    WebSocket,
+    /// HTTP requests with polling (mobile background work, proxies that block sockets).
+    Http,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub transport: Transport,
+    /// Local changes within this window go up together (the first at once).
+    pub debounce: Duration,
+    /// How often HTTP mode asks the server for news.
+    pub poll_every: Duration,
+    /// The longest wait between two attempts while offline.
+    pub max_backoff: Duration,
+    pub device_name: String,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            transport: Transport::Auto,
+            debounce: Duration::from_millis(250),
+            poll_every: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(60),
+            device_name: "device".into(),
+        }
+    }
+}
+
+/// What one sync moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub pulled: u64,
+    pub received: u64,
+    pub cursor: i64,
+}
+
+/// The background sync of one ledger.
+pub struct SyncHandle {
+    kick: Arc<Notify>,
+    status: watch::Receiver<SyncStatus>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SyncHandle {
+    /// Starts syncing `store` with the account whose credentials are at `credentials`. With
+    /// no credentials there, the status says signed out and nothing happens.
+    pub fn start(store: Arc<Mutex<Store>>, credentials: PathBuf, options: SyncOptions) -> SyncHandle {
+        let kick = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let (status_tx, status) =
+            watch::channel(SyncStatus { state: SyncState::Syncing, last_synced: None, unsent: 0, received: 0 });
+        let engine = Engine {
+            store,
+            credentials_path: credentials,
+            options,
+            api: Api::new(),
+            kick: kick.clone(),
+            stop: stopped,
+            status: status_tx,
+            received: 0,
+            once: false,
+            agreed: false,
+        };
+        let task = tokio::spawn(engine.run());
+        SyncHandle { kick, status, stop, task }
+    }
+
+    /// The ledger changed here: sync soon.
+    pub fn local_change(&self) {
+        self.kick.notify_one();
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    /// Stops syncing; a request under way is abandoned (it is safe to repeat).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Syncs until the device and the server agree, then returns (`expenso sync`, tests).
+pub async fn sync_once(
+    store: Arc<Mutex<Store>>,
+    credentials: PathBuf,
+    options: SyncOptions,
+) -> Result<SyncReport, ClientError> {
+    let (_stop_tx, stop) = watch::channel(false);
+    let (status, _) =
+        watch::channel(SyncStatus { state: SyncState::Syncing, last_synced: None, unsent: 0, received: 0 });
+    let mut engine = Engine {
+        store,
+        credentials_path: credentials,
+        options,
+        api: Api::new(),
+        kick: Arc::new(Notify::new()),
+        stop,
+        status,
+        received: 0,
+        once: true,
+        agreed: false,
+    };
+    let mut credentials = engine.credentials().await?;
+    let mut refreshed = false;
+    loop {
+        match engine.connect_once(&mut credentials).await {
+            Ok(report) => return Ok(report),
+            Err(e) if e.unauthorized() && !refreshed => {
+                refreshed = true;
+                credentials = engine.refresh(&credentials).await?;
+            }
+            Err(e) => return Err(e.into_client_error()),
+        }
+    }
+}
+
+/// Why a connection ended.
+enum Ended {
+    Stopped,
+    Failed(ClientError),
+    /// The socket could not be opened although the server answered: use HTTP.
+    NoSocket,
+}
+
+impl Ended {
+    fn unauthorized(&self) -> bool {
+        match self {
+            Ended::Failed(ClientError::Server { status: 401, .. }) => true,
+            Ended::Failed(ClientError::Sync(e)) => e.is_unauthorized(),
+            _ => false,
+        }
+    }
+
+    fn into_client_error(self) -> ClientError {
+        match self {
+            Ended::Failed(e) => e,
+            Ended::Stopped => ClientError::Local("stopped".into()),
+            Ended::NoSocket => ClientError::Offline("the server does not accept the sync socket".into()),
+        }
+    }
+}
+
+impl From<ClientError> for Ended {
+    fn from(e: ClientError) -> Self {
+        Ended::Failed(e)
+    }
+}
+
+impl From<SyncError> for Ended {
+    fn from(e: SyncError) -> Self {
+        Ended::Failed(ClientError::Sync(e))
+    }
+}
+
+struct Engine {
+    store: Arc<Mutex<Store>>,
+    credentials_path: PathBuf,
+    options: SyncOptions,
+    api: Api,
+    kick: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+    status: watch::Sender<SyncStatus>,
+    received: u64,
+    once: bool,
+    /// Set when the connection reached agreement with the server: the backoff starts over.
+    agreed: bool,
+}
+
+impl Engine {
+    async fn run(mut self) {
+        let mut credentials = match self.credentials().await {
+            Ok(c) => c,
+            Err(ClientError::SignedOut(_)) => {
+                self.set_state(SyncState::SignedOut).await;
+                return;
+            }
+            Err(e) => {
+                self.set_state(SyncState::Error { reason: e.to_string() }).await;
+                return;
+            }
+        };
+        let mut failures = 0u32;
+        let mut refreshed = false;
+        loop {
+            let outcome = self.connect_once(&mut credentials).await;
+            let error = match outcome {
+                Ok(_) | Err(Ended::Stopped) => return,
+                Err(e) if e.unauthorized() && !refreshed => {
+                    refreshed = true;
+                    match self.refresh(&credentials).await {
+                        Ok(c) => {
+                            credentials = c;
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e.into_client_error(),
+            };
+            refreshed = false;
+            if std::mem::take(&mut self.agreed) {
+                failures = 0;
+            }
+            if let ClientError::SignedOut(reason) = &error {
+                self.set_state(SyncState::Error { reason: format!("signed out: {reason}; log in again") }).await;
+                return;
+            }
+            failures = failures.saturating_add(1);
+            let wait = backoff(failures, self.options.max_backoff);
+            let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            let state = if error.is_transient() {
+                SyncState::Offline { reason: error.to_string(), retry_at: Some(retry_at) }
+            } else {
+                SyncState::Error { reason: error.to_string() }
+            };
+            self.set_state(state).await;
+            // A local change does not cut the wait short: the server is away either way.
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stop.changed() => return,
+            }
+        }
+    }
+
+    async fn credentials(&self) -> Result<Credentials, ClientError> {
+        let path = self.credentials_path.clone();
+        let stored = tokio::task::spawn_blocking(move || Credentials::load(&path)).await.expect("no panic")?;
+        let credentials = stored.ok_or_else(|| ClientError::SignedOut("not logged in".into()))?;
+        let binding = credentials.binding();
+        let bound = self.with_store(move |store| store.binding()).await?;
+        if bound.as_ref() != Some(&binding) {
+            // Logged in while the ledger was elsewhere (or before it existed): bind it now.
+            self.with_store(move |store| store.bind(&binding)).await?;
+        }
+        Ok(credentials)
+    }
+
+    async fn refresh(&self, credentials: &Credentials) -> Result<Credentials, ClientError> {
+        let fresh = self.api.refresh(credentials).await?;
+        let path = self.credentials_path.clone();
+        let saved = fresh.clone();
+        tokio::task::spawn_blocking(move || saved.save(&path)).await.expect("no panic")?;
+        Ok(fresh)
+    }
+
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, ClientError> {
+        let store = self.store.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut store)
+        })
+        .await
+        .expect("a store operation does not panic")?;
+        Ok(out)
+    }
+
+    /// Runs the session's step on the store on a blocking thread.
+    async fn step(
+        &self,
+        session: &mut Session,
+        f: impl FnOnce(&mut Session, &mut Store) -> Result<Vec<Action>, SyncError> + Send + 'static,
+    ) -> Result<Vec<Action>, SyncError> {
+        let store = self.store.clone();
+        let mut owned = std::mem::take(session);
+        let (owned, out) = tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let out = f(&mut owned, &mut store);
+            (owned, out)
+        })
+        .await
+        .expect("a sync step does not panic");
+        *session = owned;
+        out
+    }
+
+    async fn set_state(&self, state: SyncState) {
+        let store = self.store.clone();
+        let (unsent, last_synced) = tokio::task::spawn_blocking(move || {
+            let store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            (store.outbox_len().unwrap_or(0), store.last_synced().ok().flatten())
+        })
+        .await
+        .unwrap_or_default();
+        let status = SyncStatus { state, last_synced, unsent, received: self.received };
+        self.status.send_if_modified(|old| {
+            let changed = *old != status;
+            *old = status;
+            changed
+        });
+    }
+
+    /// Checks whether the session is synced; if so records the time.
+    async fn settle(&mut self, session: &mut Session) -> Result<bool, ClientError> {
+        self.received += std::mem::take(&mut session.received);
+        let store = self.store.clone();
+        let owned = std::mem::take(session);
+        let (owned, synced) = tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let synced = owned.is_synced(&store).and_then(|synced| {
+                if synced {
+                    store.set_last_synced(Utc::now())?;
+                }
+                Ok(synced)
+            });
+            (owned, synced)
+        })
+        .await
+        .expect("no panic");
+        *session = owned;
+        let synced = synced?;
+        self.agreed |= synced;
+        self.set_state(if synced { SyncState::Synced } else { SyncState::Syncing }).await;
+        Ok(synced)
+    }
+
+    async fn connect_once(&mut self, credentials: &mut Credentials) -> Result<SyncReport, Ended> {
+        if credentials.needs_refresh() {
+            *credentials = self.refresh(credentials).await?;
+        }
+        self.set_state(SyncState::Syncing).await;
+        match self.options.transport {
+            Transport::Http => self.run_http(credentials).await,
+            Transport::WebSocket => self.run_socket(credentials).await,
+            Transport::Auto => match self.run_socket(credentials).await {
+                Err(Ended::NoSocket) => self.run_http(credentials).await,
+                other => other,
+            },
+        }
+    }
+
+    fn report(&self, session: &Session, cursor: i64) -> SyncReport {
+        SyncReport { pushed: session.pushed, pulled: session.pulled, received: self.received, cursor }
+    }
+
+    async fn cursor(&self) -> Result<i64, ClientError> {
+        self.with_store(|store| store.sync_cursor()).await
+    }
+
+    async fn run_socket(&mut self, credentials: &Credentials) -> Result<SyncReport, Ended> {
+        let url = socket_url(&credentials.server);
+        let mut request = url.into_client_request().map_err(|e| ClientError::Local(e.to_string()))?;
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", credentials.access_token)
+                .parse()
+                .map_err(|_| ClientError::Local("bad token".into()))?,
+        );
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)).await;
+        let socket = match connected {
+            Err(_) => return Err(ClientError::Offline("connecting timed out".into()).into()),
+            Ok(Ok((socket, _))) => socket,
+            Ok(Err(tungstenite::Error::Http(response))) => {
+                let status = response.status().as_u16();
+                return Err(match status {
+                    401 => ClientError::Server { status, code: "unauthorized".into(), message: "unauthorized".into() }
+                        .into(),
+                    s if s >= 500 => ClientError::Server {
+                        status,
+                        code: "unavailable".into(),
+                        message: format!("the server answered {s}"),
+                    }
+                    .into(),
+                    _ => Ended::NoSocket,
+                });
+            }
+            Ok(Err(tungstenite::Error::Io(e))) => return Err(ClientError::Offline(e.to_string()).into()),
+            Ok(Err(e)) => {
+                return Err(match self.options.transport {
+                    Transport::Auto => Ended::NoSocket,
+                    _ => ClientError::Offline(e.to_string()).into(),
+                })
+            }
+        };
+        let (mut sink, mut stream) = socket.split();
+        let mut session = Session::new();
+        let text = |m: &ClientMessage| Message::Text(serde_json::to_string(m).expect("messages serialize"));
+        sink.send(text(&session.hello())).await.map_err(|e| ClientError::Offline(e.to_string()))?;
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut push_due: Option<Instant> = None;
+        let mut last_push = Instant::now() - self.options.debounce;
+        loop {
+            let actions: Vec<Action> = tokio::select! {
+                incoming = stream.next() => {
+                    let message = match incoming {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(_))) | None => return Err(ClientError::Offline("the server closed the connection".into()).into()),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return Err(ClientError::Offline(e.to_string()).into()),
+                    };
+                    let message: ServerMessage = serde_json::from_str(&message)
+                        .map_err(|e| SyncError::Protocol(format!("a message the app does not understand: {e}")))?;
+                    self.step(&mut session, move |s, store| s.on_message(store, message)).await?
+                }
+                _ = self.kick.notified() => {
+                    let due = last_push + self.options.debounce;
+                    push_due = Some(due.max(Instant::now()));
+                    continue;
+                }
+                _ = sleep_until(push_due) => {
+                    push_due = None;
+                    last_push = Instant::now();
+                    self.step(&mut session, |s, store| s.on_local_change(store)).await?
+                }
+                _ = ping.tick() => {
+                    sink.send(Message::Ping(Vec::new())).await.map_err(|e| ClientError::Offline(e.to_string()))?;
+                    continue;
+                }
+                _ = self.stop.changed() => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return Err(Ended::Stopped);
+                }
+            };
+            let mut queue = std::collections::VecDeque::from(actions);
+            while let Some(action) = queue.pop_front() {
+                match action {
+                    Action::Send(message) => {
+                        sink.send(text(&message)).await.map_err(|e| ClientError::Offline(e.to_string()))?;
+                    }
+                    Action::FetchSnapshot => {
+                        let next = match self.api.snapshot(credentials).await {
+                            Ok((bytes, upto)) => {
+                                self.step(&mut session, move |s, store| s.on_snapshot(store, &bytes, upto)).await?
+                            }
+                            Err(e) if !e.is_transient() => {
+                                self.step(&mut session, |s, store| s.on_snapshot_unavailable(store)).await?
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        queue.extend(next);
+                    }
+                }
+            }
+            if self.settle(&mut session).await? && self.once {
+                let cursor = self.cursor().await?;
+                return Ok(self.report(&session, cursor));
+            }
+        }
+    }
+
+    async fn run_http(&mut self, credentials: &Credentials) -> Result<SyncReport, Ended> {
+        let mut session = Session::new();
+        let mut poll = tokio::time::interval(self.options.poll_every);
+        poll.tick().await;
+        let latest = self.api.pull(credentials, i64::MAX, 1).await?.latest;
+        let mut actions = self
+            .step(&mut session, move |s, store| {
+                s.on_message(store, ServerMessage::Welcome { protocol: super::PROTOCOL_VERSION, latest })
+            })
+            .await?;
+        let mut push_due: Option<Instant> = None;
+        let mut last_push = Instant::now() - self.options.debounce;
+        loop {
+            let mut queue = std::collections::VecDeque::from(std::mem::take(&mut actions));
+            while let Some(action) = queue.pop_front() {
+                let reply = match action {
+                    Action::Send(ClientMessage::Pull { after, limit }) => ServerMessage::Changes(
+                        self.api.pull(credentials, after, limit.unwrap_or(super::MAX_PULL)).await?,
+                    ),
+                    Action::Send(ClientMessage::Push { id, changes }) => {
+                        let r = self.api.push(credentials, &PushRequest { changes }).await?;
+                        ServerMessage::Stored { id, stored: r.stored, latest: r.latest, fresh_from: r.fresh_from }
+                    }
+                    Action::Send(ClientMessage::Hello { .. }) => continue,
+                    Action::FetchSnapshot => {
+                        let next = match self.api.snapshot(credentials).await {
+                            Ok((bytes, upto)) => {
+                                self.step(&mut session, move |s, store| s.on_snapshot(store, &bytes, upto)).await?
+                            }
+                            Err(e) if !e.is_transient() => {
+                                self.step(&mut session, |s, store| s.on_snapshot_unavailable(store)).await?
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        queue.extend(next);
+                        continue;
+                    }
+                };
+                let next = self.step(&mut session, move |s, store| s.on_message(store, reply)).await?;
+                queue.extend(next);
+            }
+            if self.settle(&mut session).await? && self.once {
+                let cursor = self.cursor().await?;
+                return Ok(self.report(&session, cursor));
+            }
+            actions = tokio::select! {
+                _ = poll.tick() => {
+                    let latest = self.api.pull(credentials, i64::MAX, 1).await?.latest;
+                    self.step(&mut session, move |s, store| s.on_message(store, ServerMessage::Notify { latest })).await?
+                }
+                _ = self.kick.notified() => {
+                    push_due = Some((last_push + self.options.debounce).max(Instant::now()));
+                    Vec::new()
+                }
+                _ = sleep_until(push_due) => {
+                    push_due = None;
+                    last_push = Instant::now();
+                    self.step(&mut session, |s, store| s.on_local_change(store)).await?
+                }
+                _ = self.stop.changed() => return Err(Ended::Stopped),
+            };
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn socket_url(server: &str) -> String {
+    let ws = if let Some(rest) = server.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = server.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        server.to_string()
+    };
+    format!("{ws}/api/v1/sync")
+}
+
+/// Exponential backoff with "equal jitter": half the step fixed, half random, so devices
+/// that lost the server together do not come back together.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let step = Duration::from_millis(500).saturating_mul(1u32 << failures.min(16).saturating_sub(1)).min(max);
+    let half = step / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_limit_with_jitter() {
+        let max = Duration::from_secs(60);
+        for failures in 1..20 {
+            let wait = backoff(failures, max);
+            let step = Duration::from_millis(500).saturating_mul(1 << (failures.min(16) - 1)).min(max);
+            assert!(wait >= step / 2 && wait <= step, "{failures}: {wait:?} of {step:?}");
+        }
+        assert!(backoff(1, max) <= Duration::from_millis(500));
+        assert!(backoff(30, max) >= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn socket_url_follows_the_server_scheme() {
+        assert_eq!(socket_url("https://sync.example.com"), "wss://sync.example.com/api/v1/sync");
+        assert_eq!(socket_url("http://127.0.0.1:8080"), "ws://127.0.0.1:8080/api/v1/sync");
+    }
+
+    #[test]
+    fn credentials_are_private_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.json");
+        let credentials = Credentials {
+            server: "https://sync.example.com".into(),
+            account: Uuid::new_v4(),
+            email: "ana@example.com".into(),
+            session_id: Uuid::new_v4(),
+            access_token: "secret-access".into(),
+            refresh_token: "secret-refresh".into(),
+            access_expires_at: Utc::now(),
+        };
+        credentials.save(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(Credentials::load(&path).unwrap(), Some(credentials.clone()));
+        let printed = format!("{credentials:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        Credentials::delete(&path).unwrap();
+        assert_eq!(Credentials::load(&path).unwrap(), None);
+        std::fs::write(&path, "{").unwrap();
+        assert!(Credentials::load(&path).is_err());
+    }
+}

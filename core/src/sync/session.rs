@@ -1,0 +1,255 @@
+//! One connection's worth of the sync protocol, without any I/O: the device's side as a
+//! state machine that reads and writes the local [`Store`] and says what to send. The
+//! background client drives it over a WebSocket or HTTP; tests drive it through an in-memory
+//! network that duplicates, reorders and drops messages.
+//!
+//! The protocol: say hello; the server answers with the newest `seq` of the account's log.
+//! A device that has never synced and is far behind fetches the compacted snapshot first.
+//! Then, until nothing is left: pull the log after the cursor (in pages, applied in batches,
+//! each batch and its cursor in one SQLite transaction) and push the outbox (in batches, one
+//! in flight; acknowledged changes leave the outbox). A `notify` starts a pull, a local
+//! change a push. Everything is idempotent, so a connection lost at any point is simply
+//! opened again.
+
+use crate::error::Error;
+use crate::store::Store;
+use crate::sync::{ClientMessage, LoggedChange, PullResponse, ServerMessage, WireChange, MAX_PULL, PROTOCOL_VERSION};
+
+/// A device that has never synced fetches the snapshot instead of the log when the log has
+/// more than this many changes.
+pub const SNAPSHOT_MIN_CHANGES: i64 = 200;
+
+/// Pages of pulled changes are applied together until they reach this size, so a device that
+/// was offline for months rebuilds its view a few times rather than once per page.
+const APPLY_BATCH_CHANGES: usize = 20_000;
+const APPLY_BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// One push carries at most this much.
+const PUSH_MAX_CHANGES: usize = 1_000;
+const PUSH_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// What the driver does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send(ClientMessage),
+    /// Download the snapshot (`GET /api/v1/sync/snapshot`) and hand it to
+    /// [`Session::on_snapshot`], or call [`Session::on_snapshot_unavailable`].
+    FetchSnapshot,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The local ledger refused or failed (a full disk, a change it cannot apply).
+    #[error(transparent)]
+    Store(#[from] Error),
+    /// The server answered with an error.
+    #[error("the server refused: {message} ({code})")]
+    Server { code: String, message: String },
+    /// The server said something out of turn.
+    #[error("the server broke the sync protocol: {0}")]
+    Protocol(String),
+}
+
+impl SyncError {
+    /// Whether the session's tokens need renewing (or the user to log in again).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, SyncError::Server { code, .. } if code == "unauthorized")
+    }
+}
+
+/// The device's side of one connection.
+#[derive(Debug, Default)]
+pub struct Session {
+    welcomed: bool,
+    next_id: u64,
+    push_in_flight: Option<u64>,
+    pulling: bool,
+    snapshot_pending: bool,
+    /// The newest `seq` the server has told of.
+    latest: i64,
+    /// Pulled but not yet applied, and the cursor they reach.
+    buffer: Vec<LoggedChange>,
+    buffer_bytes: usize,
+    buffered_cursor: Option<i64>,
+    /// What this session moved, for status and benchmarks.
+    pub pushed: u64,
+    pub pulled: u64,
+    /// Changes new to this ledger (pulled or in the snapshot): the app refreshes on these.
+    pub received: u64,
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// The first message.
+    pub fn hello(&self) -> ClientMessage {
+        ClientMessage::Hello { protocol: PROTOCOL_VERSION }
+    }
+
+    /// Whether the device and the server agree: nothing to push, nothing to pull, nothing in
+    /// flight.
+    pub fn is_synced(&self, store: &Store) -> Result<bool, SyncError> {
+        Ok(self.welcomed
+            && self.push_in_flight.is_none()
+            && !self.pulling
+            && !self.snapshot_pending
+            && self.buffer.is_empty()
+            && store.sync_cursor()? >= self.latest
+            && store.outbox_len()? == 0)
+    }
+
+    pub fn is_welcomed(&self) -> bool {
+        self.welcomed
+    }
+
+    /// The newest `seq` of the log the server has told of.
+    pub fn latest(&self) -> i64 {
+        self.latest
+    }
+
+    pub fn on_message(&mut self, store: &mut Store, message: ServerMessage) -> Result<Vec<Action>, SyncError> {
+        match message {
+            ServerMessage::Welcome { protocol, latest } => {
+                if protocol != PROTOCOL_VERSION {
+                    return Err(SyncError::Protocol(format!(
+                        "the server speaks protocol {protocol}, this app {PROTOCOL_VERSION}; update the app"
+                    )));
+                }
+                self.welcomed = true;
+                self.latest = self.latest.max(latest);
+                let cursor = store.sync_cursor()?;
+                let mut actions = Vec::new();
+                if cursor == 0 && latest > SNAPSHOT_MIN_CHANGES && !self.snapshot_pending {
+                    self.snapshot_pending = true;
+                    actions.push(Action::FetchSnapshot);
+                }
+                self.next_steps(store, actions)
+            }
+            ServerMessage::Changes(page) => self.on_changes(store, page),
+            ServerMessage::Stored { id, stored, latest, fresh_from } => {
+                if self.push_in_flight != Some(id) {
+                    // An answer to a push of an earlier connection: harmless, the changes are
+                    // stored; they leave the outbox all the same.
+                    store.acknowledge(&stored)?;
+                    return Ok(Vec::new());
+                }
+                self.push_in_flight = None;
+                store.acknowledge(&stored)?;
+                self.pushed += stored.len() as u64;
+                let cursor = store.sync_cursor()?;
+                // Nothing else was stored between the cursor and this push's changes: they
+                // need not come back down.
+                if fresh_from == Some(cursor + 1) && self.buffer.is_empty() && !self.pulling && !self.snapshot_pending {
+                    store.advance_cursor(latest)?;
+                }
+                self.latest = self.latest.max(latest);
+                self.next_steps(store, Vec::new())
+            }
+            ServerMessage::Notify { latest } => {
+                self.latest = self.latest.max(latest);
+                if !self.welcomed {
+                    return Ok(Vec::new());
+                }
+                self.next_steps(store, Vec::new())
+            }
+            ServerMessage::Error { id, code, message } => {
+                if id.is_some() && id == self.push_in_flight {
+                    self.push_in_flight = None;
+                } else if id.is_none() {
+                    self.pulling = false;
+                }
+                Err(SyncError::Server { code, message })
+            }
+        }
+    }
+
+    /// Something changed in the ledger here: push it, unless a push is under way (its
+    /// acknowledgement sends the rest).
+    pub fn on_local_change(&mut self, store: &mut Store) -> Result<Vec<Action>, SyncError> {
+        if !self.welcomed {
+            return Ok(Vec::new());
+        }
+        self.next_steps(store, Vec::new())
+    }
+
+    /// The snapshot arrived: the ledger starts from it, then pulls what came after.
+    pub fn on_snapshot(&mut self, store: &mut Store, bytes: &[u8], upto: i64) -> Result<Vec<Action>, SyncError> {
+        self.snapshot_pending = false;
+        if upto > store.sync_cursor()? {
+            let outcome = store.adopt_snapshot(bytes, upto)?;
+            self.received += outcome.new_changes as u64;
+        }
+        self.latest = self.latest.max(upto);
+        self.next_steps(store, Vec::new())
+    }
+
+    /// No snapshot could be had: pull the log instead.
+    pub fn on_snapshot_unavailable(&mut self, store: &mut Store) -> Result<Vec<Action>, SyncError> {
+        self.snapshot_pending = false;
+        self.next_steps(store, Vec::new())
+    }
+
+    fn on_changes(&mut self, store: &mut Store, page: PullResponse) -> Result<Vec<Action>, SyncError> {
+        if !self.pulling {
+            // A page nobody asked for (a duplicate): applying it is harmless but its cursor
+            // might skip what a pull under way brings, so it is dropped.
+            return Ok(Vec::new());
+        }
+        self.pulling = false;
+        let after = self.buffered_cursor.map_or_else(|| store.sync_cursor(), Ok)?;
+        if page.cursor < after || page.changes.iter().any(|c| c.seq <= after || c.seq > page.cursor) {
+            return Err(SyncError::Protocol(format!("a page of changes after {after} reaches back or beyond")));
+        }
+        self.latest = self.latest.max(page.latest).max(page.cursor);
+        self.pulled += page.changes.len() as u64;
+        self.buffer_bytes += page.changes.iter().map(|c| c.change.0.len()).sum::<usize>();
+        self.buffer.extend(page.changes);
+        self.buffered_cursor = Some(page.cursor);
+        let full = self.buffer.len() >= APPLY_BATCH_CHANGES || self.buffer_bytes >= APPLY_BATCH_BYTES;
+        if !page.more || full {
+            self.flush(store)?;
+        }
+        self.next_steps(store, Vec::new())
+    }
+
+    fn flush(&mut self, store: &mut Store) -> Result<(), SyncError> {
+        if let Some(cursor) = self.buffered_cursor.take() {
+            let outcome = store.apply_pulled(&self.buffer, cursor)?;
+            self.received += outcome.new_changes as u64;
+            self.buffer.clear();
+            self.buffer_bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Starts the pull and the push that are due.
+    fn next_steps(&mut self, store: &mut Store, mut actions: Vec<Action>) -> Result<Vec<Action>, SyncError> {
+        if self.snapshot_pending {
+            return Ok(actions);
+        }
+        let cursor = match self.buffered_cursor {
+            Some(c) => c,
+            None => store.sync_cursor()?,
+        };
+        if !self.pulling && self.latest > cursor {
+            self.pulling = true;
+            actions.push(Action::Send(ClientMessage::Pull { after: cursor, limit: Some(MAX_PULL) }));
+        } else if !self.pulling && self.buffered_cursor.is_some() {
+            self.flush(store)?;
+        }
+        if self.push_in_flight.is_none() {
+            let batch = store.outbox(PUSH_MAX_CHANGES, PUSH_MAX_BYTES)?;
+            if !batch.is_empty() {
+                self.next_id += 1;
+                self.push_in_flight = Some(self.next_id);
+                actions.push(Action::Send(ClientMessage::Push {
+                    id: self.next_id,
+                    changes: batch.into_iter().map(|c| WireChange(c.data)).collect(),
+                }));
+            }
+        }
+        Ok(actions)
+    }
+}
