@@ -15,8 +15,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test     install what is missing, then run formatting, lint and every test of the workspace
   bench    run the benchmarks and print their tables: `ledger` (the core on reference ledgers of 10k
-           and 100k transactions) and `load` (the sync server with 100 and 1,000 devices, and a
-           fresh device downloading a 100k ledger); both when none is named";
+           and 100k transactions), `load` (the sync server with 100 and 1,000 devices, and a
+           fresh device downloading a 100k ledger) and `sync` (devices syncing 10k and 100k
+           transactions through the server, and a one-edit round trip); all when none is named";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,8 +85,9 @@ fn ensure_rust_components() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench [ledger|load]`: the core's ledger benchmark and the sync server's load
-/// benchmark (which starts the databases as the tests do); both without an argument.
+/// `cargo xtask bench [ledger|load|sync]`: the core's ledger benchmark, the sync server's load
+/// benchmark and the devices' sync benchmark (the last two start the databases as the tests
+/// do); all without an argument.
 fn bench(extra: &[String]) -> Result<()> {
     let which = extra.first().map(String::as_str);
     if matches!(which, None | Some("ledger")) {
@@ -95,8 +97,12 @@ fn bench(extra: &[String]) -> Result<()> {
         let _mongo = services::ensure_test_databases()?;
         run("cargo", &["bench", "--locked", "-p", "expenso-server", "--bench", "load"])?;
     }
-    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load")) {
-        bail!("unknown benchmark {other:?}: ledger or load");
+    if matches!(which, None | Some("sync")) {
+        let _mongo = services::ensure_test_databases()?;
+        run("cargo", &["bench", "--locked", "-p", "expenso-server", "--bench", "sync"])?;
+    }
+    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load" | "sync")) {
+        bail!("unknown benchmark {other:?}: ledger, load or sync");
     }
     Ok(())
 }

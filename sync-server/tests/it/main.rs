@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api;
+mod devices;
 mod support;
 mod sync;
 mod web;

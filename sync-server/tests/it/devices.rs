@@ -1,0 +1,453 @@
+//! Devices syncing through the real server: the core's background sync client and the
+//! `expenso` command line, with the server killed, stopped and restarted, and devices killed
+//! mid-sync. Each ends with every ledger equal and each change stored once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use expenso_core::sync::client::{self, Api, Credentials, SyncHandle, SyncOptions, SyncState, Transport};
+use expenso_core::{ActorId, CategoryPatch, Currency, Kind, NewTransaction, Store, TransactionPatch};
+use uuid::Uuid;
+
+use crate::support::TestServer;
+
+const PASSWORD: &str = "a long and unusual phrase";
+
+fn t(seconds: i64) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + chrono::Duration::seconds(seconds)
+}
+
+fn expense(amount: &str, description: &str) -> NewTransaction {
+    NewTransaction {
+        kind: Some(Kind::Expense),
+        amount: amount.into(),
+        date: "2026-02-10".into(),
+        category: "groceries".into(),
+        description: description.into(),
+        ..NewTransaction::default()
+    }
+}
+
+/// A device: a ledger file and a saved sign-in in a folder of its own.
+struct Device {
+    store: Arc<Mutex<Store>>,
+    credentials: PathBuf,
+}
+
+impl Device {
+    async fn new(dir: &Path, n: u8, server: &str, email: &str) -> Device {
+        let folder = dir.join(format!("device{n}"));
+        let ledger = folder.join("ledger.db");
+        let store =
+            Store::create(&ledger, ActorId::from(&[n; 16][..]), Currency::from_code("EUR").unwrap(), t(0)).unwrap();
+        let credentials = folder.join("session.json");
+        Api::new().login(server, email, PASSWORD, &format!("device {n}")).await.unwrap().save(&credentials).unwrap();
+        Device { store: Arc::new(Mutex::new(store)), credentials }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.lock().unwrap())
+    }
+
+    async fn sync(&self) -> client::SyncReport {
+        let options = SyncOptions { transport: Transport::WebSocket, ..SyncOptions::default() };
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            client::sync_once(self.store.clone(), self.credentials.clone(), options),
+        )
+        .await
+        .expect("sync finishes")
+        .expect("sync succeeds")
+    }
+
+    fn start(&self, transport: Transport) -> SyncHandle {
+        let options = SyncOptions {
+            transport,
+            debounce: Duration::from_millis(20),
+            poll_every: Duration::from_millis(300),
+            max_backoff: Duration::from_secs(2),
+            ..SyncOptions::default()
+        };
+        SyncHandle::start(self.store.clone(), self.credentials.clone(), options)
+    }
+
+    fn document(&self) -> serde_json::Value {
+        self.with(|s| s.document_json().unwrap())
+    }
+}
+
+async fn signup(server: &str, email: &str) {
+    Api::new().signup(server, email, PASSWORD, "Ana", "signup").await.unwrap();
+}
+
+/// Waits until `check` holds, or fails naming `what`.
+async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Every change of the account's log, in order: none may be there twice.
+async fn log_hashes(server: &str, credentials: &Credentials) -> Vec<String> {
+    let api = Api::new();
+    let (mut after, mut hashes) = (0, Vec::new());
+    loop {
+        let page = api.pull(&Credentials { server: server.into(), ..credentials.clone() }, after, 1000).await.unwrap();
+        for c in &page.changes {
+            hashes.push(automerge::Change::from_bytes(c.change.0.clone()).unwrap().hash().to_string());
+        }
+        after = page.cursor;
+        if !page.more {
+            return hashes;
+        }
+    }
+}
+
+fn assert_exactly_once(hashes: &[String]) {
+    let unique: std::collections::HashSet<&String> = hashes.iter().collect();
+    assert_eq!(unique.len(), hashes.len(), "a change is in the log twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_editing_offline_converge_and_keep_the_losing_value_visible() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    signup(&server.url, "ana@example.com").await;
+    let a = Device::new(dir.path(), 1, &server.url, "ana@example.com").await;
+    let b = Device::new(dir.path(), 2, &server.url, "ana@example.com").await;
+    let c = Device::new(dir.path(), 3, &server.url, "ana@example.com").await;
+    // A device that had data before its first login brings it along.
+    let (t1, t2, t3) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+    a.with(|s| {
+        s.add_transaction(&expense("10.00", "lunch"), t1, t(1)).unwrap();
+        s.add_transaction(&expense("20.00", "train"), t2, t(2)).unwrap();
+        s.add_transaction(&expense("30.00", "books"), t3, t(3)).unwrap();
+    });
+    for d in [&a, &b, &c] {
+        d.sync().await;
+    }
+    a.sync().await;
+    assert_eq!(b.with(|s| s.transaction(t3).unwrap()).map(|t| t.description), Some("books".to_string()));
+
+    // Offline, concurrently: different fields, the same field, delete against edit, and two
+    // renames of one category.
+    let amount = |v: &str| TransactionPatch { amount: Some(v.into()), ..Default::default() };
+    a.with(|s| s.edit_transaction(t1, &amount("11.00"), t(10)).unwrap());
+    b.with(|s| {
+        s.edit_transaction(
+            t1,
+            &TransactionPatch { description: Some("team lunch".into()), ..Default::default() },
+            t(11),
+        )
+        .unwrap()
+    });
+    a.with(|s| s.edit_transaction(t2, &amount("21.00"), t(12)).unwrap());
+    c.with(|s| s.edit_transaction(t2, &amount("22.00"), t(13)).unwrap());
+    c.with(|s| s.delete_transaction(t3, t(14)).unwrap());
+    b.with(|s| s.edit_transaction(t3, &amount("31.00"), t(15)).unwrap());
+    let groceries = a.with(|s| s.find_category(Some(Kind::Expense), "groceries").unwrap().id);
+    let rename = |name: &str| CategoryPatch { name: Some(name.into()), ..Default::default() };
+    a.with(|s| s.edit_category(groceries, &rename("Food"), t(16)).unwrap());
+    c.with(|s| s.edit_category(groceries, &rename("Supermarket"), t(17)).unwrap());
+
+    // Online again, syncing in the background over the socket (C over HTTP).
+    let handles = [a.start(Transport::WebSocket), b.start(Transport::WebSocket), c.start(Transport::Http)];
+    for h in &handles {
+        h.local_change();
+    }
+    eventually("the three ledgers agree", Duration::from_secs(30), || {
+        let docs = [a.document(), b.document(), c.document()];
+        docs[0] == docs[1] && docs[1] == docs[2] && handles.iter().all(|h| h.status().state == SyncState::Synced)
+    })
+    .await;
+    let one = a.with(|s| s.transaction(t1).unwrap()).unwrap();
+    assert_eq!((one.amount.to_string(), one.description.as_str()), ("11.00".to_string(), "team lunch"));
+    let two = a.with(|s| s.transaction(t2).unwrap()).unwrap();
+    let values = [two.amount.to_string()];
+    let losing = two.conflicts.get("amount").expect("the losing amount stays visible");
+    assert!(
+        ["21.00", "22.00"].contains(&values[0].as_str()) && losing.iter().any(|v| v.contains("21") || v.contains("22")),
+        "{two:?}"
+    );
+    assert!(a.with(|s| s.transaction(t3).unwrap()).is_none(), "a delete wins over a concurrent edit");
+    let name = a.with(|s| s.category(groceries).unwrap().unwrap().name);
+    assert!(["Food", "Supermarket"].contains(&name.as_str()), "{name}");
+    for d in [&a, &b, &c] {
+        assert_eq!(d.with(|s| s.verify().unwrap()), Ok(()));
+        assert_eq!(d.with(|s| s.outbox_len().unwrap()), 0);
+        assert!(d.with(|s| s.last_synced().unwrap()).is_some());
+    }
+
+    // Live: a change on A reaches B at once, without any action on B.
+    let received = handles[1].status().received;
+    let coffee = NewTransaction { category: groceries.to_string(), ..expense("5.00", "coffee") };
+    a.with(|s| s.add_transaction(&coffee, Uuid::from_u128(4), t(20)).unwrap());
+    handles[0].local_change();
+    eventually("B receives A's new transaction", Duration::from_secs(10), || {
+        b.with(|s| s.transaction(Uuid::from_u128(4)).unwrap()).is_some()
+    })
+    .await;
+    assert!(handles[1].status().received > received);
+
+    // Each change is in the log once; a fresh device gets the same ledger.
+    let creds = Credentials::load(&a.credentials).unwrap().unwrap();
+    assert_exactly_once(&log_hashes(&server.url, &creds).await);
+    let d = Device::new(dir.path(), 4, &server.url, "ana@example.com").await;
+    d.sync().await;
+    eventually("A and B settle", Duration::from_secs(10), || a.document() == b.document()).await;
+    assert_eq!(d.document(), a.document());
+    for h in handles {
+        h.stop().await;
+    }
+    server.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_big_import_one_edit_sends_one_small_change() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    signup(&server.url, "bulk@example.com").await;
+    let a = Device::new(dir.path(), 1, &server.url, "bulk@example.com").await;
+    let b = Device::new(dir.path(), 2, &server.url, "bulk@example.com").await;
+    let rows: Vec<(Uuid, NewTransaction)> =
+        (0..5_000u128).map(|i| (Uuid::from_u128(i + 1), expense(&format!("{}.25", i % 90 + 1), "import"))).collect();
+    a.with(|s| s.add_transactions(&rows, t(1)).unwrap());
+    a.sync().await;
+    let first = b.sync().await;
+    assert!(first.received >= 1, "{first:?}");
+    assert_eq!(
+        b.with(|s| s.transaction(Uuid::from_u128(5_000)).unwrap()).map(|t| t.amount.to_string()),
+        Some("50.25".into())
+    );
+    // A receives B's first change (its ledger's creation), and from then on only others' news.
+    assert_eq!(a.sync().await.pulled, 1);
+
+    a.with(|s| {
+        s.edit_transaction(
+            Uuid::from_u128(7),
+            &TransactionPatch { amount: Some("99.99".into()), ..Default::default() },
+            t(2),
+        )
+        .unwrap()
+    });
+    let outgoing = a.with(|s| s.outbox(1000, usize::MAX).unwrap());
+    assert_eq!(outgoing.len(), 1);
+    assert!(outgoing[0].data.len() < 1024, "the edit takes {} bytes", outgoing[0].data.len());
+    let up = a.sync().await;
+    assert_eq!(up.pushed, 1);
+    assert_eq!(up.pulled, 0, "the device does not download its own change again");
+    let down = b.sync().await;
+    assert_eq!(down.pulled, 1);
+    assert_eq!(b.with(|s| s.transaction(Uuid::from_u128(7)).unwrap()).unwrap().amount.to_string(), "99.99");
+    server.cleanup().await;
+}
+
+/// The real server binary on a port of its own, on the test server's databases.
+struct ServerProcess {
+    child: Option<Child>,
+    port: u16,
+    database_url: String,
+    mongodb_uri: String,
+    mongodb_database: String,
+}
+
+impl ServerProcess {
+    fn start(like: &TestServer) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = ServerProcess {
+            child: None,
+            port,
+            database_url: like.state.config.database_url.clone(),
+            mongodb_uri: like.state.config.mongodb_uri.clone(),
+            mongodb_database: like.state.config.mongodb_database.clone(),
+        };
+        server.restart();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_expenso-server"))
+            .env("DATABASE_URL", &self.database_url)
+            .env("MONGODB_URI", &self.mongodb_uri)
+            .env("MONGODB_DATABASE", &self.mongodb_database)
+            .env("EXPENSO_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("EXPENSO_AUTH_PER_MINUTE", "1000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "the server listens");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// SIGKILL: no goodbye to anyone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_sync_or_gone_for_a_while_loses_and_doubles_nothing() {
+    let server = TestServer::start().await;
+    let mut process = ServerProcess::start(&server);
+    let url = process.url();
+    let dir = tempfile::tempdir().unwrap();
+    signup(&url, "kill@example.com").await;
+    let a = Device::new(dir.path(), 1, &url, "kill@example.com").await;
+    let b = Device::new(dir.path(), 2, &url, "kill@example.com").await;
+    // Three thousand changes: several pushes.
+    a.with(|s| {
+        for i in 0..3_000u128 {
+            s.add_transaction(&expense("1.00", &format!("item {i}")), Uuid::from_u128(i + 1), t(i as i64)).unwrap();
+        }
+    });
+    let before = a.with(|s| s.outbox_len().unwrap());
+    let handle = a.start(Transport::WebSocket);
+    handle.local_change();
+    eventually("the first pushes are acknowledged", Duration::from_secs(30), || {
+        a.with(|s| s.outbox_len().unwrap()) < before
+    })
+    .await;
+    process.kill();
+    eventually("A sees the server gone", Duration::from_secs(10), || {
+        matches!(handle.status().state, SyncState::Offline { .. })
+    })
+    .await;
+    // Meanwhile A keeps working.
+    a.with(|s| s.add_transaction(&expense("2.00", "while offline"), Uuid::from_u128(10_000), t(5_000)).unwrap());
+    handle.local_change();
+    assert!(handle.status().unsent > 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    process.restart();
+    eventually("A is synced again", Duration::from_secs(30), || {
+        let status = handle.status();
+        status.state == SyncState::Synced && status.unsent == 0
+    })
+    .await;
+    handle.stop().await;
+    b.sync().await;
+    assert_eq!(b.document(), a.document());
+    assert_eq!(b.with(|s| s.transactions_by_id(None, 10).unwrap().len()), 10);
+    let creds = Credentials::load(&a.credentials).unwrap().unwrap();
+    let hashes = log_hashes(&url, &creds).await;
+    assert_exactly_once(&hashes);
+    // A's changes, the one made offline, and B's own first change (its ledger's creation).
+    assert_eq!(hashes.len() as u64, before + 2, "every change is in the log");
+    drop(process);
+    server.cleanup().await;
+}
+
+/// The `expenso` command line, built beside the server.
+fn cli() -> PathBuf {
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_expenso-server"));
+    let cli = server.with_file_name(format!("expenso{}", std::env::consts::EXE_SUFFIX));
+    if !cli.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "expenso-cli", "--bin", "expenso"])
+            .status()
+            .expect("cargo builds the command line");
+        assert!(status.success());
+    }
+    cli
+}
+
+fn expenso(data: &Path, server: &str, args: &[&str]) -> std::process::Output {
+    Command::new(cli())
+        .args(args)
+        .arg("--json")
+        .env("EXPENSO_DATA_DIR", data)
+        .env("EXPENSO_SERVER", server)
+        .env("EXPENSO_PASSWORD", PASSWORD)
+        .output()
+        .expect("expenso runs")
+}
+
+fn json_of(output: &std::process::Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_logs_in_syncs_and_survives_being_killed_mid_sync() {
+    let server = TestServer::start().await;
+    let url = server.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let signup = expenso(&one, &url, &["signup", "--email", "cli@example.com", "--name", "Ana"]);
+    assert_eq!(json_of(&signup)["email"], "cli@example.com");
+    // A second login on the same device is refused until logout.
+    assert!(!expenso(&one, &url, &["login", "--email", "cli@example.com"]).status.success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(one.join("session.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the saved sign-in is private");
+    }
+    json_of(&expenso(&one, &url, &["sample-data", "--count", "4000", "--batch", "1"]));
+    let status = json_of(&expenso(&one, &url, &["status"]));
+    assert!(status["unsent"].as_u64().unwrap() > 4_000, "{status}");
+
+    // Killed mid-sync, then run again: nothing lost, nothing doubled.
+    let mut child = Command::new(cli())
+        .args(["sync"])
+        .env("EXPENSO_DATA_DIR", &one)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let unsent = json_of(&expenso(&one, &url, &["status"]))["unsent"].as_u64().unwrap();
+        if unsent < 4_000 || started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let synced = json_of(&expenso(&one, &url, &["sync"]));
+    assert_eq!(synced["unsent"], 0, "{synced}");
+    let status = json_of(&expenso(&one, &url, &["status"]));
+    assert_eq!((status["logged_in"].as_bool(), status["unsent"].as_u64()), (Some(true), Some(0)));
+    assert!(status["last_synced"].is_string(), "{status}");
+
+    // A second device: log in, sync, same transactions.
+    json_of(&expenso(&two, &url, &["login", "--email", "cli@example.com", "--device-name", "phone"]));
+    json_of(&expenso(&two, &url, &["sync", "--http"]));
+    let listed = |dir: &Path| json_of(&expenso(dir, &url, &["list", "--limit", "1"]))["total"].clone();
+    assert_eq!(listed(&two), serde_json::json!(4_000));
+    assert_eq!(listed(&one), listed(&two));
+    let creds = Credentials::load(&one.join("session.json")).unwrap().unwrap();
+    assert_exactly_once(&log_hashes(&url, &creds).await);
+
+    // Logout keeps the ledger unless asked to wipe it.
+    json_of(&expenso(&two, &url, &["logout"]));
+    assert_eq!(json_of(&expenso(&two, &url, &["status"]))["logged_in"], false);
+    assert_eq!(listed(&two), serde_json::json!(4_000));
+    json_of(&expenso(&one, &url, &["logout", "--wipe"]));
+    assert!(!one.join("ledger.db").exists() && !one.join("session.json").exists());
+    server.cleanup().await;
+}
