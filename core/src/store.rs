@@ -419,7 +419,10 @@ impl Store {
             view::rebuild(&sql, &loaded.doc, &containers)?;
             None
         } else {
-            let touched = touched_between(&loaded.doc, &containers, &before, &after);
+            let mut touched = touched_between(&loaded.doc, &containers, &before, &after);
+            if ops <= TOUCHED_BY_OPS_MAX {
+                touched_by_ops(&loaded.doc, &containers, &fresh, &mut touched);
+            }
             let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
             Some((touched, moved))
         };
@@ -656,6 +659,68 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
     t.payment_methods.sort();
     t.payment_methods.dedup();
     t
+}
+
+/// Merges of up to this many operations also look at each operation's record (finding a
+/// record from one of its objects walks the document, so bulk merges skip it).
+const TOUCHED_BY_OPS_MAX: usize = 256;
+
+/// Adds the records whose objects the changes wrote to. automerge's diff reports changes of
+/// winning values; a value that joins or leaves a conflict the winner already had changes
+/// nothing it reports, yet the record's visible conflicts change.
+fn touched_by_ops(d: &Automerge, c: &Containers, changes: &[Change], t: &mut Touched) {
+    use automerge::legacy::Key;
+    let containers = [&c.transactions, &c.categories, &c.payment_methods];
+    let mut objects = std::collections::HashMap::<String, Option<(usize, String)>>::new();
+    let mut found = std::collections::BTreeSet::<(usize, String)>::new();
+    for change in changes {
+        for op in change.decode().operations {
+            let name = op.obj.to_string();
+            if name == "_root" {
+                continue;
+            }
+            let record = objects
+                .entry(name)
+                .or_insert_with_key(|name| {
+                    let obj = d.import_obj(name).ok()?;
+                    if let Some(i) = containers.iter().position(|c| **c == obj) {
+                        return Some((i, String::new()));
+                    }
+                    d.parents(&obj).ok()?.find_map(|p| {
+                        let i = containers.iter().position(|c| **c == p.obj)?;
+                        match p.prop {
+                            Prop::Map(key) => Some((i, key)),
+                            Prop::Seq(_) => None,
+                        }
+                    })
+                })
+                .clone();
+            match (record, &op.key) {
+                // An op on a container itself puts or deletes a record under its key.
+                (Some((i, key)), Key::Map(k)) if key.is_empty() => {
+                    found.insert((i, k.to_string()));
+                }
+                (Some((i, key)), _) if !key.is_empty() => {
+                    found.insert((i, key));
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, key) in found {
+        let Ok(id) = uuid::Uuid::parse_str(&key) else { continue };
+        match i {
+            0 => t.transactions.push(id),
+            1 => t.categories.push(id),
+            _ => t.payment_methods.push(id),
+        }
+    }
+    t.transactions.sort();
+    t.transactions.dedup();
+    t.categories.sort();
+    t.categories.dedup();
+    t.payment_methods.sort();
+    t.payment_methods.dedup();
 }
 
 /// Stores a change; returns its `seq` (0 if it was stored already).

@@ -311,7 +311,7 @@ async fn scenario(url: &str, devices: usize, seconds: u64, interval: Duration) {
                                     t.sent.insert((account, latest), sent);
                                 }
                             }
-                            Ok(ServerMessage::Notify { latest }) => {
+                            Ok(ServerMessage::Notify { latest }) | Ok(ServerMessage::Pushed { latest, .. }) => {
                                 tally.lock().unwrap().heard.entry((account, latest)).or_insert(now);
                             }
                             Ok(ServerMessage::Error { id, .. }) => {

@@ -6,6 +6,7 @@
 //! stored; memory does not grow with devices × ledger size.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -36,6 +37,20 @@ use crate::{ApiJson, AppState};
 pub const MAX_CHANGE_BYTES: usize = 8 * 1024 * 1024;
 /// Changes in one push.
 pub const MAX_PUSH: usize = 10_000;
+/// A page of a pull stops growing past this many bytes of changes (the device's socket and
+/// memory stay bounded whatever the size of its changes).
+pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
+/// Pushes up to this size travel with the note to the account's other sockets.
+const NOTE_MAX_BYTES: usize = 64 * 1024;
+
+/// Said to this instance's sockets when an account's log grew: how far it reaches and, for
+/// small pushes, the new changes themselves.
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub account: Uuid,
+    pub latest: i64,
+    pub changes: Option<Arc<Vec<LoggedChange>>>,
+}
 
 /// Routes and their OpenAPI operations, registered together.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,7 +64,7 @@ pub struct ChangeLog {
     changes: Collection<Document>,
     counters: Collection<Document>,
     /// Local fan-out of "account X's log reached seq N" to this instance's sockets.
-    notify: broadcast::Sender<(Uuid, i64)>,
+    notify: broadcast::Sender<Note>,
 }
 
 impl ChangeLog {
@@ -80,7 +95,7 @@ impl ChangeLog {
         self.counters.clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, i64)> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Note> {
         self.notify.subscribe()
     }
 
@@ -143,7 +158,23 @@ impl ChangeLog {
             }
             match self.insert(&account_key, session, &fresh).await {
                 Ok(latest) => {
-                    let _ = self.notify.send((account, latest));
+                    let first = latest - fresh.len() as i64 + 1;
+                    let bytes: usize = fresh.iter().map(|c| c.raw_bytes().len()).sum();
+                    // Small pushes travel with the note, so connected devices get them without
+                    // asking.
+                    let changes = (bytes <= NOTE_MAX_BYTES).then(|| {
+                        Arc::new(
+                            fresh
+                                .iter()
+                                .enumerate()
+                                .map(|(i, c)| LoggedChange {
+                                    seq: first + i as i64,
+                                    change: WireChange(c.raw_bytes().to_vec()),
+                                })
+                                .collect::<Vec<_>>(),
+                        )
+                    });
+                    let _ = self.notify.send(Note { account, latest, changes });
                     return Ok(PushResponse {
                         stored: parsed.iter().map(|c| c.hash().to_string()).collect(),
                         latest,
@@ -260,34 +291,41 @@ impl ChangeLog {
         }
     }
 
-    /// Changes after `after`, oldest first, at most `limit`.
+    /// Changes after `after`, oldest first, at most `limit` and about [`MAX_PULL_BYTES`] (at
+    /// least one). `latest` is the newest seq among them; [`ChangeLog::pull_with_latest`]
+    /// reads the account's counter too.
     pub async fn pull(&self, account: Uuid, after: i64, limit: u32) -> Result<PullResponse> {
         let limit = limit.clamp(1, MAX_PULL);
-        // Read before the changes: a change stored in between shows as `latest` too late,
-        // never as a change beyond `latest`.
-        let latest = self.latest(account).await?;
-        let docs: Vec<Document> = self
+        let mut found = self
             .changes
             .find(doc! { "account": account.to_string(), "seq": { "$gt": after } })
             .sort(doc! { "seq": 1 })
             .limit(i64::from(limit) + 1)
             .projection(doc! { "seq": 1, "data": 1 })
-            .await?
-            .try_collect()
             .await?;
-        let more = docs.len() > limit as usize;
-        let changes: Vec<LoggedChange> = docs
-            .into_iter()
-            .take(limit as usize)
-            .filter_map(|d| {
-                let seq = d.get_i64("seq").ok()?;
-                let bytes = d.get_binary_generic("data").ok()?.clone();
-                Some(LoggedChange { seq, change: WireChange(bytes) })
-            })
-            .collect();
-        let cursor = changes.last().map(|c| c.seq).unwrap_or(after);
-        let latest = latest.max(changes.last().map_or(0, |c| c.seq));
-        Ok(PullResponse { changes, cursor, more, latest })
+        let (mut changes, mut bytes, mut more) = (Vec::new(), 0usize, false);
+        while let Some(d) = found.try_next().await? {
+            let (Ok(seq), Ok(data)) = (d.get_i64("seq"), d.get_binary_generic("data")) else { continue };
+            if changes.len() == limit as usize || (!changes.is_empty() && bytes + data.len() > MAX_PULL_BYTES) {
+                more = true;
+                break;
+            }
+            bytes += data.len();
+            changes.push(LoggedChange { seq, change: WireChange(data.clone()) });
+        }
+        let cursor = changes.last().map(|c: &LoggedChange| c.seq).unwrap_or(after);
+        Ok(PullResponse { changes, cursor, more, latest: cursor })
+    }
+
+    /// A pull that also says how far the log reaches (for devices that are not told, over
+    /// HTTP).
+    pub async fn pull_with_latest(&self, account: Uuid, after: i64, limit: u32) -> Result<PullResponse> {
+        // Read before the changes: a change stored in between shows as `latest` too late,
+        // never as a change beyond `latest`.
+        let latest = self.latest(account).await?;
+        let mut page = self.pull(account, after, limit).await?;
+        page.latest = page.latest.max(latest);
+        Ok(page)
     }
 
     pub async fn delete_account(&self, account: Uuid) -> Result<()> {
@@ -328,7 +366,7 @@ impl ChangeLog {
                         let last = announced.get(&account).map(|(s, _)| *s).unwrap_or(0);
                         if seq > last {
                             announced.insert(account, (seq, now));
-                            let _ = self.notify.send((account, seq));
+                            let _ = self.notify.send(Note { account, latest: seq, changes: None });
                         }
                     }
                 }
@@ -409,7 +447,7 @@ async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQue
     if q.after < 0 {
         return Err(Error::Invalid("after: must be 0 or more".into()));
     }
-    Ok(Json(state.log.pull(auth.user_id, q.after, q.limit.unwrap_or(MAX_PULL)).await?))
+    Ok(Json(state.log.pull_with_latest(auth.user_id, q.after, q.limit.unwrap_or(MAX_PULL)).await?))
 }
 
 /// The header that carries a snapshot's position in the change log.
@@ -522,9 +560,15 @@ async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
             }
             note = notes.recv() => {
                 match note {
-                    Ok((account, latest)) if account == auth.user_id && latest > told => {
+                    Ok(Note { account, latest, changes }) if account == auth.user_id && latest > told => {
                         told = latest;
-                        if ws.send(send(&ServerMessage::Notify { latest })).await.is_err() {
+                        // The changes themselves when they are small: a device whose cursor is
+                        // just before them applies them at once; any other pulls.
+                        let message = match changes {
+                            Some(changes) => ServerMessage::Pushed { changes: changes.to_vec(), latest },
+                            None => ServerMessage::Notify { latest },
+                        };
+                        if ws.send(send(&message)).await.is_err() {
                             break;
                         }
                     }

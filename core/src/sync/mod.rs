@@ -114,7 +114,14 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fresh_from: Option<i64>,
     },
+    /// The answer to a `pull`.
     Changes(PullResponse),
+    /// Another device stored these (small) changes; the log now reaches `latest`. A device
+    /// whose cursor is just before the first applies them; any other pulls.
+    Pushed {
+        changes: Vec<LoggedChange>,
+        latest: i64,
+    },
     /// Another device stored changes: the log now reaches `latest`.
     Notify {
         latest: i64,

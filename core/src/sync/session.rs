@@ -63,7 +63,10 @@ pub struct Session {
     welcomed: bool,
     next_id: u64,
     push_in_flight: Option<u64>,
-    pulling: bool,
+    /// The cursor the pull in flight started from.
+    pull_after: Option<i64>,
+    /// The newest `seq` told since that pull was sent: what its answer may not know of.
+    heard: i64,
     snapshot_pending: bool,
     /// The newest `seq` the server has told of.
     latest: i64,
@@ -93,7 +96,7 @@ impl Session {
     pub fn is_synced(&self, store: &Store) -> Result<bool, SyncError> {
         Ok(self.welcomed
             && self.push_in_flight.is_none()
-            && !self.pulling
+            && self.pull_after.is_none()
             && !self.snapshot_pending
             && self.buffer.is_empty()
             && store.sync_cursor()? >= self.latest
@@ -118,7 +121,7 @@ impl Session {
                     )));
                 }
                 self.welcomed = true;
-                self.latest = self.latest.max(latest);
+                self.hear(latest);
                 let cursor = store.sync_cursor()?;
                 let mut actions = Vec::new();
                 if cursor == 0 && latest > SNAPSHOT_MIN_CHANGES && !self.snapshot_pending {
@@ -141,16 +144,40 @@ impl Session {
                 let cursor = store.sync_cursor()?;
                 // Nothing else was stored between the cursor and this push's changes: they
                 // need not come back down.
-                if fresh_from == Some(cursor + 1) && self.buffer.is_empty() && !self.pulling && !self.snapshot_pending {
+                if fresh_from == Some(cursor + 1)
+                    && self.buffer.is_empty()
+                    && self.pull_after.is_none()
+                    && !self.snapshot_pending
+                {
                     store.advance_cursor(latest)?;
                 }
-                self.latest = self.latest.max(latest);
+                self.hear(latest);
                 self.next_steps(store, Vec::new())
             }
             ServerMessage::Notify { latest } => {
-                self.latest = self.latest.max(latest);
+                self.hear(latest);
                 if !self.welcomed {
                     return Ok(Vec::new());
+                }
+                self.next_steps(store, Vec::new())
+            }
+            ServerMessage::Pushed { changes, latest } => {
+                self.hear(latest);
+                if !self.welcomed {
+                    return Ok(Vec::new());
+                }
+                // Taken only when they continue exactly where this ledger is and nothing else
+                // is under way; otherwise a pull brings them in order.
+                if self.pull_after.is_none() && !self.snapshot_pending && self.buffer.is_empty() {
+                    let cursor = store.sync_cursor()?;
+                    let continues =
+                        !changes.is_empty() && changes.iter().enumerate().all(|(i, c)| c.seq == cursor + 1 + i as i64);
+                    if continues {
+                        let upto = cursor + changes.len() as i64;
+                        let outcome = store.apply_pulled(&changes, upto)?;
+                        self.pulled += changes.len() as u64;
+                        self.received += outcome.new_changes as u64;
+                    }
                 }
                 self.next_steps(store, Vec::new())
             }
@@ -158,7 +185,7 @@ impl Session {
                 if id.is_some() && id == self.push_in_flight {
                     self.push_in_flight = None;
                 } else if id.is_none() {
-                    self.pulling = false;
+                    self.pull_after = None;
                 }
                 Err(SyncError::Server { code, message })
             }
@@ -191,22 +218,33 @@ impl Session {
         self.next_steps(store, Vec::new())
     }
 
+    fn hear(&mut self, latest: i64) {
+        self.latest = self.latest.max(latest);
+        self.heard = self.heard.max(latest);
+    }
+
+    /// The answer to the pull in flight: the server's word on the log after the cursor, gaps
+    /// and all. Another answer (a duplicate, a page of an earlier connection) is dropped.
     fn on_changes(&mut self, store: &mut Store, page: PullResponse) -> Result<Vec<Action>, SyncError> {
-        if !self.pulling {
-            // A page nobody asked for (a duplicate): applying it is harmless but its cursor
-            // might skip what a pull under way brings, so it is dropped.
+        let Some(after) = self.pull_after.take() else {
             return Ok(Vec::new());
+        };
+        let increasing = page.changes.windows(2).all(|w| w[0].seq < w[1].seq);
+        let first = page.changes.first().map_or(after + 1, |c| c.seq);
+        let last = page.changes.last().map_or(after, |c| c.seq);
+        if !increasing || first <= after || page.cursor < last || page.cursor < after {
+            return Err(SyncError::Protocol(format!("a page of changes after {after} reaches back")));
         }
-        self.pulling = false;
-        let after = self.buffered_cursor.map_or_else(|| store.sync_cursor(), Ok)?;
-        if page.cursor < after || page.changes.iter().any(|c| c.seq <= after || c.seq > page.cursor) {
-            return Err(SyncError::Protocol(format!("a page of changes after {after} reaches back or beyond")));
-        }
-        self.latest = self.latest.max(page.latest).max(page.cursor);
         self.pulled += page.changes.len() as u64;
         self.buffer_bytes += page.changes.iter().map(|c| c.change.0.len()).sum::<usize>();
         self.buffer.extend(page.changes);
         self.buffered_cursor = Some(page.cursor);
+        if page.more {
+            self.latest = self.latest.max(page.cursor + 1);
+        } else {
+            // The log ends here, as far as anyone has said since the pull went out.
+            self.latest = page.cursor.max(self.heard);
+        }
         let full = self.buffer.len() >= APPLY_BATCH_CHANGES || self.buffer_bytes >= APPLY_BATCH_BYTES;
         if !page.more || full {
             self.flush(store)?;
@@ -233,10 +271,11 @@ impl Session {
             Some(c) => c,
             None => store.sync_cursor()?,
         };
-        if !self.pulling && self.latest > cursor {
-            self.pulling = true;
+        if self.pull_after.is_none() && self.latest > cursor {
+            self.pull_after = Some(cursor);
+            self.heard = 0;
             actions.push(Action::Send(ClientMessage::Pull { after: cursor, limit: Some(MAX_PULL) }));
-        } else if !self.pulling && self.buffered_cursor.is_some() {
+        } else if self.pull_after.is_none() && self.buffered_cursor.is_some() {
             self.flush(store)?;
         }
         if self.push_in_flight.is_none() {

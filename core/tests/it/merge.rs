@@ -218,3 +218,24 @@ fn changes_claiming_to_come_from_this_device_are_refused() {
     assert!(err.to_string().contains("copied"), "{err}");
     assert_eq!(original.transaction_count().unwrap(), 0);
 }
+
+#[test]
+fn a_value_joining_a_conflict_it_does_not_win_shows_in_the_view() {
+    let (mut a, mut b, mut c) = (memory_store(1), memory_store(3), memory_store(2));
+    a.add_transaction(&expense("10.00", "2026-02-01", "groceries"), id(1), at(0)).unwrap();
+    sync(&mut a, &mut b);
+    sync(&mut a, &mut c);
+    let amount = |v: &str| TransactionPatch { amount: Some(v.into()), ..Default::default() };
+    a.edit_transaction(id(1), &amount("11.00"), at(1)).unwrap();
+    b.edit_transaction(id(1), &amount("13.00"), at(2)).unwrap();
+    c.edit_transaction(id(1), &amount("12.00"), at(3)).unwrap();
+    // B's value wins (the highest actor); C's then joins the conflict as a loser, which
+    // changes no winning value, only the conflict the record shows.
+    sync(&mut b, &mut a);
+    assert_eq!(a.transaction(id(1)).unwrap().unwrap().amount.to_string(), "13.00");
+    sync(&mut c, &mut a);
+    let t = a.transaction(id(1)).unwrap().unwrap();
+    assert_eq!(t.amount.to_string(), "13.00");
+    assert_eq!(t.conflicts.get("amount").map(Vec::len), Some(2), "{t:?}");
+    assert_eq!(a.verify().unwrap(), Ok(()));
+}

@@ -360,18 +360,21 @@ async fn a_server_killed_mid_sync_or_gone_for_a_while_loses_and_doubles_nothing(
     server.cleanup().await;
 }
 
-/// The `expenso` command line, built beside the server.
+/// The `expenso` command line, built beside the server (cargo brings it up to date once per
+/// test run: a binary left from an older build must not stand in for today's code).
 fn cli() -> PathBuf {
-    let server = PathBuf::from(env!("CARGO_BIN_EXE_expenso-server"));
-    let cli = server.with_file_name(format!("expenso{}", std::env::consts::EXE_SUFFIX));
-    if !cli.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "expenso-cli", "--bin", "expenso"])
-            .status()
-            .expect("cargo builds the command line");
-        assert!(status.success());
-    }
-    cli
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "expenso-cli", "--bin", "expenso"])
+                .status()
+                .expect("cargo builds the command line");
+            assert!(status.success(), "the command line builds");
+            let server = PathBuf::from(env!("CARGO_BIN_EXE_expenso-server"));
+            server.with_file_name(format!("expenso{}", std::env::consts::EXE_SUFFIX))
+        })
+        .clone()
 }
 
 fn expenso(data: &Path, server: &str, args: &[&str]) -> std::process::Output {

@@ -108,9 +108,13 @@ async fn a_device_hears_of_new_changes_at_once_and_syncs_over_the_websocket() {
     book(&mut a, "9.99", "cinema");
     let (_, body) = push(&laptop, &mut a).await;
     let pushed: PushResponse = serde_json::from_value(body).unwrap();
+    // A small push arrives with its changes, numbered.
     match next_message(&mut ws).await {
-        ServerMessage::Notify { latest } => assert_eq!(latest, pushed.latest),
-        other => panic!("expected a notification, got {other:?}"),
+        ServerMessage::Pushed { changes, latest } => {
+            assert_eq!(latest, pushed.latest);
+            assert_eq!(changes.last().map(|c| c.seq), Some(pushed.latest));
+        }
+        other => panic!("expected the new changes, got {other:?}"),
     }
     ws.send(Message::text(serde_json::to_string(&ClientMessage::Pull { after: 0, limit: None }).unwrap()))
         .await
@@ -146,6 +150,7 @@ async fn a_change_stored_through_one_instance_reaches_devices_on_another() {
     book(&mut a, "1", "gum");
     let (_, body) = push(&laptop, &mut a).await;
     let pushed: PushResponse = serde_json::from_value(body).unwrap();
+    // Through another instance, the note says only how far the log reaches.
     match next_message(&mut ws).await {
         ServerMessage::Notify { latest } => assert_eq!(latest, pushed.latest),
         other => panic!("expected a notification, got {other:?}"),
