@@ -102,11 +102,15 @@ pub fn sign_in(ledger: &Path, args: &SignInArgs, create: bool, out: &Out) -> Res
             api.login(&args.server, &args.email, &password, &device).await
         }
     })?;
-    let profile_currency = rt.block_on(profile_currency(&credentials)).unwrap_or(None);
     let mut store = if ledger.exists() {
         Store::open(ledger)?
     } else {
-        let currency = profile_currency.unwrap_or_else(|| "EUR".parse().expect("EUR is a currency"));
+        // A new ledger starts in the account's base currency.
+        let currency = rt
+            .block_on(profile_currency(&credentials))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "EUR".parse().expect("EUR is a currency"));
         let actor = ActorId::from(Uuid::new_v4().as_bytes().as_slice());
         Store::create(ledger, actor, currency, Utc::now())?
     };

@@ -3,6 +3,7 @@
 //!
 //! Knows nothing of Tauri, axum, sqlx or MongoDB. Time and ids are passed in by callers.
 
+pub mod account;
 pub mod backup;
 pub mod doc;
 pub mod error;

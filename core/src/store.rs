@@ -652,12 +652,7 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
             t.payment_methods.push(id);
         }
     }
-    t.transactions.sort();
-    t.transactions.dedup();
-    t.categories.sort();
-    t.categories.dedup();
-    t.payment_methods.sort();
-    t.payment_methods.dedup();
+    t.dedup();
     t
 }
 
@@ -715,12 +710,7 @@ fn touched_by_ops(d: &Automerge, c: &Containers, changes: &[Change], t: &mut Tou
             _ => t.payment_methods.push(id),
         }
     }
-    t.transactions.sort();
-    t.transactions.dedup();
-    t.categories.sort();
-    t.categories.dedup();
-    t.payment_methods.sort();
-    t.payment_methods.dedup();
+    t.dedup();
 }
 
 /// Stores a change; returns its `seq` (0 if it was stored already).
@@ -750,14 +740,7 @@ impl Origin {
                 }
                 Ok(!fresh.is_empty())
             }
-            Origin::Server { cursor } => {
-                let moved = sql.execute(
-                    "INSERT INTO meta (key, value) VALUES ('sync_cursor', ?1)
-                     ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                    [cursor],
-                )?;
-                Ok(moved > 0)
-            }
+            Origin::Server { cursor } => replication::raise_cursor(sql, cursor),
         }
     }
 }

@@ -28,6 +28,16 @@ pub(crate) struct Touched {
     pub created: Vec<Transaction>,
 }
 
+impl Touched {
+    /// Sorts the id lists and drops repeats.
+    pub fn dedup(&mut self) {
+        for ids in [&mut self.transactions, &mut self.categories, &mut self.payment_methods] {
+            ids.sort();
+            ids.dedup();
+        }
+    }
+}
+
 /// Writes the rows of the touched records; returns the transactions whose category now
 /// resolves differently (a category was deleted or merged) besides those touched.
 pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched) -> Result<Vec<Uuid>> {

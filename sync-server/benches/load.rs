@@ -436,7 +436,7 @@ async fn fresh_device(url: &str, transactions: usize) {
             let resp =
                 http.get(format!("{url}/api/v1/sync/snapshot")).bearer_auth(token).send().await.expect("snapshot");
             assert!(resp.status().is_success());
-            let upto: i64 = resp.headers()["expenso-seq"].to_str().unwrap().parse().unwrap();
+            let upto: i64 = resp.headers()[expenso_core::sync::SNAPSHOT_SEQ_HEADER].to_str().unwrap().parse().unwrap();
             (upto, resp.bytes().await.unwrap())
         }
     };

@@ -18,6 +18,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+pub use expenso_core::account::{Profile, SignedIn, Tokens};
+
 use crate::error::{Error, ErrorBody, Result};
 use crate::security::{check_new_password, hash_password, new_token, token_hash, verify_password};
 use crate::{ApiJson, AppState};
@@ -110,31 +112,6 @@ struct LoginRequest {
 #[derive(Deserialize, ToSchema)]
 struct RefreshRequest {
     refresh_token: String,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, ToSchema)]
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    pub session_id: Uuid,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, ToSchema)]
-pub struct Profile {
-    pub id: Uuid,
-    pub email: String,
-    pub display_name: String,
-    pub base_currency: String,
-    pub locale: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct SignedIn {
-    user: Profile,
-    tokens: Tokens,
 }
 
 /// The address a request came from (unspecified when served without connection info).

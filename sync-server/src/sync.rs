@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::Json;
 use expenso_core::sync::{
     ClientMessage, LoggedChange, PullResponse, PushRequest, PushResponse, ServerMessage, WireChange, MAX_PULL,
-    PROTOCOL_VERSION,
+    PROTOCOL_VERSION, SNAPSHOT_SEQ_HEADER,
 };
 use futures::TryStreamExt;
 use mongodb::bson::spec::BinarySubtype;
@@ -449,9 +449,6 @@ async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQue
     }
     Ok(Json(state.log.pull_with_latest(auth.user_id, q.after, q.limit.unwrap_or(MAX_PULL)).await?))
 }
-
-/// The header that carries a snapshot's position in the change log.
-pub const SNAPSHOT_SEQ_HEADER: &str = "expenso-seq";
 
 /// A fresh device's start: the account's ledger as one compacted automerge document
 /// (`application/octet-stream`); the `Expenso-Seq` header is the log position it covers, from

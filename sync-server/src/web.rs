@@ -270,8 +270,9 @@ fn from_record(d: &Document) -> Result<Transaction> {
     })
 }
 
-fn parse_id(text: &str) -> Result<Uuid> {
-    Uuid::parse_str(text).map_err(|_| Error::NotFound("transaction"))
+/// An id from the path; one that is not an id names nothing there is.
+fn parse_id(text: &str, what: &'static str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|_| Error::NotFound(what))
 }
 
 /// One transaction.
@@ -283,7 +284,7 @@ async fn get_transaction(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Transaction>> {
-    let id = parse_id(&id)?;
+    let id = parse_id(&id, "transaction")?;
     let found = state.ledgers.records().find_one(doc! { "_id": format!("{}:{id}", auth.user_id) }).await?;
     Ok(Json(from_record(&found.ok_or(Error::NotFound("transaction"))?)?))
 }
@@ -316,7 +317,7 @@ async fn edit_transaction(
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<TransactionPatch>,
 ) -> Result<Json<Transaction>> {
-    let id = parse_id(&id)?;
+    let id = parse_id(&id, "transaction")?;
     let t = state
         .ledgers
         .write(auth.user_id, auth.session_id, move |store| store.edit_transaction(id, &patch, Utc::now()))
@@ -333,7 +334,7 @@ async fn delete_transaction(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Transaction>> {
-    let id = parse_id(&id)?;
+    let id = parse_id(&id, "transaction")?;
     let t = state
         .ledgers
         .write(auth.user_id, auth.session_id, move |store| store.delete_transaction(id, Utc::now()))
@@ -417,7 +418,7 @@ async fn edit_category(
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<CategoryPatch>,
 ) -> Result<Json<Category>> {
-    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("category"))?;
+    let id = parse_id(&id, "category")?;
     let c = state
         .ledgers
         .write(auth.user_id, auth.session_id, move |store| store.edit_category(id, &patch, Utc::now()))
@@ -449,7 +450,7 @@ async fn delete_category(
     Path(id): Path<String>,
     Query(q): Query<DeleteCategoryQuery>,
 ) -> Result<Json<Deleted>> {
-    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("category"))?;
+    let id = parse_id(&id, "category")?;
     let moved = state
         .ledgers
         .write(auth.user_id, auth.session_id, move |store| store.delete_category(id, q.move_to, Utc::now()))
@@ -515,7 +516,7 @@ async fn edit_payment_method(
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<PaymentMethodPatch>,
 ) -> Result<Json<PaymentMethod>> {
-    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("payment method"))?;
+    let id = parse_id(&id, "payment method")?;
     let m = state
         .ledgers
         .write(auth.user_id, auth.session_id, move |store| {

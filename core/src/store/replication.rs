@@ -92,12 +92,7 @@ impl Store {
     /// Moves the cursor forward (never back): the changes up to `cursor` are here, because
     /// this device made them.
     pub fn advance_cursor(&mut self, cursor: i64) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('sync_cursor', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-            [cursor],
-        )?;
-        Ok(())
+        raise_cursor(&self.conn, cursor).map(drop)
     }
 
     /// When this ledger last agreed with the server.
@@ -176,7 +171,6 @@ impl Store {
         // The server's ledger cannot hold changes of this device that this device lacks: that
         // happens only to a ledger file copied from another device or restored from an old
         // copy, and automerge would refuse the next change made here.
-        let local_count = loaded.doc.get_changes(&[]).len();
         let mut new_changes = 0;
         for change in server.get_changes(&[]) {
             if loaded.doc.get_change_meta_by_hash(&change.hash()).is_none() {
@@ -198,7 +192,6 @@ impl Store {
             .into_iter()
             .filter(|c| server.get_change_meta_by_hash(&c.hash()).is_none())
             .collect();
-        debug_assert!(local_only.len() <= local_count);
         let local_hashes: std::collections::HashSet<ChangeHash> = local_only.iter().map(Change::hash).collect();
         let mut doc = server;
         doc.apply_changes(local_only.iter().cloned()).map_err(|e| Error::BadChange(e.to_string()))?;
@@ -252,6 +245,16 @@ impl Store {
             self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
+}
+
+/// Moves the stored cursor forward (never back); says whether it wrote.
+pub(super) fn raise_cursor(conn: &rusqlite::Connection, cursor: i64) -> Result<bool> {
+    let written = conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('sync_cursor', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        [cursor],
+    )?;
+    Ok(written > 0)
 }
 
 fn set_meta(sql: &rusqlite::Transaction<'_>, key: &str, value: impl AsRef<str>) -> Result<()> {

@@ -18,11 +18,12 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use uuid::Uuid;
 
-use super::{Action, ClientMessage, PullResponse, PushRequest, PushResponse, ServerMessage, Session, SyncError};
+use super::{
+    Action, ClientMessage, PullResponse, PushRequest, PushResponse, ServerMessage, Session, SyncError,
+    SNAPSHOT_SEQ_HEADER,
+};
+use crate::account::{Profile, SignedIn, Tokens};
 use crate::store::{Binding, Store};
-
-/// The header of the snapshot's response that says which log position it covers.
-pub const SNAPSHOT_SEQ_HEADER: &str = "expenso-seq";
 
 /// Renew the access token when it has less than this left.
 const REFRESH_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
@@ -144,36 +145,6 @@ impl ClientError {
             _ => false,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct Tokens {
-    access_token: String,
-    refresh_token: String,
-    expires_in: i64,
-    session_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct SignedIn {
-    user: User,
-    tokens: Tokens,
-}
-
-#[derive(Deserialize)]
-struct User {
-    id: Uuid,
-    email: String,
-}
-
-/// The account's profile as the server keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    pub id: Uuid,
-    pub email: String,
-    pub display_name: String,
-    pub base_currency: String,
-    pub locale: String,
 }
 
 #[derive(Deserialize)]
@@ -319,6 +290,11 @@ impl Api {
             .await
             .map_err(offline)?;
         json_of(response).await
+    }
+
+    /// How far the account's log reaches (a pull after everything answers it).
+    pub async fn latest(&self, credentials: &Credentials) -> Result<i64, ClientError> {
+        Ok(self.pull(credentials, i64::MAX, 1).await?.latest)
     }
 
     pub async fn push(&self, credentials: &Credentials, request: &PushRequest) -> Result<PushResponse, ClientError> {
@@ -661,48 +637,45 @@ impl Engine {
         Ok(fresh)
     }
 
+    /// Runs `f` on the ledger on a blocking thread.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> T + Send + 'static) -> T {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())))
+            .await
+            .expect("a ledger operation does not panic")
+    }
+
     async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> crate::Result<T> + Send + 'static,
     ) -> Result<T, ClientError> {
-        let store = self.store.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut store)
-        })
-        .await
-        .expect("a store operation does not panic")?;
-        Ok(out)
+        Ok(self.blocking(f).await?)
     }
 
-    /// Runs the session's step on the store on a blocking thread.
-    async fn step(
+    /// Runs one of the session's steps with the ledger on a blocking thread.
+    async fn step<T: Send + 'static>(
         &self,
         session: &mut Session,
-        f: impl FnOnce(&mut Session, &mut Store) -> Result<Vec<Action>, SyncError> + Send + 'static,
-    ) -> Result<Vec<Action>, SyncError> {
-        let store = self.store.clone();
+        f: impl FnOnce(&mut Session, &mut Store) -> T + Send + 'static,
+    ) -> T {
         let mut owned = std::mem::take(session);
-        let (owned, out) = tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let out = f(&mut owned, &mut store);
-            (owned, out)
-        })
-        .await
-        .expect("a sync step does not panic");
+        let (owned, out) = self
+            .blocking(move |store| {
+                let out = f(&mut owned, store);
+                (owned, out)
+            })
+            .await;
         *session = owned;
         out
     }
 
     async fn set_state(&self, state: SyncState) {
-        let store = self.store.clone();
-        let (unsent, last_synced) = tokio::task::spawn_blocking(move || {
-            let store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            (store.outbox_len().unwrap_or(0), store.last_synced().ok().flatten())
-        })
-        .await
-        .unwrap_or_default();
-        let status = SyncStatus { state, last_synced, unsent, received: self.received };
+        let (unsent, last_synced) =
+            self.blocking(|store| (store.outbox_len().unwrap_or(0), store.last_synced().ok().flatten())).await;
+        self.publish(SyncStatus { state, last_synced, unsent, received: self.received });
+    }
+
+    fn publish(&self, status: SyncStatus) {
         self.status.send_if_modified(|old| {
             let changed = *old != status;
             *old = status;
@@ -710,28 +683,33 @@ impl Engine {
         });
     }
 
-    /// Checks whether the session is synced; if so records the time.
+    /// Checks whether the session is synced (if so, records the time) and publishes the
+    /// status, all in one visit to the ledger.
     async fn settle(&mut self, session: &mut Session) -> Result<bool, ClientError> {
         self.received += std::mem::take(&mut session.received);
-        let store = self.store.clone();
-        let owned = std::mem::take(session);
-        let (owned, synced) = tokio::task::spawn_blocking(move || {
-            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let synced = owned.is_synced(&store).and_then(|synced| {
+        let (synced, unsent, last_synced) = self
+            .step(session, |session, store| -> crate::Result<_> {
+                let synced = session.is_synced(store)?;
                 if synced {
                     store.set_last_synced(Utc::now())?;
                 }
-                Ok(synced)
-            });
-            (owned, synced)
-        })
-        .await
-        .expect("no panic");
-        *session = owned;
-        let synced = synced?;
+                Ok((synced, store.outbox_len()?, store.last_synced()?))
+            })
+            .await?;
         self.agreed |= synced;
-        self.set_state(if synced { SyncState::Synced } else { SyncState::Syncing }).await;
+        let state = if synced { SyncState::Synced } else { SyncState::Syncing };
+        self.publish(SyncStatus { state, last_synced, unsent, received: self.received });
         Ok(synced)
+    }
+
+    /// Downloads the snapshot for the session; without one (refused, not transient), the
+    /// session pulls the log instead.
+    async fn fetch_snapshot(&self, credentials: &Credentials, session: &mut Session) -> Result<Vec<Action>, Ended> {
+        Ok(match self.api.snapshot(credentials).await {
+            Ok((bytes, upto)) => self.step(session, move |s, store| s.on_snapshot(store, &bytes, upto)).await?,
+            Err(e) if !e.is_transient() => self.step(session, |s, store| s.on_snapshot_unavailable(store)).await?,
+            Err(e) => return Err(e.into()),
+        })
     }
 
     async fn connect_once(&mut self, credentials: &mut Credentials) -> Result<SyncReport, Ended> {
@@ -838,18 +816,7 @@ impl Engine {
                     Action::Send(message) => {
                         sink.send(text(&message)).await.map_err(|e| ClientError::Offline(e.to_string()))?;
                     }
-                    Action::FetchSnapshot => {
-                        let next = match self.api.snapshot(credentials).await {
-                            Ok((bytes, upto)) => {
-                                self.step(&mut session, move |s, store| s.on_snapshot(store, &bytes, upto)).await?
-                            }
-                            Err(e) if !e.is_transient() => {
-                                self.step(&mut session, |s, store| s.on_snapshot_unavailable(store)).await?
-                            }
-                            Err(e) => return Err(e.into()),
-                        };
-                        queue.extend(next);
-                    }
+                    Action::FetchSnapshot => queue.extend(self.fetch_snapshot(credentials, &mut session).await?),
                 }
             }
             if self.settle(&mut session).await? && self.once {
@@ -863,7 +830,7 @@ impl Engine {
         let mut session = Session::new();
         let mut poll = tokio::time::interval(self.options.poll_every);
         poll.tick().await;
-        let latest = self.api.pull(credentials, i64::MAX, 1).await?.latest;
+        let latest = self.api.latest(credentials).await?;
         let mut actions = self
             .step(&mut session, move |s, store| {
                 s.on_message(store, ServerMessage::Welcome { protocol: super::PROTOCOL_VERSION, latest })
@@ -884,16 +851,7 @@ impl Engine {
                     }
                     Action::Send(ClientMessage::Hello { .. }) => continue,
                     Action::FetchSnapshot => {
-                        let next = match self.api.snapshot(credentials).await {
-                            Ok((bytes, upto)) => {
-                                self.step(&mut session, move |s, store| s.on_snapshot(store, &bytes, upto)).await?
-                            }
-                            Err(e) if !e.is_transient() => {
-                                self.step(&mut session, |s, store| s.on_snapshot_unavailable(store)).await?
-                            }
-                            Err(e) => return Err(e.into()),
-                        };
-                        queue.extend(next);
+                        queue.extend(self.fetch_snapshot(credentials, &mut session).await?);
                         continue;
                     }
                 };
@@ -906,7 +864,7 @@ impl Engine {
             }
             actions = tokio::select! {
                 _ = poll.tick() => {
-                    let latest = self.api.pull(credentials, i64::MAX, 1).await?.latest;
+                    let latest = self.api.latest(credentials).await?;
                     self.step(&mut session, move |s, store| s.on_message(store, ServerMessage::Notify { latest })).await?
                 }
                 _ = self.kick.notified() => {

@@ -20,6 +20,10 @@ pub use session::{Action, Session, SyncError, SNAPSHOT_MIN_CHANGES};
 /// Bumped when a message changes incompatibly; both sides say which they speak.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The header of the snapshot's response (`GET /api/v1/sync/snapshot`) that says which log
+/// position the snapshot covers.
+pub const SNAPSHOT_SEQ_HEADER: &str = "expenso-seq";
+
 /// The most changes one pull returns.
 pub const MAX_PULL: u32 = 1_000;
 

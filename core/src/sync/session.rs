@@ -93,7 +93,7 @@ impl Session {
 
     /// Whether the device and the server agree: nothing to push, nothing to pull, nothing in
     /// flight.
-    pub fn is_synced(&self, store: &Store) -> Result<bool, SyncError> {
+    pub fn is_synced(&self, store: &Store) -> crate::Result<bool> {
         Ok(self.welcomed
             && self.push_in_flight.is_none()
             && self.pull_after.is_none()
@@ -101,15 +101,6 @@ impl Session {
             && self.buffer.is_empty()
             && store.sync_cursor()? >= self.latest
             && store.outbox_len()? == 0)
-    }
-
-    pub fn is_welcomed(&self) -> bool {
-        self.welcomed
-    }
-
-    /// The newest `seq` of the log the server has told of.
-    pub fn latest(&self) -> i64 {
-        self.latest
     }
 
     pub fn on_message(&mut self, store: &mut Store, message: ServerMessage) -> Result<Vec<Action>, SyncError> {
