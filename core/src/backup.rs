@@ -15,8 +15,11 @@ use crate::view::Touched;
 pub const BACKUP_FORMAT: &str = "expenso-backup";
 pub const BACKUP_VERSION: u32 = 1;
 
+/// The whole ledger: what `expenso export` writes and `expenso import` reads.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backup {
+    /// `expenso-backup`.
     pub format: String,
     pub version: u32,
     pub settings: Settings,

@@ -192,7 +192,7 @@ async fn open_session(state: &AppState, user_id: Uuid, device_name: Option<&str>
     Ok(Tokens { access_token: access, refresh_token: refresh, expires_in: ACCESS_TTL_MINUTES * 60, session_id })
 }
 
-async fn load_profile(state: &AppState, user_id: Uuid) -> Result<Profile> {
+pub(crate) async fn load_profile(state: &AppState, user_id: Uuid) -> Result<Profile> {
     let row: Option<(Uuid, String, String, String, String, DateTime<Utc>)> =
         sqlx::query_as("SELECT id, email, display_name, base_currency, locale, created_at FROM users WHERE id = $1")
             .bind(user_id)
@@ -233,6 +233,12 @@ async fn signup(
     }
     let tokens = open_session(&state, user_id, req.device_name.as_deref()).await?;
     tracing::info!(user = %user_id, "account created");
+    // A new account's ledger is the genesis alone: publish its categories, payment methods and
+    // settings now, so the dashboard shows them before any device has synced. A failure here
+    // only delays that (the first change published republishes everything).
+    if let Err(e) = state.ledgers.materialize(user_id).await {
+        tracing::warn!(user = %user_id, error = %e, "the new ledger's projections were not published yet");
+    }
     Ok((StatusCode::CREATED, Json(SignedIn { user: load_profile(&state, user_id).await?, tokens })))
 }
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,

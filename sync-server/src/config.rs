@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -31,12 +32,16 @@ pub struct Config {
     /// Where people reach the web dashboard; password-reset links point here.
     #[arg(long, env = "EXPENSO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
-    /// The SMTP server that sends password-reset e-mails (recovery is off without one).
+    /// The built web dashboard (`index.html` and `assets/`), served at `/`. Without it the
+    /// server answers the API only.
+    #[arg(long, env = "EXPENSO_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Memory, in MB, for the ledgers the server keeps loaded (for the web dashboard's edits
     /// and for publishing records); the least recently used beyond it are dropped. A
     /// 100,000-transaction ledger takes about 210 MB.
     #[arg(long, env = "EXPENSO_LEDGER_CACHE_MB", default_value_t = 256)]
     pub ledger_cache_mb: u64,
+    /// The SMTP server that sends password-reset e-mails (recovery is off without one).
     #[arg(long, env = "SMTP_HOST")]
     pub smtp_host: Option<String>,
     #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
@@ -65,6 +70,7 @@ impl fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("ledger_cache_mb", &self.ledger_cache_mb)
             .field("public_url", &self.public_url)
+            .field("web_dir", &self.web_dir)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_security", &self.smtp_security)

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod mail;
 pub mod security;
 pub mod sync;
+pub mod ui;
 pub mod web;
 
 use std::sync::Arc;
@@ -103,11 +104,13 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole HTTP API, with its OpenAPI document at `/api/openapi.json`. Every route is
-/// registered together with its operation, so the document covers all of them. Tests call
-/// this without a socket or serve it on port 0.
+/// The whole HTTP API, with its OpenAPI document at `/api/openapi.json`, and the web
+/// dashboard's files when `web_dir` holds them. Every route is registered together with its
+/// operation, so the document covers all of them (the dashboard's files are the fallback, not
+/// an operation). Tests call this without a socket or serve it on port 0.
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body;
+    let dashboard = ui::service(state.config.web_dir.as_deref());
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(ready))
@@ -115,9 +118,12 @@ pub fn app(state: AppState) -> Router {
         .merge(sync::router())
         .merge(web::router())
         .split_for_parts();
+    let router = router.route("/api/openapi.json", get(move || async move { Json(api) }));
+    let router = match dashboard {
+        Some(files) => router.fallback_service(files),
+        None => router.fallback(|| async { Error::NotFound("endpoint") }),
+    };
     router
-        .route("/api/openapi.json", get(move || async move { Json(api) }))
-        .fallback(|| async { Error::NotFound("endpoint") })
         .with_state(state)
         // Bodies past the limit are refused by the JSON extractor, in the API's error format.
         .layer(DefaultBodyLimit::max(max_body))

@@ -1,5 +1,6 @@
-//! The REST API of the web dashboard: transactions with the core's filters, categories,
-//! payment methods, ledger settings and summaries.
+//! The REST API of the web dashboard: transactions with the core's filters (and undoing a
+//! deletion), the tags in use, categories, payment methods, ledger settings, summaries and
+//! the account's export.
 //!
 //! Reads come from the materialized records (MongoDB, summed as Decimal128 by MongoDB's
 //! aggregation) and the projected rows (PostgreSQL); writes go through the account's ledger
@@ -10,13 +11,15 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use expenso_core::account::Profile;
 use expenso_core::model::parse_date;
 use expenso_core::{
-    Category, CategoryPatch, CategoryTotal, Currency, Decimal, Kind, Month, MonthSummary, NewCategory, NewTransaction,
-    PaymentMethod, Settings, Totals, Transaction, TransactionPage, TransactionPatch,
+    Backup, Category, CategoryPatch, CategoryTotal, Currency, Decimal, Kind, Month, MonthSummary, NewCategory,
+    NewTransaction, PaymentMethod, Settings, Totals, Transaction, TransactionPage, TransactionPatch,
 };
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, Regex};
@@ -37,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_transactions, create_transaction))
         .routes(routes!(get_transaction, edit_transaction, delete_transaction))
+        .routes(routes!(restore_transaction))
+        .routes(routes!(list_tags))
         .routes(routes!(list_categories, create_category))
         .routes(routes!(edit_category, delete_category))
         .routes(routes!(list_payment_methods, create_payment_method))
@@ -46,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(months))
         .routes(routes!(trend))
         .routes(routes!(category_breakdown))
+        .routes(routes!(export_account))
 }
 
 // ---- transactions ----
@@ -325,7 +331,7 @@ async fn edit_transaction(
     Ok(Json(t))
 }
 
-/// Deletes a transaction and answers with it (to offer an undo: book it again).
+/// Deletes a transaction and answers with it (to offer an undo: post it to `restore`).
 #[utoipa::path(delete, path = "/api/v1/transactions/{id}", tag = "transactions", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Transaction), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -340,6 +346,63 @@ async fn delete_transaction(
         .write(auth.user_id, auth.session_id, move |store| store.delete_transaction(id, Utc::now()))
         .await?;
     Ok(Json(t))
+}
+
+/// Puts back a deleted transaction with its id and every field as it was: the body is what
+/// `DELETE /api/v1/transactions/{id}` answered.
+#[utoipa::path(post, path = "/api/v1/transactions/{id}/restore", tag = "transactions", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Transaction,
+    responses((status = 201, body = Transaction), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn restore_transaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(t): ApiJson<Transaction>,
+) -> Result<(StatusCode, Json<Transaction>)> {
+    if Uuid::parse_str(&id).ok() != Some(t.id) {
+        return Err(invalid("id", format!("the path names {id:?} but the transaction is {}", t.id)));
+    }
+    let t = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.restore_transaction(&t, Utc::now()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct TagCount {
+    tag: String,
+    /// Transactions with the tag.
+    count: u64,
+}
+
+/// The tags on the account's transactions, most used first (then by name).
+#[utoipa::path(get, path = "/api/v1/tags", tag = "transactions", security(("bearer" = [])),
+    responses((status = 200, body = [TagCount]), (status = 401, body = ErrorBody)))]
+async fn list_tags(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<TagCount>>> {
+    let pipeline = [
+        doc! { "$match": { "account": auth.user_id.to_string() } },
+        doc! { "$unwind": "$tags" },
+        doc! { "$group": { "_id": "$tags", "count": { "$sum": 1 } } },
+        doc! { "$sort": { "count": -1, "_id": 1 } },
+    ];
+    let docs: Vec<Document> = state.ledgers.records().aggregate(pipeline).await?.try_collect().await?;
+    let broken = || Error::Internal(anyhow::anyhow!("a tag count came back malformed"));
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let tag = d.get_str("_id").map_err(|_| broken())?.to_string();
+        let count = int_of(d.get("count")).ok_or_else(broken)?;
+        out.push(TagCount { tag, count });
+    }
+    Ok(Json(out))
+}
+
+fn int_of(v: Option<&Bson>) -> Option<u64> {
+    match v? {
+        Bson::Int32(n) => u64::try_from(*n).ok(),
+        Bson::Int64(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
 }
 
 // ---- categories and payment methods ----
@@ -619,11 +682,7 @@ async fn sums(
             Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => Decimal::ZERO,
             _ => return Err(broken()),
         };
-        let count = match d.get("count") {
-            Some(Bson::Int32(n)) => *n as u64,
-            Some(Bson::Int64(n)) => *n as u64,
-            _ => return Err(broken()),
-        };
+        let count = int_of(d.get("count")).ok_or_else(broken)?;
         out.push((by, kind, currency, total, count));
     }
     Ok(out)
@@ -764,4 +823,34 @@ async fn category_breakdown(
         .collect();
     CategoryTotal::sort(&mut out);
     Ok(Json(out))
+}
+
+// ---- export ----
+
+const EXPORT_FORMAT: &str = "expensotrack-account-export";
+
+/// Everything the server holds of an account that is the user's own: the profile and the
+/// whole ledger.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AccountExport {
+    /// `expensotrack-account-export`.
+    format: &'static str,
+    exported_at: DateTime<Utc>,
+    profile: Profile,
+    /// The ledger as the core's backup (`expenso import` reads this part).
+    ledger: Backup,
+}
+
+/// The account's data as one JSON file to download: the profile and the whole ledger.
+#[utoipa::path(get, path = "/api/v1/account/export", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = AccountExport, content_type = "application/json",
+               headers(("Content-Disposition" = String, description = "attachment; filename=\"expensotrack-export-YYYY-MM-DD.json\""))),
+              (status = 401, body = ErrorBody)))]
+async fn export_account(State(state): State<AppState>, auth: Auth) -> Result<Response> {
+    let profile = crate::auth::load_profile(&state, auth.user_id).await?;
+    let ledger = state.ledgers.read(auth.user_id, |store| store.export_backup()).await?;
+    let exported_at = Utc::now();
+    let disposition = format!("attachment; filename=\"expensotrack-export-{}.json\"", exported_at.format("%Y-%m-%d"));
+    let body = AccountExport { format: EXPORT_FORMAT, exported_at, profile, ledger };
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(body)).into_response())
 }

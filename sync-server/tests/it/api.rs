@@ -1,4 +1,5 @@
-//! The OpenAPI document describes the API that is served.
+//! The OpenAPI document describes the API that is served, and the copy the web dashboard's
+//! types are generated from (`ui/src/api/openapi.json`) is the served one.
 
 use reqwest::{Method, StatusCode};
 
@@ -37,4 +38,31 @@ async fn the_openapi_document_covers_every_route_and_nothing_else() {
     }
     assert!(operations >= 16, "{operations} operations");
     server.cleanup().await;
+}
+
+/// The committed copy the UI generates its types from (`npm run codegen` in `ui/`).
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/api/openapi.json");
+
+#[tokio::test]
+async fn the_committed_openapi_document_is_the_served_one() {
+    let server = TestServer::start().await;
+    let (status, doc) = server.client().send(Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let served = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    server.cleanup().await;
+    if std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1") {
+        std::fs::write(COMMITTED, &served).unwrap_or_else(|e| panic!("cannot write {COMMITTED}: {e}"));
+        return;
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    if committed != served {
+        let line = committed.lines().zip(served.lines()).position(|(a, b)| a != b).map_or_else(
+            || format!("{} lines committed, {} served", committed.lines().count(), served.lines().count()),
+            |n| format!("first difference at line {}", n + 1),
+        );
+        panic!(
+            "ui/src/api/openapi.json is not the API the server serves ({line}): run \
+             `UPDATE_EXPECT=1 cargo nextest run -p expenso-server openapi`, then `npm run codegen` in ui/"
+        );
+    }
 }

@@ -6,4 +6,5 @@ mod api;
 mod devices;
 mod support;
 mod sync;
+mod ui;
 mod web;

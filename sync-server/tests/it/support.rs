@@ -61,6 +61,7 @@ impl TestServer {
             trust_proxy: false,
             ledger_cache_mb: 64,
             public_url: "https://expenso.example".into(),
+            web_dir: None,
             smtp_host: None,
             smtp_port: 25,
             smtp_security: "none".into(),

@@ -622,3 +622,204 @@ async fn projections_follow_random_edits_on_two_devices() {
     assert_dashboard_matches(&laptop, a).await;
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_deleted_transaction_comes_back_with_its_id() {
+    let server = TestServer::start().await;
+    let web = server.account("undo@example.com").await;
+    let phone = web.login("undo@example.com", "phone").await;
+    let mut device = device(9);
+    let (status, created) = web
+        .send(
+            Method::POST,
+            "/api/v1/transactions",
+            Some(json!({"kind": "expense", "amount": "23.40", "currency": "EUR", "date": "2026-03-12",
+                        "category": "Food & dining", "payment_method": "card", "description": "Dinner",
+                        "notes": "with the team", "tags": ["work", "team"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let cursor = pull(&phone, &mut device, 0).await;
+    assert_eq!(device.transaction_count().unwrap(), 1);
+
+    let (status, deleted) = web.send(Method::DELETE, &format!("/api/v1/transactions/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    let cursor = pull(&phone, &mut device, cursor).await;
+    assert_eq!(device.transaction_count().unwrap(), 0);
+    let (_, list) = web.send(Method::GET, "/api/v1/transactions", None).await;
+    assert_eq!(list["total"], json!(0));
+
+    // Undo: the body the deletion answered.
+    let (status, restored) =
+        web.send(Method::POST, &format!("/api/v1/transactions/{id}/restore"), Some(deleted.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{restored}");
+    for field in [
+        "id",
+        "kind",
+        "amount",
+        "currency",
+        "date",
+        "category_id",
+        "payment_method_id",
+        "description",
+        "notes",
+        "tags",
+        "created_at",
+    ] {
+        assert_eq!(restored[field], created[field], "{field}");
+    }
+    assert_eq!(restored["tags"], json!(["team", "work"]));
+    let (_, list) = web.send(Method::GET, "/api/v1/transactions", None).await;
+    assert_eq!(list["total"], json!(1));
+    assert_eq!(list["items"][0], restored, "the list shows it again");
+    let (status, one) = web.send(Method::GET, &format!("/api/v1/transactions/{id}"), None).await;
+    assert_eq!((status, &one), (StatusCode::OK, &restored));
+    // A device that pulls has it again, with the same id.
+    let cursor = pull(&phone, &mut device, cursor).await;
+    let there = device.transaction(Uuid::parse_str(&id).unwrap()).unwrap().expect("the restored transaction");
+    assert_eq!(serde_json::to_value(&there).unwrap(), restored);
+
+    // A transaction that exists cannot be restored over, and the path must name the body's.
+    let account = uuid_of(&server, "undo@example.com").await;
+    let latest = server.state.log.latest(account).await.unwrap();
+    let (status, answer) =
+        web.send(Method::POST, &format!("/api/v1/transactions/{id}/restore"), Some(deleted.clone())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "invalid");
+    assert!(answer["message"].as_str().unwrap().starts_with("id"), "{answer}");
+    let mut other = deleted.clone();
+    other["id"] = json!(Uuid::new_v4());
+    for path in [format!("/api/v1/transactions/{id}/restore"), "/api/v1/transactions/nope/restore".into()] {
+        let (status, answer) = web.send(Method::POST, &path, Some(other.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {answer}");
+        assert!(answer["message"].as_str().unwrap().starts_with("id"), "{path}: {answer}");
+    }
+    assert_eq!(server.state.log.latest(account).await.unwrap(), latest, "refused restores change nothing");
+    pull(&phone, &mut device, cursor).await;
+    assert_eq!(device.transaction_count().unwrap(), 1);
+    server.cleanup().await;
+}
+
+async fn book(client: &Client, amount: &str, description: &str, tags: &[&str]) -> Value {
+    let (status, created) = client
+        .send(
+            Method::POST,
+            "/api/v1/transactions",
+            Some(json!({"kind": "expense", "amount": amount, "date": "2026-03-02", "category": "groceries",
+                        "description": description, "tags": tags})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created
+}
+
+#[tokio::test]
+async fn the_tags_in_use_come_most_used_first() {
+    let server = TestServer::start().await;
+    let alice = server.account("tags@example.com").await;
+    let bob = server.account("other-tags@example.com").await;
+    book(&alice, "1.00", "one", &["trip", "food"]).await;
+    book(&alice, "2.00", "two", &["trip"]).await;
+    let third = book(&alice, "3.00", "three", &["trip", "work"]).await;
+    book(&alice, "4.00", "four", &["coffee"]).await;
+    book(&alice, "5.00", "five", &[]).await;
+    book(&bob, "6.00", "bob's", &["secret"]).await;
+    let (status, tags) = alice.send(Method::GET, "/api/v1/tags", None).await;
+    assert_eq!(status, StatusCode::OK, "{tags}");
+    assert_eq!(
+        tags,
+        json!([{"tag": "trip", "count": 3}, {"tag": "coffee", "count": 1}, {"tag": "food", "count": 1},
+               {"tag": "work", "count": 1}])
+    );
+    // They follow edits and deletions.
+    let (status, _) =
+        alice.send(Method::DELETE, &format!("/api/v1/transactions/{}", third["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, tags) = alice.send(Method::GET, "/api/v1/tags", None).await;
+    assert_eq!(tags, json!([{"tag": "trip", "count": 2}, {"tag": "coffee", "count": 1}, {"tag": "food", "count": 1}]));
+    // Each account sees its own.
+    let (_, tags) = bob.send(Method::GET, "/api/v1/tags", None).await;
+    assert_eq!(tags, json!([{"tag": "secret", "count": 1}]));
+    let carol = server.account("no-tags@example.com").await;
+    let (status, tags) = carol.send(Method::GET, "/api/v1/tags", None).await;
+    assert_eq!((status, tags), (StatusCode::OK, json!([])));
+    let (status, _) = server.client().send(Method::GET, "/api/v1/tags", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    server.cleanup().await;
+}
+
+/// The export's headers and body.
+async fn export(client: &Client) -> (reqwest::header::HeaderMap, String) {
+    let resp = client
+        .http
+        .get(format!("{}/api/v1/account/export", client.base))
+        .bearer_auth(client.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let headers = resp.headers().clone();
+    (headers, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_export_holds_the_profile_and_the_whole_ledger() {
+    let server = TestServer::start().await;
+    let alice = server.account("export@example.com").await;
+    let bob = server.account("export-other@example.com").await;
+    let phone = alice.login("export@example.com", "phone").await;
+    let mut device = device(10);
+    fill(&mut device);
+    push_all(&phone, &mut device).await;
+    let web_one = book(&alice, "8.80", "Booked on the web", &["web"]).await;
+    let web_two = book(&alice, "9.90", "Also on the web", &[]).await;
+    let (status, _) =
+        alice.send(Method::PATCH, "/api/v1/account", Some(json!({"display_name": "Alice Example"}))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (headers, text) = export(&alice).await;
+    assert_eq!(headers["content-type"], "application/json");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    let date = disposition
+        .strip_prefix("attachment; filename=\"expensotrack-export-")
+        .and_then(|d| d.strip_suffix(".json\""))
+        .unwrap_or_else(|| panic!("{disposition}"));
+    let today = Utc::now().date_naive();
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    assert!(day == today || day.succ_opt() == Some(today), "{disposition}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["format"], "expensotrack-account-export");
+    let exported_at: chrono::DateTime<Utc> = serde_json::from_value(body["exported_at"].clone()).unwrap();
+    assert!((Utc::now() - exported_at).num_seconds().abs() < 60, "{exported_at}");
+    assert_eq!(body["profile"]["email"], "export@example.com");
+    assert_eq!(body["profile"]["display_name"], "Alice Example");
+
+    // The ledger part is the core's backup of the whole ledger: the device's transactions and
+    // the web's, each as the ledger holds it.
+    let backup = expenso_core::Backup::from_json(&body["ledger"].to_string()).unwrap();
+    assert_eq!(backup.transactions.len(), 11);
+    for created in [&web_one, &web_two] {
+        let there = backup.transactions.iter().find(|t| t.id.to_string() == created["id"].as_str().unwrap());
+        assert_eq!(serde_json::to_value(there.expect("the web's transaction is exported")).unwrap(), *created);
+    }
+    pull(&phone, &mut device, 0).await;
+    assert_eq!(backup, device.export_backup().unwrap(), "the export equals a device's own backup");
+    // And it restores: a new ledger made from it shows the same.
+    let mut fresh = crate::support::device(11);
+    fresh.restore_backup(&backup, Utc::now()).unwrap();
+    assert_eq!(fresh.transaction_count().unwrap(), 11);
+    assert_eq!(fresh.balance(None, None).unwrap(), device.balance(None, None).unwrap());
+
+    // Another account's export holds none of it.
+    let (_, text) = export(&bob).await;
+    let other: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(other["profile"]["email"], "export-other@example.com");
+    assert_eq!(other["ledger"]["transactions"], json!([]));
+    for leak in ["export@example.com", "Alice Example", "Booked on the web", web_one["id"].as_str().unwrap()] {
+        assert!(!text.contains(leak), "Bob's export mentions {leak}");
+    }
+    let (status, _) = server.client().send(Method::GET, "/api/v1/account/export", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    server.cleanup().await;
+}
