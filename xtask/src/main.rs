@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
-//! - `test`: installs what a fresh machine lacks, then runs every check and test.
+//! - `test`: installs what a fresh machine lacks, then runs every check and test (the Rust
+//!   workspace, the UI's unit tests and its browser tests against the real server).
 //! - `bench`: runs the benchmarks on the reference workloads and prints their tables.
 
 use std::path::{Path, PathBuf};
@@ -9,15 +10,19 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod services;
+mod ui;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test     install what is missing, then run formatting, lint and every test of the workspace
+  test     install what is missing, then run formatting, lint and every test: the Rust workspace,
+           the UI (lint, types, unit tests, build) and the web dashboard in Chromium
   bench    run the benchmarks and print their tables: `ledger` (the core on reference ledgers of 10k
            and 100k transactions), `load` (the sync server with 100 and 1,000 devices, and a
            fresh device downloading a 100k ledger) and `sync` (devices syncing 10k and 100k
-           transactions through the server, and a one-edit round trip); all when none is named";
+           transactions through the server, and a one-edit round trip) and `ui` (the web
+           dashboard's bundle size, first paint and list scrolling with 10k and 100k
+           transactions on the server); all when none is named";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,10 +61,12 @@ fn test(extra: &[String]) -> Result<()> {
     ensure_rust_components()?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    ui::check_and_build()?;
     // The server's tests talk to real databases; they are started here and stopped after.
     let _mongo = services::ensure_test_databases()?;
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    if has("cargo", &["nextest", "--version"]) {
+    // Every suite runs even when one fails, so one run shows every failure.
+    let rust = if has("cargo", &["nextest", "--version"]) {
         let mut args = vec!["nextest", "run", "--workspace", "--locked", "--no-fail-fast"];
         args.extend(&extra);
         run("cargo", &args)
@@ -67,7 +74,9 @@ fn test(extra: &[String]) -> Result<()> {
         let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast"];
         args.extend(&extra);
         run("cargo", &args)
-    }
+    };
+    let web = ui::e2e();
+    rust.and(web)
 }
 
 /// rustfmt and clippy come with rustup's default profile but not its minimal one.
@@ -85,9 +94,9 @@ fn ensure_rust_components() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench [ledger|load|sync]`: the core's ledger benchmark, the sync server's load
-/// benchmark and the devices' sync benchmark (the last two start the databases as the tests
-/// do); all without an argument.
+/// `cargo xtask bench [ledger|load|sync|ui]`: the core's ledger benchmark, the sync server's
+/// load benchmark, the devices' sync benchmark and the web dashboard's (all but the first
+/// start the databases as the tests do); all without an argument.
 fn bench(extra: &[String]) -> Result<()> {
     let which = extra.first().map(String::as_str);
     if matches!(which, None | Some("ledger")) {
@@ -101,8 +110,12 @@ fn bench(extra: &[String]) -> Result<()> {
         let _mongo = services::ensure_test_databases()?;
         run("cargo", &["bench", "--locked", "-p", "expenso-server", "--bench", "sync"])?;
     }
-    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load" | "sync")) {
-        bail!("unknown benchmark {other:?}: ledger, load or sync");
+    if matches!(which, None | Some("ui")) {
+        let _mongo = services::ensure_test_databases()?;
+        ui::bench()?;
+    }
+    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load" | "sync" | "ui")) {
+        bail!("unknown benchmark {other:?}: ledger, load, sync or ui");
     }
     Ok(())
 }

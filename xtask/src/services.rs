@@ -121,7 +121,7 @@ fn wait_for(port: u16, limit: Duration) -> Result<()> {
 }
 
 /// Installs Debian packages when run as root; otherwise says exactly what to run.
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
     if !root {
         bail!("missing system packages; install them with: sudo apt-get install -y {}", packages.join(" "));

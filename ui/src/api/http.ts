@@ -1,0 +1,387 @@
+//! The web dashboard's backend: the sync server's REST API over `fetch`.
+//!
+//! The session's tokens are kept in `localStorage` so a reload stays signed in; the access
+//! token (15 minutes) is renewed with the refresh token when it is about to expire or is
+//! refused, one renewal at a time, and a refused renewal signs the user out.
+import { ApiError } from './errors'
+import type { Backend, Download, LogInInput, SignUpInput } from './backend'
+import type {
+  Category,
+  CategoryPatch,
+  CategoryTotal,
+  Kind,
+  MonthSummary,
+  NewCategory,
+  NewTransaction,
+  PaymentMethod,
+  Profile,
+  ProfileUpdate,
+  SessionInfo,
+  Settings,
+  TagCount,
+  Totals,
+  Transaction,
+  TransactionPage,
+  TransactionPatch,
+  TransactionQuery,
+} from './types'
+
+interface StoredTokens {
+  access_token: string
+  refresh_token: string
+  /** Milliseconds since the epoch when the access token expires. */
+  expires_at: number
+}
+
+interface TokensBody {
+  access_token: string
+  refresh_token: string
+  expires_in: number
+}
+
+const STORAGE_KEY = 'expenso.session'
+/** Renew the access token this long before it expires. */
+const RENEW_MARGIN_MS = 60_000
+
+export interface HttpOptions {
+  /** Where the API is; the page's own origin by default. */
+  base?: string
+  storage?: Storage
+  fetch?: typeof fetch
+  /** The device name sessions show ("Chrome on Linux"). */
+  deviceName?: string
+}
+
+export class HttpBackend implements Backend {
+  readonly where = 'web' as const
+  private readonly base: string
+  private readonly storage: Storage
+  private readonly fetchFn: typeof fetch
+  private readonly deviceName: string
+  private tokens: StoredTokens | null
+  private renewal: Promise<void> | null = null
+  private readonly signedOutListeners: (() => void)[] = []
+
+  constructor(options: HttpOptions = {}) {
+    this.base = options.base ?? ''
+    this.storage = options.storage ?? window.localStorage
+    this.fetchFn = options.fetch ?? window.fetch.bind(window)
+    this.deviceName = options.deviceName ?? describeBrowser()
+    this.tokens = readTokens(this.storage)
+  }
+
+  signedIn(): boolean {
+    return this.tokens !== null
+  }
+
+  onSignedOut(listener: () => void): void {
+    this.signedOutListeners.push(listener)
+  }
+
+  // ---- plumbing ----
+
+  private setTokens(body: TokensBody | null): void {
+    if (body === null) {
+      this.tokens = null
+      this.storage.removeItem(STORAGE_KEY)
+      return
+    }
+    this.tokens = {
+      access_token: body.access_token,
+      refresh_token: body.refresh_token,
+      expires_at: Date.now() + body.expires_in * 1000,
+    }
+    this.storage.setItem(STORAGE_KEY, JSON.stringify(this.tokens))
+  }
+
+  private endSession(): void {
+    const was = this.tokens !== null
+    this.setTokens(null)
+    if (was) for (const l of this.signedOutListeners) l()
+  }
+
+  private async renew(): Promise<void> {
+    if (this.renewal) return this.renewal
+    const refresh = this.tokens?.refresh_token
+    if (!refresh) throw new ApiError('unauthorized', 'Sign in again: your session has ended.', 401)
+    this.renewal = (async () => {
+      try {
+        const res = await this.raw('POST', '/api/v1/auth/refresh', { refresh_token: refresh }, null)
+        this.setTokens((await res.json()) as TokensBody)
+      } catch (e) {
+        // Only a refusal ends the session; a network failure leaves it for the next try.
+        if (e instanceof ApiError && (e.status === 401 || e.status === 422)) this.endSession()
+        throw e
+      } finally {
+        this.renewal = null
+      }
+    })()
+    return this.renewal
+  }
+
+  /** One request; errors become `ApiError`s with the server's code and message. */
+  private async raw(method: string, path: string, body: unknown, token: string | null): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (token) headers.Authorization = `Bearer ${token}`
+    let res: Response
+    try {
+      res = await this.fetchFn(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch {
+      throw new ApiError('offline', 'The server cannot be reached. Check your connection and try again.')
+    }
+    if (res.ok) return res
+    let code = 'http_' + res.status
+    let message = res.statusText || `The server answered ${res.status}.`
+    try {
+      const e = (await res.json()) as { code?: string; message?: string }
+      if (e.code) code = e.code
+      if (e.message) message = e.message
+    } catch {
+      // Not the API's error format (a proxy's page, say): keep the status line.
+    }
+    throw new ApiError(code, message, res.status)
+  }
+
+  /** An authenticated request, renewing the access token when needed (once). */
+  private async authed(method: string, path: string, body?: unknown): Promise<Response> {
+    if (!this.tokens) throw new ApiError('unauthorized', 'Sign in to continue.', 401)
+    if (this.tokens.expires_at - Date.now() < RENEW_MARGIN_MS) await this.renew()
+    try {
+      return await this.raw(method, path, body, this.tokens?.access_token ?? null)
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 401) throw e
+      await this.renew()
+      try {
+        return await this.raw(method, path, body, this.tokens?.access_token ?? null)
+      } catch (again) {
+        if (again instanceof ApiError && again.status === 401) this.endSession()
+        throw again
+      }
+    }
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.authed(method, path, body)
+    return (await res.json()) as T
+  }
+
+  // ---- account ----
+
+  async signUp(input: SignUpInput): Promise<Profile> {
+    const res = await this.raw('POST', '/api/v1/auth/signup', { ...input, device_name: this.deviceName }, null)
+    const body = (await res.json()) as { user: Profile; tokens: TokensBody }
+    this.setTokens(body.tokens)
+    return body.user
+  }
+
+  async logIn(input: LogInInput): Promise<Profile> {
+    const res = await this.raw('POST', '/api/v1/auth/login', { ...input, device_name: this.deviceName }, null)
+    const body = (await res.json()) as { user: Profile; tokens: TokensBody }
+    this.setTokens(body.tokens)
+    return body.user
+  }
+
+  async logOut(): Promise<void> {
+    try {
+      if (this.tokens) await this.raw('POST', '/api/v1/auth/logout', undefined, this.tokens.access_token)
+    } catch {
+      // Signing out here must work offline too; the session expires on the server.
+    }
+    this.setTokens(null)
+  }
+
+  async requestPasswordReset(email: string): Promise<string> {
+    const res = await this.raw('POST', '/api/v1/auth/password-reset', { email }, null)
+    return ((await res.json()) as { message: string }).message
+  }
+
+  async confirmPasswordReset(token: string, newPassword: string): Promise<void> {
+    await this.raw('POST', '/api/v1/auth/password-reset/confirm', { token, new_password: newPassword }, null)
+  }
+
+  profile(): Promise<Profile> {
+    return this.json('GET', '/api/v1/account')
+  }
+
+  updateProfile(update: ProfileUpdate): Promise<Profile> {
+    return this.json('PATCH', '/api/v1/account', update)
+  }
+
+  async changePassword(current: string, next: string): Promise<void> {
+    await this.authed('POST', '/api/v1/account/password', { current_password: current, new_password: next })
+  }
+
+  sessions(): Promise<SessionInfo[]> {
+    return this.json('GET', '/api/v1/account/sessions')
+  }
+
+  async revokeSession(id: string): Promise<void> {
+    await this.authed('DELETE', `/api/v1/account/sessions/${encodeURIComponent(id)}`)
+  }
+
+  async exportData(): Promise<Download> {
+    const res = await this.authed('GET', '/api/v1/account/export')
+    const disposition = res.headers.get('Content-Disposition') ?? ''
+    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'expensotrack-export.json'
+    return { filename, mime: 'application/json', content: await res.blob() }
+  }
+
+  async deleteAccount(password: string): Promise<void> {
+    await this.authed('DELETE', '/api/v1/account', { password })
+    this.setTokens(null)
+  }
+
+  // ---- ledger ----
+
+  listTransactions(query: TransactionQuery): Promise<TransactionPage> {
+    return this.json('GET', '/api/v1/transactions' + transactionParams(query))
+  }
+
+  transaction(id: string): Promise<Transaction> {
+    return this.json('GET', `/api/v1/transactions/${encodeURIComponent(id)}`)
+  }
+
+  createTransaction(input: NewTransaction): Promise<Transaction> {
+    return this.json('POST', '/api/v1/transactions', input)
+  }
+
+  updateTransaction(id: string, patch: TransactionPatch): Promise<Transaction> {
+    return this.json('PATCH', `/api/v1/transactions/${encodeURIComponent(id)}`, patch)
+  }
+
+  deleteTransaction(id: string): Promise<Transaction> {
+    return this.json('DELETE', `/api/v1/transactions/${encodeURIComponent(id)}`)
+  }
+
+  restoreTransaction(t: Transaction): Promise<Transaction> {
+    return this.json('POST', `/api/v1/transactions/${encodeURIComponent(t.id)}/restore`, t)
+  }
+
+  categories(includeArchived = false): Promise<Category[]> {
+    return this.json('GET', `/api/v1/categories${includeArchived ? '?include_archived=true' : ''}`)
+  }
+
+  createCategory(input: NewCategory): Promise<Category> {
+    return this.json('POST', '/api/v1/categories', input)
+  }
+
+  updateCategory(id: string, patch: CategoryPatch): Promise<Category> {
+    return this.json('PATCH', `/api/v1/categories/${encodeURIComponent(id)}`, patch)
+  }
+
+  async deleteCategory(id: string, moveTo?: string): Promise<number> {
+    const q = moveTo ? `?move_to=${encodeURIComponent(moveTo)}` : ''
+    const body = await this.json<{ moved: number }>('DELETE', `/api/v1/categories/${encodeURIComponent(id)}${q}`)
+    return body.moved
+  }
+
+  paymentMethods(includeArchived = false): Promise<PaymentMethod[]> {
+    return this.json('GET', `/api/v1/payment-methods${includeArchived ? '?include_archived=true' : ''}`)
+  }
+
+  createPaymentMethod(name: string): Promise<PaymentMethod> {
+    return this.json('POST', '/api/v1/payment-methods', { name })
+  }
+
+  updatePaymentMethod(id: string, patch: { name?: string; archived?: boolean }): Promise<PaymentMethod> {
+    return this.json('PATCH', `/api/v1/payment-methods/${encodeURIComponent(id)}`, patch)
+  }
+
+  settings(): Promise<Settings> {
+    return this.json('GET', '/api/v1/ledger/settings')
+  }
+
+  updateSettings(settings: { base_currency: string }): Promise<Settings> {
+    return this.json('PATCH', '/api/v1/ledger/settings', settings)
+  }
+
+  tags(): Promise<TagCount[]> {
+    return this.json('GET', '/api/v1/tags')
+  }
+
+  // ---- summaries ----
+
+  balance(from?: string, to?: string): Promise<Totals[]> {
+    return this.json('GET', '/api/v1/summaries/balance' + params({ from, to }))
+  }
+
+  months(from: string, to: string): Promise<MonthSummary[]> {
+    return this.json('GET', '/api/v1/summaries/months' + params({ from, to }))
+  }
+
+  trend(last: string, months: number): Promise<MonthSummary[]> {
+    return this.json('GET', '/api/v1/summaries/trend' + params({ last, months: String(months) }))
+  }
+
+  categoryBreakdown(from: string | undefined, to: string | undefined, kind: Kind): Promise<CategoryTotal[]> {
+    return this.json('GET', '/api/v1/summaries/categories' + params({ from, to, kind }))
+  }
+}
+
+function readTokens(storage: Storage): StoredTokens | null {
+  try {
+    const text = storage.getItem(STORAGE_KEY)
+    if (!text) return null
+    const t = JSON.parse(text) as Partial<StoredTokens>
+    if (typeof t.access_token !== 'string' || typeof t.refresh_token !== 'string') return null
+    return { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: Number(t.expires_at) || 0 }
+  } catch {
+    return null
+  }
+}
+
+function params(values: Record<string, string | undefined>): string {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') p.set(k, v)
+  const s = p.toString()
+  return s ? '?' + s : ''
+}
+
+/** The list query's parameters, as the server names them. */
+export function transactionParams(q: TransactionQuery): string {
+  return params({
+    from: q.from,
+    to: q.to,
+    kind: q.kind,
+    categories: q.categories?.join(','),
+    payment_methods: q.paymentMethods?.join(','),
+    min_amount: q.minAmount,
+    max_amount: q.maxAmount,
+    tags: q.tags?.join(','),
+    q: q.q?.trim() || undefined,
+    sort: q.sort,
+    order: q.order,
+    offset: q.offset ? String(q.offset) : undefined,
+    limit: q.limit ? String(q.limit) : undefined,
+  })
+}
+
+function describeBrowser(): string {
+  const ua = navigator.userAgent
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /Firefox\//.test(ua)
+      ? 'Firefox'
+      : /Chrom(e|ium)\//.test(ua)
+        ? 'Chrome'
+        : /Safari\//.test(ua)
+          ? 'Safari'
+          : 'Browser'
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad/.test(ua)
+      ? 'iOS'
+      : /Mac OS/.test(ua)
+        ? 'macOS'
+        : /Windows/.test(ua)
+          ? 'Windows'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : 'unknown system'
+  return `${browser} on ${os} (web)`
+}

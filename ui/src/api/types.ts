@@ -1,0 +1,48 @@
+//! The domain's types as the UI sees them: generated from the server's OpenAPI document
+//! (`schema.ts`, made by `npm run codegen` from `openapi.json`), which the core's own Rust
+//! types produce. The Tauri commands return the same core types, so one set serves both.
+import type { components } from './schema'
+
+type S = components['schemas']
+
+export type Kind = S['Kind']
+export type Transaction = S['Transaction']
+// Every field of these inputs may be left out (the core's `#[serde(default)]`), which the
+// generated document does not say: the UI types say it.
+export type NewTransaction = Pick<S['NewTransaction'], 'amount' | 'date' | 'category'> & Partial<S['NewTransaction']>
+export type TransactionPatch = Partial<S['TransactionPatch']>
+export type TransactionPage = S['TransactionPage']
+export type Category = S['Category']
+export type NewCategory = Pick<S['NewCategory'], 'name'> & Partial<S['NewCategory']>
+export type CategoryPatch = Partial<S['CategoryPatch']>
+export type PaymentMethod = S['PaymentMethod']
+export type Settings = S['Settings']
+export type Totals = S['Totals']
+export type MonthSummary = S['MonthSummary']
+export type CategoryTotal = S['CategoryTotal']
+export type Profile = S['Profile']
+export type SessionInfo = S['SessionInfo']
+export type TagCount = S['TagCount']
+
+/** What the transactions list asks for; every field is optional. */
+export interface TransactionQuery {
+  from?: string
+  to?: string
+  kind?: Kind
+  categories?: string[]
+  paymentMethods?: string[]
+  minAmount?: string
+  maxAmount?: string
+  tags?: string[]
+  q?: string
+  sort?: 'date' | 'amount' | 'description' | 'created'
+  order?: 'asc' | 'desc'
+  offset?: number
+  limit?: number
+}
+
+export interface ProfileUpdate {
+  display_name?: string
+  base_currency?: string
+  locale?: string
+}

@@ -1,0 +1,21 @@
+//! Formatting in the user's locale: money (exact, see lib/money.ts), days and times.
+import { computed } from 'vue'
+import { useSession } from '../stores/session'
+import { formatMoney } from '../lib/money'
+import { parseDay } from '../lib/dates'
+
+export function useFormat() {
+  const session = useSession()
+  const locale = computed(() => session.locale)
+  const dayFmt = computed(() => new Intl.DateTimeFormat(locale.value, { dateStyle: 'medium' }))
+  const monthFmt = computed(() => new Intl.DateTimeFormat(locale.value, { month: 'short', year: '2-digit' }))
+  const timeFmt = computed(() => new Intl.DateTimeFormat(locale.value, { dateStyle: 'medium', timeStyle: 'short' }))
+  return {
+    locale,
+    money: (amount: string, currency: string, sign: 'auto' | 'always' | 'exceptZero' = 'auto') =>
+      formatMoney(amount, currency, locale.value, sign),
+    day: (iso: string) => dayFmt.value.format(parseDay(iso)),
+    month: (ym: string) => monthFmt.value.format(parseDay(ym + '-01')),
+    time: (iso: string) => timeFmt.value.format(new Date(iso)),
+  }
+}

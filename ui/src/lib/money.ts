@@ -1,0 +1,116 @@
+//! Money as the user reads and types it. Amounts travel as exact decimal strings ("12.50");
+//! they are never turned into floating-point numbers: `Intl.NumberFormat` formats the string
+//! itself (ECMA-402 accepts decimal strings exactly), and input is checked as text.
+
+/** ISO 4217 minor units that are not 2 (the common case). */
+const MINOR_UNITS: Record<string, number> = {
+  BHD: 3, BIF: 0, CLF: 4, CLP: 0, DJF: 0, GNF: 0, IQD: 3, ISK: 0, JOD: 3, JPY: 0, KMF: 0, KRW: 0,
+  KWD: 3, LYD: 3, OMR: 3, PYG: 0, RWF: 0, TND: 3, UGX: 0, UYI: 0, UYW: 4, VND: 0, VUV: 0, XAF: 0,
+  XOF: 0, XPF: 0,
+}
+
+/** The currencies offered in pickers (any ISO code can still be typed). */
+export const COMMON_CURRENCIES = [
+  'EUR', 'USD', 'GBP', 'CHF', 'JPY', 'CAD', 'AUD', 'NZD', 'SEK', 'NOK', 'DKK', 'PLN', 'CZK', 'HUF',
+  'RON', 'BGN', 'TRY', 'CNY', 'HKD', 'SGD', 'INR', 'KRW', 'BRL', 'MXN', 'ZAR', 'ILS', 'AED', 'KWD',
+]
+
+export function minorUnits(currency: string): number {
+  return MINOR_UNITS[currency.toUpperCase()] ?? 2
+}
+
+const formatters = new Map<string, Intl.NumberFormat>()
+
+function formatter(locale: string, currency: string, signDisplay: 'auto' | 'always' | 'exceptZero'): Intl.NumberFormat {
+  const key = `${locale}|${currency}|${signDisplay}`
+  let f = formatters.get(key)
+  if (!f) {
+    const digits = minorUnits(currency)
+    try {
+      f = new Intl.NumberFormat(locale, {
+        style: 'currency',
+        currency,
+        signDisplay,
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      })
+    } catch {
+      // An unknown locale or currency code: show the code beside a plain number.
+      f = new Intl.NumberFormat('en', { minimumFractionDigits: digits, maximumFractionDigits: digits, signDisplay })
+    }
+    formatters.set(key, f)
+  }
+  return f
+}
+
+/**
+ * Formats an exact decimal string as money: `formatMoney("1234.5", "EUR", "de-DE")` is
+ * "1.234,50 €". The string is passed to Intl as it is, so no digit is lost or rounded
+ * beyond the currency's own minor unit.
+ */
+export function formatMoney(
+  amount: string,
+  currency: string,
+  locale: string,
+  signDisplay: 'auto' | 'always' | 'exceptZero' = 'auto',
+): string {
+  const f = formatter(locale, currency, signDisplay)
+  const text = f.format(amount as Intl.StringNumericLiteral)
+  return f.resolvedOptions().style === 'currency' ? text : `${text} ${currency}`
+}
+
+/** The sign a kind carries when shown: expenses out, income in. */
+export function signed(amount: string, kind: 'expense' | 'income'): string {
+  if (kind === 'income' || amount.startsWith('-') || /^0*(\.0*)?$/.test(amount)) return amount
+  return '-' + amount
+}
+
+export type AmountCheck = { ok: true; value: string } | { ok: false; error: 'required' | 'format' | 'positive' | 'decimals' }
+
+/**
+ * Reads an amount as typed: digits with one decimal separator, `.` or `,` (the user's
+ * keyboard decides), spaces and apostrophes as thousands separators ignored. Answers the
+ * canonical string the backend takes ("1234.50"), or why it is not an amount.
+ */
+export function parseAmount(input: string, currency: string): AmountCheck {
+  let text = input.trim().replace(/[\s\u00a0\u202f']/g, '')
+  if (text === '') return { ok: false, error: 'required' }
+  if (text.startsWith('-')) return { ok: false, error: 'positive' }
+  const dots = (text.match(/\./g) ?? []).length
+  const commas = (text.match(/,/g) ?? []).length
+  if (dots > 0 && commas > 0) {
+    // Both: the last one is the decimal separator, the other groups thousands.
+    const decimal = text.lastIndexOf('.') > text.lastIndexOf(',') ? '.' : ','
+    const group = decimal === '.' ? ',' : '.'
+    text = text.split(group).join('').replace(decimal, '.')
+  } else if (commas === 1) {
+    text = text.replace(',', '.')
+  } else if (commas > 1 || dots > 1) {
+    return { ok: false, error: 'format' }
+  }
+  if (!/^\d+(\.\d+)?$/.test(text) && !/^\.\d+$/.test(text)) return { ok: false, error: 'format' }
+  if (text.startsWith('.')) text = '0' + text
+  const [whole = '0', fraction = ''] = text.split('.')
+  if (fraction.length > minorUnits(currency)) return { ok: false, error: 'decimals' }
+  const normalizedWhole = whole.replace(/^0+(?=\d)/, '')
+  if (/^0*$/.test(normalizedWhole + fraction)) return { ok: false, error: 'positive' }
+  return { ok: true, value: fraction ? `${normalizedWhole}.${fraction}` : normalizedWhole }
+}
+
+/** Currencies of regions whose currency is not the euro, for a first guess at sign-up. */
+const REGION_CURRENCY: Record<string, string> = {
+  US: 'USD', GB: 'GBP', CH: 'CHF', LI: 'CHF', JP: 'JPY', CA: 'CAD', AU: 'AUD', NZ: 'NZD', SE: 'SEK',
+  NO: 'NOK', DK: 'DKK', PL: 'PLN', CZ: 'CZK', HU: 'HUF', RO: 'RON', BG: 'BGN', TR: 'TRY', CN: 'CNY',
+  HK: 'HKD', SG: 'SGD', IN: 'INR', KR: 'KRW', BR: 'BRL', MX: 'MXN', ZA: 'ZAR', IL: 'ILS', AE: 'AED',
+  KW: 'KWD', IS: 'ISK',
+}
+
+/** The currency a locale's region most likely uses (the euro when unknown). */
+export function guessCurrency(locale: string): string {
+  try {
+    const region = new Intl.Locale(locale).maximize().region ?? ''
+    return REGION_CURRENCY[region] ?? 'EUR'
+  } catch {
+    return 'EUR'
+  }
+}

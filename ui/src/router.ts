@@ -1,0 +1,47 @@
+//! The app's pages. Pages that need a signed-in user send others to the login page and back.
+import { createRouter, createWebHistory, type Router, type RouterHistory } from 'vue-router'
+import type { Pinia } from 'pinia'
+import { useSession } from './stores/session'
+
+export function makeRouter(pinia: Pinia, history: RouterHistory = createWebHistory()): Router {
+  const router = createRouter({
+    history,
+    routes: [
+      { path: '/', name: 'dashboard', component: () => import('./pages/DashboardPage.vue') },
+      { path: '/transactions', name: 'transactions', component: () => import('./pages/TransactionsPage.vue') },
+      { path: '/categories', name: 'categories', component: () => import('./pages/CategoriesPage.vue') },
+      { path: '/settings', name: 'settings', component: () => import('./pages/SettingsPage.vue') },
+      { path: '/account', name: 'account', component: () => import('./pages/ProfilePage.vue') },
+      { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
+      { path: '/signup', name: 'signup', component: () => import('./pages/SignupPage.vue'), meta: { public: true } },
+      {
+        path: '/forgot-password',
+        name: 'forgot',
+        component: () => import('./pages/ForgotPasswordPage.vue'),
+        meta: { public: true },
+      },
+      {
+        path: '/reset-password',
+        name: 'reset',
+        component: () => import('./pages/ResetPasswordPage.vue'),
+        meta: { public: true },
+      },
+      { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { public: true } },
+    ],
+  })
+  router.beforeEach((to) => {
+    const session = useSession(pinia)
+    if (!to.meta.public && !session.signedIn) {
+      return { name: 'login', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
+    }
+    if ((to.name === 'login' || to.name === 'signup') && session.signedIn) return { name: 'dashboard' }
+    return true
+  })
+  return router
+}
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean
+  }
+}
