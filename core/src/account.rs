@@ -36,6 +36,18 @@ pub struct Profile {
     pub created_at: DateTime<Utc>,
 }
 
+/// A signed-in session of the account (one per device or browser).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub device_name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The session that asked.
+    pub current: bool,
+}
+
 /// The answer to a sign-up or a login.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -29,7 +29,10 @@ pub struct Backup {
     pub transactions: Vec<Transaction>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// What a restore read: the records of each kind in the backup (those already in the ledger
+/// with the same values included; they change nothing).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RestoreSummary {
     pub categories: usize,
     pub payment_methods: usize,
@@ -39,16 +42,23 @@ pub struct RestoreSummary {
 impl Backup {
     pub fn from_json(text: &str) -> Result<Backup> {
         let backup: Backup = serde_json::from_str(text).map_err(|e| Error::BadBackup(e.to_string()))?;
-        if backup.format != BACKUP_FORMAT {
-            return Err(Error::BadBackup(format!("format is {:?}, expected {BACKUP_FORMAT:?}", backup.format)));
+        backup.check_format()?;
+        Ok(backup)
+    }
+
+    /// Whether this build reads the backup (its `format` and `version`), for a backup that
+    /// came inside another file (the server's account export).
+    pub fn check_format(&self) -> Result<()> {
+        if self.format != BACKUP_FORMAT {
+            return Err(Error::BadBackup(format!("format is {:?}, expected {BACKUP_FORMAT:?}", self.format)));
         }
-        if backup.version != BACKUP_VERSION {
+        if self.version != BACKUP_VERSION {
             return Err(Error::BadBackup(format!(
                 "version {} is not supported (this build reads {BACKUP_VERSION})",
-                backup.version
+                self.version
             )));
         }
-        Ok(backup)
+        Ok(())
     }
 
     pub fn to_json(&self) -> String {

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub use expenso_core::account::{Profile, SignedIn, Tokens};
+pub use expenso_core::account::{Profile, SessionInfo, SignedIn, Tokens};
 
 use crate::error::{Error, ErrorBody, Result};
 use crate::security::{check_new_password, hash_password, new_token, token_hash, verify_password};
@@ -436,14 +436,6 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, ToSchema)]
-pub struct SessionInfo {
-    pub id: Uuid,
-    pub device_name: String,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub current: bool,
-}
 #[utoipa::path(get, path = "/api/v1/account/sessions", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = ErrorBody)))]
 async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<SessionInfo>>> {

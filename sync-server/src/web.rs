@@ -1,6 +1,6 @@
 //! The REST API of the web dashboard: transactions with the core's filters (and undoing a
-//! deletion), the tags in use, categories, payment methods, ledger settings, summaries and
-//! the account's export.
+//! deletion), the tags in use, categories, payment methods, ledger settings, summaries, the
+//! account's export and importing a backup.
 //!
 //! Reads come from the materialized records (MongoDB, summed as Decimal128 by MongoDB's
 //! aggregation) and the projected rows (PostgreSQL); writes go through the account's ledger
@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +21,7 @@ use expenso_core::account::Profile;
 use expenso_core::model::parse_date;
 use expenso_core::{
     Backup, Category, CategoryPatch, CategoryTotal, Currency, Decimal, Kind, Month, MonthSummary, NewCategory,
-    NewTransaction, PaymentMethod, Settings, Totals, Transaction, TransactionPage, TransactionPatch,
+    NewTransaction, PaymentMethod, RestoreSummary, Settings, Totals, Transaction, TransactionPage, TransactionPatch,
 };
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, Regex};
@@ -47,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_payment_methods, create_payment_method))
         .routes(routes!(edit_payment_method))
         .routes(routes!(get_settings, update_settings))
+        .routes(routes!(import_ledger))
         .routes(routes!(balance))
         .routes(routes!(months))
         .routes(routes!(trend))
@@ -628,6 +631,101 @@ async fn update_settings(
         })
         .await?;
     Ok(Json(settings))
+}
+
+// ---- importing a backup ----
+
+/// What the import takes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum ImportFile {
+    /// The core's backup, as `expenso export` writes it (`format` is `expenso-backup`).
+    Backup(Backup),
+    /// A whole account export (`GET /api/v1/account/export`): its `ledger` is restored.
+    AccountExport(ExportedLedger),
+}
+
+/// The part of an account export the import reads; the rest (the profile) is ignored.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ExportedLedger {
+    /// `expensotrack-account-export`.
+    #[allow(dead_code)] // For the schema: `ImportFile::read` decides by it before this is read.
+    format: String,
+    ledger: Backup,
+}
+
+impl ImportFile {
+    /// Reads the file, deciding by its `format` what it is.
+    fn read(body: &[u8]) -> Result<ImportFile> {
+        #[derive(Deserialize)]
+        struct Format {
+            format: Option<serde_json::Value>,
+        }
+        let text = std::str::from_utf8(body).map_err(|_| Error::Invalid("the file is not JSON text (UTF-8)".into()))?;
+        let head: Format = serde_json::from_str(text).map_err(|e| {
+            Error::Invalid(format!("the file is not a JSON object ({e}); choose a backup or an export"))
+        })?;
+        let expected = format!(
+            "expected {:?} (a backup) or {EXPORT_FORMAT:?} (an account export)",
+            expenso_core::backup::BACKUP_FORMAT
+        );
+        match head.format {
+            Some(serde_json::Value::String(f)) if f == expenso_core::backup::BACKUP_FORMAT => {
+                Ok(ImportFile::Backup(Backup::from_json(text)?))
+            }
+            Some(serde_json::Value::String(f)) if f == EXPORT_FORMAT => {
+                let export: ExportedLedger =
+                    serde_json::from_str(text).map_err(|e| expenso_core::Error::BadBackup(e.to_string()))?;
+                export.ledger.check_format()?;
+                Ok(ImportFile::AccountExport(export))
+            }
+            Some(serde_json::Value::String(f)) => {
+                Err(invalid("format", format!("{f:?} is not a file this reads; {expected}")))
+            }
+            Some(other) => Err(invalid("format", format!("{other} is not a file this reads; {expected}"))),
+            None => Err(invalid("format", format!("missing, so this is no ExpensoTrack file; {expected}"))),
+        }
+    }
+
+    fn into_backup(self) -> Backup {
+        match self {
+            ImportFile::Backup(backup) => backup,
+            ImportFile::AccountExport(export) => export.ledger,
+        }
+    }
+}
+
+/// Imports a backup into the account's ledger.
+///
+/// Takes the core's backup (what `expenso export` writes) or a whole account export, whose
+/// `ledger` it restores; `format` says which. Records are matched by id, so importing a file
+/// again changes nothing; the file is checked whole before anything is written, and a file
+/// that breaks a rule changes nothing. The restore is one change of the server's own, which
+/// reaches every device; a change holds at most 8 MB (about 30,000 transactions), and a
+/// larger restore is refused (`422`) with nothing stored.
+#[utoipa::path(post, path = "/api/v1/ledger/import", tag = "categories", security(("bearer" = [])),
+    request_body(content = ImportFile, content_type = "application/json"),
+    responses((status = 200, body = RestoreSummary), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn import_ledger(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Json<RestoreSummary>> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge,
+        _ => Error::Invalid(rejection.body_text()),
+    })?;
+    // Parsing up to `max_body` of JSON takes a while: off the async threads.
+    let backup = tokio::task::spawn_blocking(move || ImportFile::read(&body))
+        .await
+        .map_err(|e| Error::Internal(e.into()))??
+        .into_backup();
+    let summary = state
+        .ledgers
+        .write(auth.user_id, auth.session_id, move |store| store.restore_backup(&backup, Utc::now()))
+        .await?;
+    Ok(Json(summary))
 }
 
 // ---- summaries ----

@@ -5,6 +5,10 @@
 //! The ledger is shared with the app as `Arc<Mutex<Store>>`; every use of it runs on a
 //! blocking thread. The app calls [`SyncHandle::local_change`] after each write and watches
 //! [`SyncHandle::subscribe`] for the status (and for `received`, to refresh its screens).
+//!
+//! [`Api`] also has the account calls an app makes from a device (profile, password,
+//! sessions, deletion, password reset); [`Api::authorized`] runs one with the saved sign-in,
+//! renewing it as the background sync does.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,7 +26,7 @@ use super::{
     Action, ClientMessage, PullResponse, PushRequest, PushResponse, ServerMessage, Session, SyncError,
     SNAPSHOT_SEQ_HEADER,
 };
-use crate::account::{Profile, SignedIn, Tokens};
+use crate::account::{Profile, SessionInfo, SignedIn, Tokens};
 use crate::store::{Binding, Store};
 
 /// Renew the access token when it has less than this left.
@@ -308,6 +312,167 @@ impl Api {
             .map_err(offline)?;
         json_of(response).await
     }
+
+    // ---- the account ----
+
+    /// A request of the signed-in session to the account API.
+    fn account_request(
+        &self,
+        method: reqwest::Method,
+        credentials: &Credentials,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", credentials.server)).bearer_auth(&credentials.access_token)
+    }
+
+    /// Changes the profile's fields that are given (the others stay); answers the profile.
+    pub async fn update_profile(
+        &self,
+        credentials: &Credentials,
+        display_name: Option<&str>,
+        base_currency: Option<&str>,
+        locale: Option<&str>,
+    ) -> Result<Profile, ClientError> {
+        let body =
+            serde_json::json!({ "display_name": display_name, "base_currency": base_currency, "locale": locale });
+        let response = self
+            .account_request(reqwest::Method::PATCH, credentials, "/api/v1/account")
+            .json(&body)
+            .send()
+            .await
+            .map_err(offline)?;
+        json_of(response).await
+    }
+
+    /// Changes the password. The server ends every other session of the account; this one
+    /// stays signed in.
+    pub async fn change_password(
+        &self,
+        credentials: &Credentials,
+        current: &str,
+        new: &str,
+    ) -> Result<(), ClientError> {
+        let response = self
+            .account_request(reqwest::Method::POST, credentials, "/api/v1/account/password")
+            .json(&serde_json::json!({ "current_password": current, "new_password": new }))
+            .send()
+            .await
+            .map_err(offline)?;
+        check(response).await.map(|_| ())
+    }
+
+    /// The account's signed-in sessions, the most recently seen first (`current` marks this one).
+    pub async fn sessions(&self, credentials: &Credentials) -> Result<Vec<SessionInfo>, ClientError> {
+        let response = self
+            .account_request(reqwest::Method::GET, credentials, "/api/v1/account/sessions")
+            .send()
+            .await
+            .map_err(offline)?;
+        json_of(response).await
+    }
+
+    /// Signs one of the account's sessions out (another device, say).
+    pub async fn revoke_session(&self, credentials: &Credentials, id: Uuid) -> Result<(), ClientError> {
+        let response = self
+            .account_request(reqwest::Method::DELETE, credentials, &format!("/api/v1/account/sessions/{id}"))
+            .send()
+            .await
+            .map_err(offline)?;
+        check(response).await.map(|_| ())
+    }
+
+    /// Deletes the account and everything the server holds of it (the password confirms).
+    /// The ledger on this device stays; the saved sign-in is the caller's to remove.
+    pub async fn delete_account(&self, credentials: &Credentials, password: &str) -> Result<(), ClientError> {
+        let response = self
+            .account_request(reqwest::Method::DELETE, credentials, "/api/v1/account")
+            .json(&serde_json::json!({ "password": password }))
+            .send()
+            .await
+            .map_err(offline)?;
+        check(response).await.map(|_| ())
+    }
+
+    /// Asks for a password-reset link by e-mail; answers the server's message, which is the
+    /// same whether or not an account uses the address.
+    pub async fn request_password_reset(&self, server: &str, email: &str) -> Result<String, ClientError> {
+        #[derive(Deserialize)]
+        struct Requested {
+            message: String,
+        }
+        let server = normalize_server(server)?;
+        let response = self
+            .http
+            .post(format!("{server}/api/v1/auth/password-reset"))
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await
+            .map_err(offline)?;
+        Ok(json_of::<Requested>(response).await?.message)
+    }
+
+    /// Runs `call` with the saved sign-in at `credentials_path`, kept fresh: renewed first when
+    /// the access token expires within a minute, and renewed once more and retried when the
+    /// server refuses it (401). Renewed tokens are saved there. Without a saved sign-in, or
+    /// when the server refuses the renewal (the session is over), the answer is
+    /// [`ClientError::SignedOut`].
+    ///
+    /// `call` may run twice, so it takes the credentials by value:
+    ///
+    /// ```no_run
+    /// # async fn f(path: &std::path::Path) -> Result<(), expenso_core::sync::client::ClientError> {
+    /// let api = expenso_core::sync::client::Api::new();
+    /// let sessions = api.authorized(path, |c| { let api = &api; async move { api.sessions(&c).await } }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn authorized<T, F, Fut>(&self, credentials_path: &Path, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(Credentials) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let mut credentials = saved_sign_in(credentials_path).await?;
+        if credentials.needs_refresh() {
+            credentials = renew(self, credentials_path, &credentials).await?;
+        }
+        match call(credentials.clone()).await {
+            Err(ClientError::Server { status: 401, .. }) => {
+                let fresh = renew(self, credentials_path, &credentials).await?;
+                call(fresh).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// The sign-in saved at `path`; [`ClientError::SignedOut`] when there is none.
+async fn saved_sign_in(path: &Path) -> Result<Credentials, ClientError> {
+    let path = path.to_path_buf();
+    let stored = tokio::task::spawn_blocking(move || Credentials::load(&path)).await.expect("no panic")?;
+    stored.ok_or_else(|| ClientError::SignedOut("not logged in".into()))
+}
+
+/// Swaps the refresh token of `held` for new tokens and saves them at `path`.
+///
+/// Everything in this process that uses one saved sign-in (the background sync, the account
+/// calls) renews through here, one at a time; one that finds the saved tokens renewed since it
+/// read them takes those instead of presenting its replaced refresh token, which the server
+/// would take for a stolen one and end the session.
+async fn renew(api: &Api, path: &Path, held: &Credentials) -> Result<Credentials, ClientError> {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let current = match saved_sign_in(path).await {
+        Ok(saved) if saved.session_id == held.session_id && saved.refresh_token != held.refresh_token => {
+            if !saved.needs_refresh() {
+                return Ok(saved);
+            }
+            saved
+        }
+        _ => held.clone(),
+    };
+    let fresh = api.refresh(&current).await?;
+    let (saved, path) = (fresh.clone(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || saved.save(&path)).await.expect("no panic")?;
+    Ok(fresh)
 }
 
 fn normalize_server(server: &str) -> Result<String, ClientError> {
@@ -617,9 +782,7 @@ impl Engine {
     }
 
     async fn credentials(&self) -> Result<Credentials, ClientError> {
-        let path = self.credentials_path.clone();
-        let stored = tokio::task::spawn_blocking(move || Credentials::load(&path)).await.expect("no panic")?;
-        let credentials = stored.ok_or_else(|| ClientError::SignedOut("not logged in".into()))?;
+        let credentials = saved_sign_in(&self.credentials_path).await?;
         let binding = credentials.binding();
         let bound = self.with_store(move |store| store.binding()).await?;
         if bound.as_ref() != Some(&binding) {
@@ -630,11 +793,7 @@ impl Engine {
     }
 
     async fn refresh(&self, credentials: &Credentials) -> Result<Credentials, ClientError> {
-        let fresh = self.api.refresh(credentials).await?;
-        let path = self.credentials_path.clone();
-        let saved = fresh.clone();
-        tokio::task::spawn_blocking(move || saved.save(&path)).await.expect("no panic")?;
-        Ok(fresh)
+        renew(&self.api, &self.credentials_path, credentials).await
     }
 
     /// Runs `f` on the ledger on a blocking thread.

@@ -454,3 +454,151 @@ async fn the_command_line_logs_in_syncs_and_survives_being_killed_mid_sync() {
     assert!(!one.join("ledger.db").exists() && !one.join("session.json").exists());
     server.cleanup().await;
 }
+
+/// Whether the server refused the call with `status` and `code`.
+fn refused(result: Result<impl std::fmt::Debug, client::ClientError>, status: u16, code: &str) -> String {
+    match result {
+        Err(client::ClientError::Server { status: s, code: c, message }) if s == status && c == code => message,
+        other => panic!("expected {status} {code}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_manages_the_account_profile_password_sessions_and_deletion() {
+    let mut sink = crate::support::SmtpSink::start().await;
+    let port = sink.port;
+    let server = TestServer::start_with(|c| {
+        c.smtp_host = Some("127.0.0.1".into());
+        c.smtp_port = port;
+    })
+    .await;
+    let api = Api::new();
+    let email = "manage@example.com";
+    let laptop = api.signup(&server.url, email, PASSWORD, "Ana", "laptop").await.unwrap();
+
+    // The profile: the fields given change, the others stay.
+    let profile = api.update_profile(&laptop, Some("Ana Lima"), Some("usd"), Some("pt-BR")).await.unwrap();
+    assert_eq!(
+        (profile.display_name.as_str(), profile.base_currency.as_str(), profile.locale.as_str()),
+        ("Ana Lima", "USD", "pt-BR")
+    );
+    let profile = api.update_profile(&laptop, None, None, Some("en-GB")).await.unwrap();
+    assert_eq!((profile.display_name.as_str(), profile.locale.as_str()), ("Ana Lima", "en-GB"));
+    assert_eq!(api.profile(&laptop).await.unwrap(), profile);
+    let message = refused(api.update_profile(&laptop, None, Some("EURO"), None).await, 422, "invalid");
+    assert!(message.starts_with("base_currency: "), "{message}");
+
+    // Sessions: this one and a phone's; the phone signed out from here.
+    let phone = api.login(&server.url, email, PASSWORD, "phone").await.unwrap();
+    let sessions = api.sessions(&laptop).await.unwrap();
+    let mut names: Vec<(&str, bool)> = sessions.iter().map(|s| (s.device_name.as_str(), s.current)).collect();
+    names.sort();
+    assert_eq!(names, [("laptop", true), ("phone", false)]);
+    assert!(sessions.iter().all(|s| s.last_seen_at >= s.created_at));
+    api.revoke_session(&laptop, phone.session_id).await.unwrap();
+    refused(api.profile(&phone).await, 401, "unauthorized");
+    assert!(matches!(api.refresh(&phone).await, Err(client::ClientError::SignedOut(_))));
+    let left: Vec<Uuid> = api.sessions(&laptop).await.unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(left, [laptop.session_id]);
+    refused(api.revoke_session(&laptop, phone.session_id).await, 404, "not_found");
+
+    // The password: the old one no longer logs in, this session stays signed in.
+    let new_password = "another long and unusual phrase";
+    let message = refused(api.change_password(&laptop, "not my password", new_password).await, 422, "invalid");
+    assert!(message.starts_with("current_password: "), "{message}");
+    api.change_password(&laptop, PASSWORD, new_password).await.unwrap();
+    refused(api.login(&server.url, email, PASSWORD, "tablet").await, 401, "bad_credentials");
+    let tablet = api.login(&server.url, email, new_password, "tablet").await.unwrap();
+    assert_eq!(api.profile(&laptop).await.unwrap().email, email);
+
+    // A reset link: the same answer for an account and for nobody; the account's e-mail goes out.
+    let answer = api.request_password_reset(&server.url, email).await.unwrap();
+    assert_eq!(answer, "If an account uses this e-mail, a reset link is on its way.");
+    assert_eq!(api.request_password_reset(&format!("{}/", server.url), "nobody@example.com").await.unwrap(), answer);
+    let mail = tokio::time::timeout(Duration::from_secs(10), sink.messages.recv()).await.unwrap().unwrap();
+    assert!(mail.contains(email) && mail.contains("reset"), "{mail}");
+    assert!(matches!(api.request_password_reset("not a server", email).await, Err(client::ClientError::Local(_))));
+
+    // Deleting the account takes the password; afterwards nothing of it signs in.
+    let message = refused(api.delete_account(&laptop, PASSWORD).await, 422, "invalid");
+    assert!(message.starts_with("password: "), "{message}");
+    api.delete_account(&laptop, new_password).await.unwrap();
+    refused(api.profile(&laptop).await, 401, "unauthorized");
+    refused(api.profile(&tablet).await, 401, "unauthorized");
+    refused(api.login(&server.url, email, new_password, "laptop").await, 401, "bad_credentials");
+    server.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorized_calls_renew_the_saved_sign_in_and_keep_the_background_sync_signed_in() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::new();
+    let email = "renew@example.com";
+    signup(&server.url, email).await;
+    let path = dir.path().join("session.json");
+
+    // Signed out: nothing is called.
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let sessions = |c: Credentials| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let api = &api;
+        async move { api.sessions(&c).await }
+    };
+    assert!(matches!(api.authorized(&path, sessions).await, Err(client::ClientError::SignedOut(_))));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // An access token that expired: renewed before the call, the rotated tokens saved.
+    let signed_in = api.login(&server.url, email, PASSWORD, "laptop").await.unwrap();
+    let expired = Credentials { access_expires_at: Utc::now() - chrono::Duration::minutes(5), ..signed_in.clone() };
+    expired.save(&path).unwrap();
+    let listed = api.authorized(&path, sessions).await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "one call, with fresh tokens");
+    assert_eq!(listed.iter().filter(|s| s.current).map(|s| s.id).collect::<Vec<_>>(), [signed_in.session_id]);
+    let saved = Credentials::load(&path).unwrap().unwrap();
+    assert_ne!(saved.refresh_token, expired.refresh_token, "the rotated refresh token is saved");
+    assert_ne!(saved.access_token, expired.access_token);
+    assert!(saved.access_expires_at > Utc::now() + chrono::Duration::minutes(10));
+    assert_eq!((saved.session_id, saved.account), (signed_in.session_id, signed_in.account));
+
+    // An access token the server refuses although it has not expired: renewed and retried once.
+    Credentials { access_token: "not a token".into(), ..saved.clone() }.save(&path).unwrap();
+    let profile = api.authorized(&path, |c| async move { Api::new().profile(&c).await }).await.unwrap();
+    assert_eq!(profile.email, email);
+    let renewed = Credentials::load(&path).unwrap().unwrap();
+    assert_ne!(renewed.refresh_token, saved.refresh_token);
+
+    // The background sync holds the same sign-in; an account call renews it meanwhile (the
+    // sync's access token dies with it). The sync takes the renewed tokens instead of
+    // presenting its replaced refresh token, which would end the session.
+    let store = Store::create(
+        &dir.path().join("ledger.db"),
+        ActorId::from(&[9; 16][..]),
+        Currency::from_code("EUR").unwrap(),
+        t(0),
+    )
+    .unwrap();
+    let device = Device { store: Arc::new(Mutex::new(store)), credentials: path.clone() };
+    let handle = device.start(Transport::Http);
+    eventually("the device syncs", Duration::from_secs(20), || handle.status().state == SyncState::Synced).await;
+    let held = Credentials::load(&path).unwrap().unwrap();
+    Credentials { access_expires_at: Utc::now(), ..held.clone() }.save(&path).unwrap();
+    api.authorized(&path, sessions).await.unwrap();
+    assert_ne!(Credentials::load(&path).unwrap().unwrap().refresh_token, held.refresh_token);
+    device.with(|s| s.add_transaction(&expense("4.20", "after the renewal"), Uuid::from_u128(42), t(1)).unwrap());
+    handle.local_change();
+    eventually("the change goes up with the renewed tokens", Duration::from_secs(20), || {
+        device.with(|s| s.outbox_len().unwrap()) == 0 && handle.status().state == SyncState::Synced
+    })
+    .await;
+    handle.stop().await;
+    let still = api.authorized(&path, sessions).await.unwrap();
+    assert!(still.iter().any(|s| s.current && s.id == signed_in.session_id), "the session is still signed in");
+
+    // A refused renewal means signed out: here, the session ended on the server.
+    let last = Credentials::load(&path).unwrap().unwrap();
+    api.logout(&last).await.unwrap();
+    Credentials { access_expires_at: Utc::now(), ..last }.save(&path).unwrap();
+    assert!(matches!(api.authorized(&path, sessions).await, Err(client::ClientError::SignedOut(_))));
+    server.cleanup().await;
+}

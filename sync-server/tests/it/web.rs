@@ -823,3 +823,297 @@ async fn the_export_holds_the_profile_and_the_whole_ledger() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.cleanup().await;
 }
+
+/// Imports `body` as the file's text.
+async fn import(client: &Client, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    let mut req = client
+        .http
+        .post(format!("{}/api/v1/ledger/import", client.base))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(t) = &client.token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The dashboard's transactions and categories, in id order.
+async fn dashboard_records(client: &Client) -> (Vec<Value>, Vec<Value>) {
+    let by_id = |list: &Value| {
+        let mut items = list.as_array().unwrap().clone();
+        items.sort_by_key(|v| v["id"].as_str().unwrap().to_string());
+        items
+    };
+    let (_, page) = client.send(Method::GET, "/api/v1/transactions?limit=500", None).await;
+    let (_, categories) = client.send(Method::GET, "/api/v1/categories?include_archived=true", None).await;
+    (by_id(&page["items"]), by_id(&categories))
+}
+
+#[tokio::test]
+async fn an_export_imported_into_another_account_reproduces_the_ledger_there_once() {
+    let server = TestServer::start().await;
+    let alice = server.account("import-from@example.com").await;
+    let phone = alice.login("import-from@example.com", "phone").await;
+    let mut device_a = device(20);
+    fill(&mut device_a);
+    push_all(&phone, &mut device_a).await;
+    book(&alice, "8.80", "Booked on the web", &["web"]).await;
+    let (status, trips) =
+        alice.send(Method::POST, "/api/v1/categories", Some(json!({"name": "Trips", "kind": "expense"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{trips}");
+    let groceries = device_a.find_category(Some(Kind::Expense), "groceries").unwrap().id;
+    let (status, _) = alice
+        .send(Method::PATCH, &format!("/api/v1/categories/{groceries}"), Some(json!({"name": "Food shopping"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_for_records(&alice, 10).await;
+    let (_, text) = export(&alice).await;
+    let alice_id = uuid_of(&server, "import-from@example.com").await;
+    let alice_latest = server.state.log.latest(alice_id).await.unwrap();
+
+    // Bob imports Alice's export.
+    let bob = server.account("import-to@example.com").await;
+    let bob_phone = bob.login("import-to@example.com", "phone").await;
+    let bob_id = uuid_of(&server, "import-to@example.com").await;
+    let before = server.state.log.latest(bob_id).await.unwrap();
+    let (status, summary) = import(&bob, text.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    let exported: Value = serde_json::from_str(&text).unwrap();
+    let backup = expenso_core::Backup::from_json(&exported["ledger"].to_string()).unwrap();
+    assert_eq!(
+        summary,
+        json!({"categories": backup.categories.len(), "payment_methods": backup.payment_methods.len(),
+               "transactions": 10})
+    );
+    assert_eq!(server.state.log.latest(bob_id).await.unwrap(), before + 1, "the restore is one change");
+    assert_eq!(server.state.log.latest(alice_id).await.unwrap(), alice_latest, "Alice's log is untouched");
+
+    // Bob's dashboard shows Alice's transactions and categories, exactly.
+    let (alice_transactions, alice_categories) = dashboard_records(&alice).await;
+    let (bob_transactions, bob_categories) = dashboard_records(&bob).await;
+    assert_eq!(bob_transactions.len(), 10);
+    assert_eq!(bob_transactions, alice_transactions);
+    assert_eq!(bob_categories, alice_categories);
+    assert!(
+        bob_categories.iter().any(|c| c["name"] == "Trips")
+            && bob_categories.iter().any(|c| c["name"] == "Food shopping")
+    );
+    let (_, alice_balance) = alice.send(Method::GET, "/api/v1/summaries/balance", None).await;
+    let (_, bob_balance) = bob.send(Method::GET, "/api/v1/summaries/balance", None).await;
+    assert_eq!(bob_balance, alice_balance);
+
+    // A device of Bob's receives it: the same ledger as Alice's, and the dashboard agrees.
+    let mut device_b = device(21);
+    let cursor = pull(&bob_phone, &mut device_b, 0).await;
+    assert_eq!(device_b.export_backup().unwrap(), backup);
+    assert_dashboard_matches(&bob, &device_b).await;
+
+    // The same file again, or only its ledger part (a backup as `expenso export` writes it),
+    // adds nothing: not one change.
+    for again in [text.clone(), exported["ledger"].to_string()] {
+        let (status, repeat) = import(&bob, again).await;
+        assert_eq!((status, &repeat), (StatusCode::OK, &summary));
+        assert_eq!(server.state.log.latest(bob_id).await.unwrap(), before + 1);
+    }
+    assert_eq!(pull(&bob_phone, &mut device_b, cursor).await, cursor);
+    assert_eq!(dashboard_records(&bob).await, (alice_transactions, alice_categories));
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_bad_import_is_refused_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let bob = server.account("careful-import@example.com").await;
+    book(&bob, "5.00", "Mine", &[]).await;
+    let bob_id = uuid_of(&server, "careful-import@example.com").await;
+    let latest = server.state.log.latest(bob_id).await.unwrap();
+    let before = dashboard_records(&bob).await;
+    let mut source = device(30);
+    source
+        .add_transaction(
+            &input(Kind::Expense, "1.00", "EUR", "2026-01-05", "groceries", "x"),
+            Uuid::now_v7(),
+            Utc::now(),
+        )
+        .unwrap();
+    let good = serde_json::to_value(source.export_backup().unwrap()).unwrap();
+    let with = |path: &str, value: Value| {
+        let mut v = good.clone();
+        *v.pointer_mut(path).unwrap() = value;
+        v.to_string()
+    };
+    let mut twice = good.clone();
+    let first = twice["transactions"][0].clone();
+    twice["transactions"].as_array_mut().unwrap().push(first);
+    let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
+        (b"{\"format\": \"expenso-backup\", \"vers".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "EOF while parsing"),
+        (vec![0xff, 0xfe, 0x00], StatusCode::UNPROCESSABLE_ENTITY, "not JSON text"),
+        (b"[1, 2]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "not a JSON object"),
+        (b"{\"version\": 1}".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "format: missing"),
+        (
+            br#"{"format": "expensotrack-backup"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r#"format: "expensotrack-backup" is not a file this reads; expected "expenso-backup" (a backup) or "expensotrack-account-export""#,
+        ),
+        (br#"{"format": 7}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "format: 7 is not"),
+        (
+            br#"{"format": "expenso-backup"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid backup: missing field",
+        ),
+        (
+            br#"{"format": "expensotrack-account-export", "profile": {}}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid backup: missing field `ledger`",
+        ),
+        (with("/version", json!(2)).into_bytes(), StatusCode::UNPROCESSABLE_ENTITY, "version 2 is not supported"),
+        (
+            with("/transactions/0/amount", json!("1.005")).into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "transactions[0].amount: ",
+        ),
+        (
+            with("/transactions/0/category_id", json!(Uuid::new_v4())).into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "transactions[0].category_id: no category",
+        ),
+        // An account export whose ledger breaks a rule.
+        (
+            json!({"format": "expensotrack-account-export", "ledger": twice}).to_string().into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "transactions[1].id: ",
+        ),
+        (
+            json!({"format": "expensotrack-account-export", "ledger": {"format": "other", "version": 1}})
+                .to_string()
+                .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid backup: ",
+        ),
+        // Past the body limit (16 MB here).
+        (vec![b' '; 17 * 1024 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "too large"),
+    ];
+    for (body, status, expect) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).to_string();
+        let (got, answer) = import(&bob, body).await;
+        assert_eq!(got, status, "{shown}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expect), "{shown}: expected {expect:?} in {answer}");
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid" };
+        assert_eq!(answer["code"], code, "{shown}: {answer}");
+        assert_eq!(server.state.log.latest(bob_id).await.unwrap(), latest, "{shown}: the log got a change");
+    }
+    assert_eq!(dashboard_records(&bob).await, before);
+    // The good file goes in after all that.
+    let (status, summary) = import(&bob, good.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["transactions"], 1);
+    assert_eq!(server.state.log.latest(bob_id).await.unwrap(), latest + 1);
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_import_goes_into_the_signed_in_account_only() {
+    let server = TestServer::start().await;
+    let alice = server.account("import-alice@example.com").await;
+    let mallory = server.account("import-mallory@example.com").await;
+    book(&alice, "5.00", "Alice's own", &[]).await;
+    let alice_id = uuid_of(&server, "import-alice@example.com").await;
+    let mallory_id = uuid_of(&server, "import-mallory@example.com").await;
+    let alice_latest = server.state.log.latest(alice_id).await.unwrap();
+    let alice_before = dashboard_records(&alice).await;
+
+    // A file that names Alice's account everywhere a request could: the account is the
+    // session's, whatever the file or the address says.
+    let mut source = device(31);
+    source
+        .add_transaction(
+            &input(Kind::Expense, "66.60", "EUR", "2026-01-05", "groceries", "Planted"),
+            Uuid::now_v7(),
+            Utc::now(),
+        )
+        .unwrap();
+    let (_, exported) = export(&alice).await;
+    let mut file: Value = serde_json::from_str(&exported).unwrap();
+    file["ledger"] = serde_json::to_value(source.export_backup().unwrap()).unwrap();
+    file["account"] = json!(alice_id);
+    let resp = mallory
+        .http
+        .post(format!("{}/api/v1/ledger/import?account={alice_id}&user_id={alice_id}", mallory.base))
+        .bearer_auth(mallory.token.clone().unwrap())
+        .json(&file)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(server.state.log.latest(alice_id).await.unwrap(), alice_latest, "nothing reached Alice's log");
+    assert_eq!(dashboard_records(&alice).await, alice_before);
+    let (_, mallorys) = mallory.send(Method::GET, "/api/v1/transactions", None).await;
+    assert_eq!(mallorys["total"], json!(1));
+    assert_eq!(mallorys["items"][0]["description"], "Planted");
+    assert!(server.state.log.latest(mallory_id).await.unwrap() > 0);
+
+    // Without a session, or with an ended one, nothing is imported anywhere.
+    let (status, _) = import(&server.client(), file.to_string()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = mallory.send(Method::POST, "/api/v1/auth/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mallory_latest = server.state.log.latest(mallory_id).await.unwrap();
+    let (status, _) = import(&mallory, file.to_string()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.state.log.latest(alice_id).await.unwrap(), alice_latest);
+    assert_eq!(server.state.log.latest(mallory_id).await.unwrap(), mallory_latest);
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_backup_of_five_thousand_transactions_fits_and_arrives_as_one_change() {
+    let server = TestServer::start().await;
+    let bulk = server.account("import-bulk@example.com").await;
+    let phone = bulk.login("import-bulk@example.com", "phone").await;
+    let bulk_id = uuid_of(&server, "import-bulk@example.com").await;
+    let mut source = device(32);
+    let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let mut workload = expenso_core::sample::Workload::prepare(
+        &mut source,
+        7,
+        chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+        now,
+    )
+    .unwrap();
+    workload.fill(&mut source, 5_000, 1_000, now).unwrap();
+    let backup = source.export_backup().unwrap();
+    let text = backup.to_json();
+    assert!(text.len() < server.state.config.max_body, "{} bytes", text.len());
+
+    let before = server.state.log.latest(bulk_id).await.unwrap();
+    let started = std::time::Instant::now();
+    let (status, summary) = import(&bulk, text.clone()).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["transactions"], 5_000);
+    assert_eq!(server.state.log.latest(bulk_id).await.unwrap(), before + 1, "one change");
+    let (_, page) = phone.send(Method::GET, &format!("/api/v1/sync/changes?after={before}"), None).await;
+    let page: expenso_core::sync::PullResponse = serde_json::from_value(page).unwrap();
+    let size = page.changes[0].change.0.len();
+    eprintln!("a {} byte backup of 5,000 transactions: one change of {size} bytes, imported in {took:?}", text.len());
+    assert!(size < expenso_server::sync::MAX_CHANGE_BYTES / 4, "{size} bytes");
+
+    // The dashboard reads its own write, and a device receives the same ledger.
+    let (_, listed) = bulk.send(Method::GET, "/api/v1/transactions?limit=1", None).await;
+    assert_eq!(listed["total"], json!(5_000));
+    let mut device = device(33);
+    pull(&phone, &mut device, 0).await;
+    // All were booked at one moment, so only the order within that moment may differ.
+    let by_id = |mut b: expenso_core::Backup| {
+        b.transactions.sort_by_key(|t| t.id);
+        b
+    };
+    assert_eq!(by_id(device.export_backup().unwrap()), by_id(backup));
+    assert_eq!(device.balance(None, None).unwrap(), source.balance(None, None).unwrap());
+    let (_, balance) = bulk.send(Method::GET, "/api/v1/summaries/balance", None).await;
+    assert_eq!(balance, serde_json::to_value(source.balance(None, None).unwrap()).unwrap());
+    server.cleanup().await;
+}

@@ -228,6 +228,31 @@ export interface paths {
         patch: operations["edit_category"];
         trace?: never;
     };
+    "/api/v1/ledger/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports a backup into the account's ledger.
+         * @description Takes the core's backup (what `expenso export` writes) or a whole account export, whose
+         *     `ledger` it restores; `format` says which. Records are matched by id, so importing a file
+         *     again changes nothing; the file is checked whole before anything is written, and a file
+         *     that breaks a rule changes nothing. The restore is one change of the server's own, which
+         *     reaches every device; a change holds at most 8 MB (about 30,000 transactions), and a
+         *     larger restore is refused (`422`) with nothing stored.
+         */
+        post: operations["import_ledger"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ledger/settings": {
         parameters: {
             query?: never;
@@ -605,6 +630,14 @@ export interface components {
             code: string;
             message: string;
         };
+        /** @description The part of an account export the import reads; the rest (the profile) is ignored. */
+        ExportedLedger: {
+            /** @description `expensotrack-account-export`. */
+            format: string;
+            ledger: components["schemas"]["Backup"];
+        };
+        /** @description What the import takes. */
+        ImportFile: components["schemas"]["Backup"] | components["schemas"]["ExportedLedger"];
         /** @enum {string} */
         Kind: "expense" | "income";
         /** @description One stored change with its place in the account's log. */
@@ -745,9 +778,20 @@ export interface components {
         ResetRequested: {
             message: string;
         };
+        /**
+         * @description What a restore read: the records of each kind in the backup (those already in the ledger
+         *     with the same values included; they change nothing).
+         */
+        RestoreSummary: {
+            categories: number;
+            payment_methods: number;
+            transactions: number;
+        };
+        /** @description A signed-in session of the account (one per device or browser). */
         SessionInfo: {
             /** Format: date-time */
             created_at: string;
+            /** @description The session that asked. */
             current: boolean;
             device_name: string;
             /** Format: uuid */
@@ -1489,6 +1533,53 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_ledger: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportFile"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestoreSummary"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
