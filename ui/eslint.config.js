@@ -23,6 +23,6 @@ export default defineConfigWithVueTs(
   },
   {
     files: ['e2e/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', URL: 'readonly', fetch: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', URL: 'readonly', fetch: 'readonly', setTimeout: 'readonly', Buffer: 'readonly' } },
   },
 )

@@ -85,7 +85,11 @@ export async function smtpSink() {
   }
 }
 
-/** Starts `expenso-server` serving the built UI; answers its base URL and a stop function. */
+/**
+ * Starts `expenso-server` serving the built UI on fresh databases; answers its base URL,
+ * `stop()` and `start()` (again, on the same databases and port: a server that went away and
+ * came back).
+ */
 export async function startServer(smtpPort) {
   const bin = process.env.EXPENSO_SERVER_BIN ?? join(repo, 'target/debug/expenso-server')
   const database = process.env.DATABASE_URL
@@ -95,38 +99,42 @@ export async function startServer(smtpPort) {
   const base = `http://127.0.0.1:${port}`
   const dbName = `e2e_${process.pid}_${Date.now()}`
   const pgUrl = await createPgDatabase(database, dbName)
-  const child = spawn(bin, [], {
-    env: {
-      ...process.env,
-      DATABASE_URL: pgUrl,
-      MONGODB_URI: mongo,
-      MONGODB_DATABASE: dbName,
-      EXPENSO_LISTEN: `127.0.0.1:${port}`,
-      EXPENSO_WEB_DIR: join(uiDir, 'dist'),
-      EXPENSO_PUBLIC_URL: base,
-      EXPENSO_AUTH_PER_MINUTE: '1000',
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(smtpPort),
-      SMTP_SECURITY: 'none',
-      RUST_LOG: process.env.RUST_LOG ?? 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  const exited = new Promise((ok) => child.once('exit', ok))
-  const deadline = Date.now() + 60000
-  for (;;) {
-    try {
-      const res = await fetch(base + '/readyz')
-      if (res.ok) break
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) throw new Error(`expenso-server exited with ${child.exitCode}`)
-    if (Date.now() > deadline) throw new Error('expenso-server did not become ready within 60 s')
-    await new Promise((ok) => setTimeout(ok, 200))
+  const env = {
+    ...process.env,
+    DATABASE_URL: pgUrl,
+    MONGODB_URI: mongo,
+    MONGODB_DATABASE: dbName,
+    EXPENSO_LISTEN: `127.0.0.1:${port}`,
+    EXPENSO_WEB_DIR: join(uiDir, 'dist'),
+    EXPENSO_PUBLIC_URL: base,
+    EXPENSO_AUTH_PER_MINUTE: '1000',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtpPort ?? 25),
+    SMTP_SECURITY: 'none',
+    RUST_LOG: process.env.RUST_LOG ?? 'warn',
   }
+  let child = null
+  let exited = null
+  async function start() {
+    child = spawn(bin, [], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+    exited = new Promise((ok) => child.once('exit', ok))
+    const deadline = Date.now() + 60000
+    for (;;) {
+      try {
+        const res = await fetch(base + '/readyz')
+        if (res.ok) return
+      } catch {
+        // not listening yet
+      }
+      if (child.exitCode !== null) throw new Error(`expenso-server exited with ${child.exitCode}`)
+      if (Date.now() > deadline) throw new Error('expenso-server did not become ready within 60 s')
+      await new Promise((ok) => setTimeout(ok, 200))
+    }
+  }
+  await start()
   return {
     base,
+    start,
     async stop() {
       child.kill('SIGTERM')
       await exited

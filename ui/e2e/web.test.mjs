@@ -3,7 +3,9 @@
 // ui/e2e-output/ (not committed).
 import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { launchBrowser, screenshot, SIZES, smtpSink, startServer } from './harness.mjs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { launchBrowser, outDir, screenshot, SIZES, smtpSink, startServer } from './harness.mjs'
 
 let smtp
 let server
@@ -22,6 +24,8 @@ after(async () => {
 })
 
 const PASSWORD = 'correct horse battery'
+/** The first test's export, which a later test imports into another account. */
+let exportedFile = null
 
 const pages = []
 
@@ -206,6 +210,17 @@ describe('web dashboard at desktop size', () => {
     await screenshot(page, 'desktop-settings-dark')
     await page.getByRole('button', { name: 'Light' }).click()
 
+    // Export holds the ledger.
+    const download = page.waitForEvent('download')
+    await page.getByTestId('export').click()
+    const file = await download
+    assert.match(file.suggestedFilename(), /^expensotrack-export-\d{4}-\d{2}-\d{2}\.json$/)
+    exportedFile = join(outDir, 'export.json')
+    await file.saveAs(exportedFile)
+    const exported = JSON.parse(await readFile(exportedFile, 'utf8'))
+    assert.equal(exported.profile.email, email)
+    assert.equal(exported.ledger.transactions.length, 3)
+
     // Account: change the password; the old one stops working.
     await page.getByRole('link', { name: 'Ana' }).click()
     await page.getByTestId('profile-email').getByText(email).waitFor()
@@ -220,15 +235,6 @@ describe('web dashboard at desktop size', () => {
     await page.getByLabel('Current password').fill(PASSWORD)
     await page.getByRole('button', { name: 'Change password' }).click()
     await page.getByTestId('notice').filter({ hasText: 'Password changed' }).waitFor()
-
-    // Export holds the ledger.
-    const download = page.waitForEvent('download')
-    await page.getByTestId('export').click()
-    const file = await download
-    assert.match(file.suggestedFilename(), /^expensotrack-export-\d{4}-\d{2}-\d{2}\.json$/)
-    const exported = JSON.parse(await (await import('node:fs/promises')).readFile(await file.path(), 'utf8'))
-    assert.equal(exported.profile.email, email)
-    assert.equal(exported.ledger.transactions.length, 3)
 
     await page.getByRole('button', { name: 'Log out' }).first().click()
     await page.getByRole('heading', { name: 'Welcome back' }).waitFor()
@@ -263,11 +269,25 @@ describe('web dashboard at desktop size', () => {
     await page.close()
   })
 
-  test('a reload stays signed in, and an unknown address shows the not-found page', async () => {
+  test("a reload stays signed in, another account imports the first one's export, unknown addresses", async () => {
     const page = await newPage('desktop')
     await signUp(page, `ben.${Date.now()}@example.com`, 'Ben')
     await page.reload()
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
+
+    // Importing a file that is not a backup changes nothing; the export imports, once.
+    assert.ok(exportedFile, 'the first test exported a file')
+    await page.getByRole('link', { name: 'Settings' }).first().click()
+    await page.getByTestId('import-file').setInputFiles({ name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"hello":1}') })
+    await page.getByTestId('notice').filter({ hasText: 'Something went wrong' }).waitFor()
+    await page.getByTestId('import-file').setInputFiles(exportedFile)
+    await page.getByTestId('notice').filter({ hasText: 'Imported export.json: 3 transactions.' }).waitFor()
+    await page.getByTestId('import-file').setInputFiles(exportedFile)
+    await page.getByTestId('notice').filter({ hasText: 'Imported export.json' }).last().waitFor()
+    await page.getByRole('link', { name: 'Transactions' }).first().click()
+    await page.getByTestId('tx-count').getByText('3 transactions').waitFor()
+    await page.getByTestId('tx-row').filter({ hasText: 'Fuel' }).getByText('Car costs').waitFor()
+
     await page.goto(server.base + '/no/such/page')
     await page.getByText('Page not found').waitFor()
     await page.close()

@@ -1,9 +1,11 @@
 //! The app's pages. Pages that need a signed-in user send others to the login page and back.
 import { createRouter, createWebHistory, type Router, type RouterHistory } from 'vue-router'
 import type { Pinia } from 'pinia'
+import type { Backend } from './api'
 import { useSession } from './stores/session'
+import { useDevice } from './stores/device'
 
-export function makeRouter(pinia: Pinia, history: RouterHistory = createWebHistory()): Router {
+export function makeRouter(pinia: Pinia, api: Backend, history: RouterHistory = createWebHistory()): Router {
   const router = createRouter({
     history,
     routes: [
@@ -12,6 +14,7 @@ export function makeRouter(pinia: Pinia, history: RouterHistory = createWebHisto
       { path: '/categories', name: 'categories', component: () => import('./pages/CategoriesPage.vue') },
       { path: '/settings', name: 'settings', component: () => import('./pages/SettingsPage.vue') },
       { path: '/account', name: 'account', component: () => import('./pages/ProfilePage.vue') },
+      { path: '/welcome', name: 'welcome', component: () => import('./pages/WelcomePage.vue'), meta: { public: true } },
       { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
       { path: '/signup', name: 'signup', component: () => import('./pages/SignupPage.vue'), meta: { public: true } },
       {
@@ -31,7 +34,11 @@ export function makeRouter(pinia: Pinia, history: RouterHistory = createWebHisto
   })
   router.beforeEach((to) => {
     const session = useSession(pinia)
-    if (!to.meta.public && !session.signedIn) {
+    const device = useDevice(pinia)
+    // A device's first start: choose the ledger's currency.
+    if (!device.hasLedger && to.name !== 'welcome' && !to.meta.public) return { name: 'welcome' }
+    if (device.hasLedger && to.name === 'welcome') return { name: 'dashboard' }
+    if (api.requiresSignIn && !to.meta.public && !session.signedIn) {
       return { name: 'login', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
     }
     if ((to.name === 'login' || to.name === 'signup') && session.signedIn) return { name: 'dashboard' }

@@ -1,5 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
+//! - `run`: builds the UI and launches the desktop app.
+//! - `bundle`: .deb and .rpm packages of the desktop app.
 //! - `test`: installs what a fresh machine lacks, then runs every check and test (the Rust
 //!   workspace, the UI's unit tests and its browser tests against the real server).
 //! - `bench`: runs the benchmarks on the reference workloads and prints their tables.
@@ -9,26 +11,34 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod desktop;
 mod services;
 mod ui;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
+  run      build the UI and launch the desktop app on its local ledger (--release for an optimized build)
+  bundle   .deb and .rpm packages of the desktop app, and their sizes
   test     install what is missing, then run formatting, lint and every test: the Rust workspace,
-           the UI (lint, types, unit tests, build) and the web dashboard in Chromium
+           the UI (lint, types, unit tests, build), the web dashboard in Chromium and the desktop
+           app through WebDriver
   bench    run the benchmarks and print their tables: `ledger` (the core on reference ledgers of 10k
            and 100k transactions), `load` (the sync server with 100 and 1,000 devices, and a
            fresh device downloading a 100k ledger) and `sync` (devices syncing 10k and 100k
            transactions through the server, and a one-edit round trip) and `ui` (the web
            dashboard's bundle size, first paint and list scrolling with 10k and 100k
-           transactions on the server); all when none is named";
+           transactions on the server) and `desktop` (the app's cold start to first data with
+           100k transactions, idle memory, binary size; --release for an optimized build); all
+           when none is named";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
     match args.first().map(String::as_str) {
+        Some("run") => desktop::run_app(&args[1..]),
+        Some("bundle") => desktop::bundle(),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
@@ -57,8 +67,14 @@ fn has(program: &str, probe: &[&str]) -> bool {
     Command::new(program).args(probe).output().is_ok_and(|o| o.status.success())
 }
 
+/// The tests build the workspace with the desktop app's UI embedded, as its WebDriver tests
+/// need it, so that their build of the app afterwards compiles nothing again.
+const DESKTOP_EMBEDDED: &str = "expenso-desktop/custom-protocol";
+
 fn test(extra: &[String]) -> Result<()> {
     ensure_rust_components()?;
+    // The workspace's desktop crate builds against the system's WebKitGTK.
+    desktop::ensure_libraries()?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     ui::check_and_build()?;
@@ -67,16 +83,18 @@ fn test(extra: &[String]) -> Result<()> {
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     // Every suite runs even when one fails, so one run shows every failure.
     let rust = if has("cargo", &["nextest", "--version"]) {
-        let mut args = vec!["nextest", "run", "--workspace", "--locked", "--no-fail-fast"];
+        let mut args =
+            vec!["nextest", "run", "--workspace", "--locked", "--no-fail-fast", "--features", DESKTOP_EMBEDDED];
         args.extend(&extra);
         run("cargo", &args)
     } else {
-        let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast"];
+        let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast", "--features", DESKTOP_EMBEDDED];
         args.extend(&extra);
         run("cargo", &args)
     };
     let web = ui::e2e();
-    rust.and(web)
+    let app = desktop::e2e();
+    rust.and(web).and(app)
 }
 
 /// rustfmt and clippy come with rustup's default profile but not its minimal one.
@@ -114,8 +132,11 @@ fn bench(extra: &[String]) -> Result<()> {
         let _mongo = services::ensure_test_databases()?;
         ui::bench()?;
     }
-    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load" | "sync" | "ui")) {
-        bail!("unknown benchmark {other:?}: ledger, load, sync or ui");
+    if matches!(which, None | Some("desktop")) {
+        desktop::bench(extra.iter().any(|a| a == "--release"))?;
+    }
+    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load" | "sync" | "ui" | "desktop")) {
+        bail!("unknown benchmark {other:?}: ledger, load, sync, ui or desktop");
     }
     Ok(())
 }

@@ -25,23 +25,64 @@ export interface SignUpInput {
   email: string
   password: string
   display_name?: string
+  /** The sync server (a device chooses one; the web dashboard is on its own). */
+  server?: string
 }
 
 export interface LogInInput {
   email: string
   password: string
+  server?: string
 }
 
-/** A file the user downloads or saves: its suggested name and content. */
-export interface Download {
-  filename: string
-  mime: string
-  content: Blob
+/** Where sync stands on a device (the core's `SyncStatus`). */
+export interface SyncStatus {
+  state: 'signed_out' | 'syncing' | 'synced' | 'offline' | 'error'
+  reason?: string
+  retry_at?: string | null
+  last_synced: string | null
+  /** Changes made here that the server does not have yet. */
+  unsent: number
+  /** Changes received since the app started. */
+  received: number
+}
+
+export interface DeviceStatus {
+  /** Whether there is a ledger yet (the first start asks for its currency). */
+  ledger: boolean
+  account: { email: string; server: string } | null
+  sync: SyncStatus
+}
+
+/** What a backend reports by itself. */
+export type BackendEvent =
+  | { kind: 'changed' }
+  | { kind: 'sync'; status: SyncStatus }
+  | { kind: 'menu'; id: string }
+
+export interface ImportSummary {
+  file?: string
+  categories: number
+  payment_methods: number
+  transactions: number
 }
 
 export interface Backend {
   /** `web`: the data lives on the server; `device`: on this device, synced when signed in. */
   readonly where: 'web' | 'device'
+  /** The ledger can only be used signed in (the web); a device works without an account. */
+  readonly requiresSignIn: boolean
+  /** Files are saved and opened with the system's own dialogs (else a download / a file field). */
+  readonly nativeFiles: boolean
+
+  // ---- this device (the web answers for the server's copy) ----
+  device(): Promise<DeviceStatus>
+  /** Makes the ledger on a device's first start. */
+  createLedger(baseCurrency: string): Promise<void>
+  /** The first screen shows data: a device loads its ledger's history in the background. */
+  firstScreenShown(): Promise<void>
+  syncNow(): Promise<void>
+  onEvent(listener: (e: BackendEvent) => void): void
 
   // ---- account ----
   /** Whether a user is signed in (the web needs one; a device works without). */
@@ -50,15 +91,19 @@ export interface Backend {
   onSignedOut(listener: () => void): void
   signUp(input: SignUpInput): Promise<Profile>
   logIn(input: LogInInput): Promise<Profile>
-  logOut(): Promise<void>
-  requestPasswordReset(email: string): Promise<string>
+  /** Ends the session; on a device, `wipe` also deletes the ledger there. */
+  logOut(options?: { wipe?: boolean; force?: boolean }): Promise<void>
+  requestPasswordReset(email: string, server?: string): Promise<string>
   confirmPasswordReset(token: string, newPassword: string): Promise<void>
   profile(): Promise<Profile>
   updateProfile(update: ProfileUpdate): Promise<Profile>
   changePassword(current: string, next: string): Promise<void>
   sessions(): Promise<SessionInfo[]>
   revokeSession(id: string): Promise<void>
-  exportData(): Promise<Download>
+  /** Saves everything as one JSON file; answers its name or path (null: the user cancelled). */
+  saveExport(): Promise<string | null>
+  /** Restores a JSON backup (records matched by id, so twice adds nothing); the web takes `file`. */
+  importBackup(file?: File): Promise<ImportSummary | null>
   deleteAccount(password: string): Promise<void>
 
   // ---- ledger ----

@@ -4,7 +4,7 @@
 //! token (15 minutes) is renewed with the refresh token when it is about to expire or is
 //! refused, one renewal at a time, and a refused renewal signs the user out.
 import { ApiError } from './errors'
-import type { Backend, Download, LogInInput, SignUpInput } from './backend'
+import type { Backend, BackendEvent, DeviceStatus, ImportSummary, LogInInput, SignUpInput } from './backend'
 import type {
   Category,
   CategoryPatch,
@@ -54,6 +54,8 @@ export interface HttpOptions {
 
 export class HttpBackend implements Backend {
   readonly where = 'web' as const
+  readonly requiresSignIn = true
+  readonly nativeFiles = false
   private readonly base: string
   private readonly storage: Storage
   private readonly fetchFn: typeof fetch
@@ -76,6 +78,31 @@ export class HttpBackend implements Backend {
 
   onSignedOut(listener: () => void): void {
     this.signedOutListeners.push(listener)
+  }
+
+  // ---- the server's copy ----
+
+  async device(): Promise<DeviceStatus> {
+    return {
+      ledger: true,
+      account: null,
+      sync: { state: 'synced', last_synced: new Date().toISOString(), unsent: 0, received: 0 },
+    }
+  }
+
+  async createLedger(): Promise<void> {
+    // The server makes an account's ledger when the account is made.
+  }
+
+  async firstScreenShown(): Promise<void> {}
+
+  async syncNow(): Promise<void> {}
+
+  onEvent(listener: (e: BackendEvent) => void): void {
+    // Devices' changes reach the server's copy at any time: look again when the page is back.
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible' && this.signedIn()) listener({ kind: 'changed' })
+    })
   }
 
   // ---- plumbing ----
@@ -173,14 +200,18 @@ export class HttpBackend implements Backend {
   // ---- account ----
 
   async signUp(input: SignUpInput): Promise<Profile> {
-    const res = await this.raw('POST', '/api/v1/auth/signup', { ...input, device_name: this.deviceName }, null)
+    // The dashboard's server is the one it came from: `server` is for devices.
+    const fields = { ...input, server: undefined }
+    const res = await this.raw('POST', '/api/v1/auth/signup', { ...fields, device_name: this.deviceName }, null)
     const body = (await res.json()) as { user: Profile; tokens: TokensBody }
     this.setTokens(body.tokens)
     return body.user
   }
 
   async logIn(input: LogInInput): Promise<Profile> {
-    const res = await this.raw('POST', '/api/v1/auth/login', { ...input, device_name: this.deviceName }, null)
+    // The dashboard's server is the one it came from: `server` is for devices.
+    const fields = { ...input, server: undefined }
+    const res = await this.raw('POST', '/api/v1/auth/login', { ...fields, device_name: this.deviceName }, null)
     const body = (await res.json()) as { user: Profile; tokens: TokensBody }
     this.setTokens(body.tokens)
     return body.user
@@ -224,11 +255,32 @@ export class HttpBackend implements Backend {
     await this.authed('DELETE', `/api/v1/account/sessions/${encodeURIComponent(id)}`)
   }
 
-  async exportData(): Promise<Download> {
+  async saveExport(): Promise<string | null> {
     const res = await this.authed('GET', '/api/v1/account/export')
     const disposition = res.headers.get('Content-Disposition') ?? ''
     const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'expensotrack-export.json'
-    return { filename, mime: 'application/json', content: await res.blob() }
+    // The browser's own download: the file goes where the user's downloads go.
+    const url = URL.createObjectURL(await res.blob())
+    const a = document.createElement('a')
+    a.href = url
+    a.download = filename
+    document.body.appendChild(a)
+    a.click()
+    a.remove()
+    setTimeout(() => URL.revokeObjectURL(url), 10_000)
+    return filename
+  }
+
+  async importBackup(file?: File): Promise<ImportSummary | null> {
+    if (!file) return null
+    let body: unknown
+    try {
+      body = JSON.parse(await file.text())
+    } catch {
+      throw new ApiError('invalid', `file: ${file.name} is not a JSON backup`)
+    }
+    const summary = await this.json<ImportSummary>('POST', '/api/v1/ledger/import', body)
+    return { ...summary, file: file.name }
   }
 
   async deleteAccount(password: string): Promise<void> {

@@ -26,17 +26,16 @@ function formatter(locale: string, currency: string, signDisplay: 'auto' | 'alwa
   let f = formatters.get(key)
   if (!f) {
     const digits = minorUnits(currency)
+    const options = { minimumFractionDigits: digits, maximumFractionDigits: digits, signDisplay }
     try {
-      f = new Intl.NumberFormat(locale, {
-        style: 'currency',
-        currency,
-        signDisplay,
-        minimumFractionDigits: digits,
-        maximumFractionDigits: digits,
-      })
+      f = new Intl.NumberFormat(locale, { ...options, style: 'currency', currency })
     } catch {
-      // An unknown locale or currency code: show the code beside a plain number.
-      f = new Intl.NumberFormat('en', { minimumFractionDigits: digits, maximumFractionDigits: digits, signDisplay })
+      try {
+        f = new Intl.NumberFormat('en', { ...options, style: 'currency', currency })
+      } catch {
+        // An unknown currency code: show the code beside a plain number.
+        f = new Intl.NumberFormat('en', options)
+      }
     }
     formatters.set(key, f)
   }

@@ -31,7 +31,9 @@ export const useSession = defineStore('session', () => {
   const locale = computed(() => {
     const fromProfile = profile.value?.locale
     if (fromProfile && isLocale(fromProfile)) return fromProfile
-    return typeof navigator !== 'undefined' ? navigator.language || 'en' : 'en'
+    // A system without a language setting reports tags Intl refuses (WebKit under "C").
+    const system = typeof navigator !== 'undefined' ? navigator.language : ''
+    return system && isLocale(system) ? system : 'en'
   })
 
   async function load(): Promise<void> {
