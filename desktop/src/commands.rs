@@ -42,7 +42,7 @@ fn month(field: &str, text: &str) -> CommandResult<Month> {
 
 // ---- the ledger on this device ----
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct DeviceStatus {
     /// Whether this device has a ledger yet (the first start asks for its currency).
     ledger: bool,
@@ -51,7 +51,7 @@ pub struct DeviceStatus {
     sync: SyncStatus,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct AccountInfo {
     email: String,
     server: String,
@@ -395,11 +395,14 @@ pub async fn export_backup(app: AppHandle, state: State<'_, AppState>) -> Comman
     Ok(Some(path.display().to_string()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Imported {
     file: String,
+    #[ts(type = "number")]
     categories: usize,
+    #[ts(type = "number")]
     payment_methods: usize,
+    #[ts(type = "number")]
     transactions: usize,
 }
 

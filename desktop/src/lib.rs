@@ -9,6 +9,33 @@ mod commands;
 mod error;
 mod state;
 
+/// The TypeScript declarations of what the commands and events carry beyond the core's API
+/// types (those come from the server's OpenAPI document): `ui/src/api/device.ts` is this text,
+/// checked by a test, so the UI's device types are never written by hand.
+pub fn typescript() -> String {
+    use ts_rs::TS;
+    let cfg = ts_rs::Config::default();
+    let mut out = String::from(
+        "// Generated from the Rust types by `expenso_desktop::typescript()`: do not edit.\n\
+         // Refresh: UPDATE_EXPECT=1 cargo nextest run -p expenso-desktop\n\n",
+    );
+    for decl in [
+        expenso_core::sync::client::SyncState::decl(&cfg),
+        expenso_core::sync::client::SyncStatus::decl(&cfg),
+        commands::AccountInfo::decl(&cfg),
+        commands::DeviceStatus::decl(&cfg),
+        commands::Imported::decl(&cfg),
+        state::AppEvent::decl(&cfg),
+    ] {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;

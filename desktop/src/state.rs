@@ -23,7 +23,7 @@ pub struct AppState {
 }
 
 /// What the UI is told when something changed outside its own calls.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AppEvent {
     /// Changes from other devices arrived: reload what is shown.

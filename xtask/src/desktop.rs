@@ -112,7 +112,10 @@ pub fn bundle() -> Result<()> {
 /// The app's WebDriver tests: tauri-driver (installed with cargo into target/), WebKit's
 /// WebDriver and Xvfb (Debian's), the real server and databases of the other tests.
 pub fn e2e() -> Result<()> {
-    let bin = build_app(false, true)?;
+    // The desktop crate's integration tests made the app's binary (UI embedded: the tests
+    // build with `custom-protocol`, after the UI's build); build it only if they did not run.
+    let built = target_dir().join("debug/expensotrack");
+    let bin = if built.exists() { std::fs::canonicalize(&built)? } else { build_app(false, true)? };
     let mut missing = Vec::new();
     if !has("xvfb-run", &["--help"]) && !Path::new("/usr/bin/xvfb-run").exists() {
         missing.extend(["xvfb", "xauth"]);
@@ -162,7 +165,8 @@ pub fn bench(release: bool) -> Result<()> {
         run("cargo", &["build", "--locked", "--release", "-p", "expenso-cli"])?;
     }
     let cli = std::fs::canonicalize(target_dir().join(profile).join("expenso"))?;
-    let count: usize = std::env::var("EXPENSO_DESKTOP_BENCH_COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(100_000);
+    let count: usize =
+        std::env::var("EXPENSO_DESKTOP_BENCH_COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(100_000);
     let dir = std::env::temp_dir().join(format!("expenso-desktop-bench-{count}"));
     if !dir.join("ledger.db").exists() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -232,13 +236,17 @@ fn tree_rss(root: u32) -> u64 {
 }
 
 fn is_xvfb(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim() == "Xvfb" || c.trim() == "xvfb-run").unwrap_or(false)
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim() == "Xvfb" || c.trim() == "xvfb-run")
+        .unwrap_or(false)
 }
 
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -248,7 +256,9 @@ fn descendants(root: u32) -> Vec<u32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         // The parent is the fourth field of /proc/PID/stat, after the parenthesized name.
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            if let Some(ppid) = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok()) {
+            if let Some(ppid) =
+                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+            {
                 parents.push((pid, ppid));
             }
         }

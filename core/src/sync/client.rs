@@ -515,17 +515,21 @@ async fn json_of<T: serde::de::DeserializeOwned>(response: reqwest::Response) ->
 }
 
 /// Where sync stands, for the app's status line.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncStatus {
     #[serde(flatten)]
     pub state: SyncState,
     pub last_synced: Option<DateTime<Utc>>,
     /// Changes made here that the server does not have yet.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub unsent: u64,
     /// Changes received from the server since the engine started: refresh when it grows.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub received: u64,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncState {

@@ -35,37 +35,15 @@ export interface LogInInput {
   server?: string
 }
 
-/** Where sync stands on a device (the core's `SyncStatus`). */
-export interface SyncStatus {
-  state: 'signed_out' | 'syncing' | 'synced' | 'offline' | 'error'
-  reason?: string
-  retry_at?: string | null
-  last_synced: string | null
-  /** Changes made here that the server does not have yet. */
-  unsent: number
-  /** Changes received since the app started. */
-  received: number
-}
+// What a device's commands and events carry beyond the API's types: generated from the
+// desktop crate's Rust types (`device.ts`).
+import type { AppEvent, DeviceStatus, Imported, SyncStatus } from './device'
 
-export interface DeviceStatus {
-  /** Whether there is a ledger yet (the first start asks for its currency). */
-  ledger: boolean
-  account: { email: string; server: string } | null
-  sync: SyncStatus
-}
-
-/** What a backend reports by itself. */
-export type BackendEvent =
-  | { kind: 'changed' }
-  | { kind: 'sync'; status: SyncStatus }
-  | { kind: 'menu'; id: string }
-
-export interface ImportSummary {
-  file?: string
-  categories: number
-  payment_methods: number
-  transactions: number
-}
+export type { DeviceStatus, SyncStatus }
+/** What a backend reports by itself: other devices' changes, sync's state, the apps' menu. */
+export type BackendEvent = AppEvent
+/** What an import restored. */
+export type ImportSummary = Imported
 
 export interface Backend {
   /** `web`: the data lives on the server; `device`: on this device, synced when signed in. */
