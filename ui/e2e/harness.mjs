@@ -24,6 +24,22 @@ export function freePort() {
   })
 }
 
+/** Waits until `url` answers 200 while `child` (the process that should serve it) runs. */
+export async function waitUntilServing(url, child, what, seconds) {
+  const deadline = Date.now() + seconds * 1000
+  for (;;) {
+    try {
+      const res = await fetch(url)
+      if (res.ok) return
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`)
+    if (Date.now() > deadline) throw new Error(`${what} did not answer within ${seconds} s`)
+    await new Promise((ok) => setTimeout(ok, 200))
+  }
+}
+
 /** A minimal SMTP server that keeps every message it is sent. */
 export async function smtpSink() {
   const messages = []
@@ -118,18 +134,7 @@ export async function startServer(smtpPort) {
   async function start() {
     child = spawn(bin, [], { env, stdio: ['ignore', 'inherit', 'inherit'] })
     exited = new Promise((ok) => child.once('exit', ok))
-    const deadline = Date.now() + 60000
-    for (;;) {
-      try {
-        const res = await fetch(base + '/readyz')
-        if (res.ok) return
-      } catch {
-        // not listening yet
-      }
-      if (child.exitCode !== null) throw new Error(`expenso-server exited with ${child.exitCode}`)
-      if (Date.now() > deadline) throw new Error('expenso-server did not become ready within 60 s')
-      await new Promise((ok) => setTimeout(ok, 200))
-    }
+    await waitUntilServing(base + '/readyz', child, 'expenso-server', 60)
   }
   await start()
   return {

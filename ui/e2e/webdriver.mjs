@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, outDir } from './harness.mjs'
+import { freePort, outDir, waitUntilServing } from './harness.mjs'
 
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf'
 
@@ -18,18 +18,7 @@ export async function startDriver(env) {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30000
-  for (;;) {
-    try {
-      const res = await fetch(base + '/status')
-      if (res.ok) break
-    } catch {
-      // not yet
-    }
-    if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`)
-    if (Date.now() > deadline) throw new Error('tauri-driver did not answer within 30 s')
-    await new Promise((ok) => setTimeout(ok, 200))
-  }
+  await waitUntilServing(base + '/status', child, 'tauri-driver', 30)
   return {
     base,
     async stop() {
