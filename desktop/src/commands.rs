@@ -144,9 +144,7 @@ pub async fn list_transactions(state: State<'_, AppState>, query: ListQuery) -> 
 #[tauri::command]
 pub async fn get_transaction(state: State<'_, AppState>, id: String) -> CommandResult<Transaction> {
     let tid = self::id("id", &id)?;
-    state
-        .read(|s| s.transaction(tid))?
-        .ok_or_else(|| CommandError::new("not_found", format!("transaction {id} not found")))
+    state.read(|s| s.transaction(tid)?.ok_or(expenso_core::Error::NotFound { entity: "transaction", id }))
 }
 
 #[tauri::command]

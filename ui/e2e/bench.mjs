@@ -17,22 +17,28 @@ const cli = process.env.EXPENSO_CLI_BIN
 if (!cli) throw new Error('EXPENSO_CLI_BIN must name the expenso binary (cargo xtask bench ui sets it)')
 
 function bundle() {
-  const html = readFileSync(join(uiDir, 'dist/index.html'), 'utf8')
-  const entry = [...html.matchAll(/(?:src|href)="\/assets\/([^"]+\.js)"/g)].map((m) => m[1])
-  const files = readdirSync(join(uiDir, 'dist/assets'))
-  const gz = (f) => gzipSync(readFileSync(join(uiDir, 'dist/assets', f))).length
-  const js = files.filter((f) => f.endsWith('.js'))
-  // First load of the dashboard: the entry, what it imports statically, and the dashboard's chunk.
-  const first = new Set(entry)
-  for (const f of entry) {
-    const text = readFileSync(join(uiDir, 'dist/assets', f), 'utf8')
-    for (const m of text.matchAll(/"\.\/((?:DashboardPage|TransactionRow|EmptyState|format)[^"]*\.js)"/g)) first.add(m[1])
+  // Vite's manifest says which chunks each module loads: the first load of the dashboard is the
+  // entry and the dashboard page with everything they import statically.
+  const manifest = JSON.parse(readFileSync(join(uiDir, 'dist/.vite/manifest.json'), 'utf8'))
+  const first = new Set()
+  const visit = (key) => {
+    const chunk = manifest[key]
+    if (!chunk || first.has(chunk.file)) return
+    first.add(chunk.file)
+    for (const i of chunk.imports ?? []) visit(i)
   }
+  visit('index.html')
+  visit('src/pages/DashboardPage.vue')
+  const dir = join(uiDir, 'dist')
+  const gz = (f) => gzipSync(readFileSync(join(dir, f))).length
+  const js = readdirSync(join(dir, 'assets'))
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => `assets/${f}`)
   const kb = (n) => (n / 1024).toFixed(1) + ' KB'
   const total = js.reduce((n, f) => n + gz(f), 0)
-  const firstLoad = [...first].reduce((n, f) => n + gz(f), 0)
-  const raw = js.reduce((n, f) => n + statSync(join(uiDir, 'dist/assets', f)).size, 0)
-  console.log(`bundle: ${js.length} JS files, ${kb(raw)} raw, ${kb(total)} gzipped in all; first load of the dashboard ${kb(firstLoad)} gzipped (${[...first].join(', ')})`)
+  const firstLoad = [...first].filter((f) => f.endsWith('.js')).reduce((n, f) => n + gz(f), 0)
+  const raw = js.reduce((n, f) => n + statSync(join(dir, f)).size, 0)
+  console.log(`bundle: ${js.length} JS files, ${kb(raw)} raw, ${kb(total)} gzipped in all; first load of the dashboard ${kb(firstLoad)} gzipped (${first.size} files)`)
 }
 
 function expenso(dir, args, input) {

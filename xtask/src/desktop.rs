@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::services::apt_install;
+use crate::services::{apt_install, ensure_packages, target_dir};
 use crate::{has, run, ui};
 
 /// The system libraries Tauri builds against (Debian's names), found through pkg-config.
@@ -116,16 +116,11 @@ pub fn e2e() -> Result<()> {
     // build with `custom-protocol`, after the UI's build); build it only if they did not run.
     let built = target_dir().join("debug/expensotrack");
     let bin = if built.exists() { std::fs::canonicalize(&built)? } else { build_app(false, true)? };
-    let mut missing = Vec::new();
-    if !has("xvfb-run", &["--help"]) && !Path::new("/usr/bin/xvfb-run").exists() {
-        missing.extend(["xvfb", "xauth"]);
-    }
-    if !Path::new("/usr/bin/WebKitWebDriver").exists() {
-        missing.push("webkit2gtk-driver");
-    }
-    if !missing.is_empty() {
-        apt_install(&missing)?;
-    }
+    ensure_packages(&[
+        ("xvfb", "/usr/bin/xvfb-run"),
+        ("xauth", "/usr/bin/xauth"),
+        ("webkit2gtk-driver", "/usr/bin/WebKitWebDriver"),
+    ])?;
     let root = target_dir().join("test-services");
     let driver = root.join("bin/tauri-driver");
     if !driver.exists() {
@@ -147,18 +142,12 @@ pub fn e2e() -> Result<()> {
     Ok(())
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"))
-}
-
 /// `cargo xtask bench desktop`: cold start to the first data on screen with 100,000
 /// transactions (`EXPENSO_DESKTOP_BENCH_COUNT`), the memory of the app's processes when idle,
 /// and the binary's size. Under Xvfb; the ledger is made by the real command line.
 pub fn bench(release: bool) -> Result<()> {
     let bin = build_app(release, !release)?;
-    if !has("xvfb-run", &["--help"]) && !Path::new("/usr/bin/xvfb-run").exists() {
-        apt_install(&["xvfb", "xauth"])?;
-    }
+    ensure_packages(&[("xvfb", "/usr/bin/xvfb-run"), ("xauth", "/usr/bin/xauth")])?;
     let profile = if release { "release" } else { "debug" };
     // The debug build above made every binary of the workspace; a release one only the app's.
     if release {

@@ -120,6 +120,15 @@ fn wait_for(port: u16, limit: Duration) -> Result<()> {
     bail!("nothing listens on port {port} after {}s", limit.as_secs())
 }
 
+/// Installs the Debian packages (`(package, a file it installs)`) whose file is missing.
+pub fn ensure_packages(wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted.iter().filter(|(_, file)| !Path::new(file).exists()).map(|(p, _)| *p).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
+}
+
 /// Installs Debian packages when run as root; otherwise says exactly what to run.
 pub fn apt_install(packages: &[&str]) -> Result<()> {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
@@ -132,6 +141,7 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
     run("apt-get", &args)
 }
 
-fn target_dir() -> PathBuf {
+/// Where cargo builds (`CARGO_TARGET_DIR` or `target/`): the test services live there too.
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"))
 }

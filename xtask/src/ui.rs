@@ -3,12 +3,12 @@
 //! committed OpenAPI document, and the browser tests in Debian's Chromium against the real
 //! server and databases.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::services::apt_install;
+use crate::services::{apt_install, ensure_packages, target_dir};
 use crate::{has, run};
 
 pub fn ui_dir() -> PathBuf {
@@ -105,19 +105,10 @@ pub fn bench() -> Result<()> {
 fn ensure_chromium() -> Result<()> {
     // Chromium, the fonts its screenshots need (text and the categories' emoji icons), and
     // psql, which makes each run's database.
-    let wanted = [
+    ensure_packages(&[
         ("chromium", "/usr/bin/chromium"),
         ("fonts-dejavu-core", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
         ("fonts-noto-color-emoji", "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),
         ("postgresql-client", "/usr/bin/psql"),
-    ];
-    let missing: Vec<&str> = wanted.iter().filter(|(_, file)| !Path::new(file).exists()).map(|(p, _)| *p).collect();
-    if !missing.is_empty() {
-        apt_install(&missing)?;
-    }
-    Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"))
+    ])
 }

@@ -53,8 +53,9 @@ export interface Backend {
   /** Files are saved and opened with the system's own dialogs (else a download / a file field). */
   readonly nativeFiles: boolean
 
-  // ---- this device (the web answers for the server's copy) ----
-  device(): Promise<DeviceStatus>
+  // ---- this device ----
+  /** The device's ledger, sign-in and sync; null on the web, which is no device. */
+  device(): Promise<DeviceStatus | null>
   /** Makes the ledger on a device's first start. */
   createLedger(baseCurrency: string): Promise<void>
   /** The first screen shows data: a device loads its ledger's history in the background. */

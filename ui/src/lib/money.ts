@@ -72,6 +72,15 @@ export type AmountCheck = { ok: true; value: string } | { ok: false; error: 'req
  * canonical string the backend takes ("1234.50"), or why it is not an amount.
  */
 export function parseAmount(input: string, currency: string): AmountCheck {
+  const r = parseDecimal(input)
+  if (!r.ok) return r
+  const fraction = r.value.split('.')[1] ?? ''
+  if (fraction.length > minorUnits(currency)) return { ok: false, error: 'decimals' }
+  return r
+}
+
+/** Reads a positive decimal as typed (as `parseAmount`, with no currency's limit on decimals). */
+export function parseDecimal(input: string): AmountCheck {
   let text = input.trim().replace(/[\s\u00a0\u202f']/g, '')
   if (text === '') return { ok: false, error: 'required' }
   if (text.startsWith('-')) return { ok: false, error: 'positive' }
@@ -90,7 +99,6 @@ export function parseAmount(input: string, currency: string): AmountCheck {
   if (!/^\d+(\.\d+)?$/.test(text) && !/^\.\d+$/.test(text)) return { ok: false, error: 'format' }
   if (text.startsWith('.')) text = '0' + text
   const [whole = '0', fraction = ''] = text.split('.')
-  if (fraction.length > minorUnits(currency)) return { ok: false, error: 'decimals' }
   const normalizedWhole = whole.replace(/^0+(?=\d)/, '')
   if (/^0*$/.test(normalizedWhole + fraction)) return { ok: false, error: 'positive' }
   return { ok: true, value: fraction ? `${normalizedWhole}.${fraction}` : normalizedWhole }

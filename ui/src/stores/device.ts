@@ -18,10 +18,11 @@ export const useDevice = defineStore('device', () => {
   }
 
   async function refresh(api: Backend): Promise<void> {
+    // The web has no device: the server's copy is always there.
     const d = await api.device()
-    hasLedger.value = d.ledger
-    sync.value = d.sync
-    account.value = d.account
+    hasLedger.value = d?.ledger ?? true
+    sync.value = d?.sync ?? null
+    account.value = d?.account ?? null
   }
 
   return { hasLedger, sync, account, attach, refresh }

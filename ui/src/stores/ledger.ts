@@ -4,6 +4,10 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { Backend, Category, PaymentMethod, Settings, TagCount } from '../api'
 
+/** The reference data's parts. */
+export type Part = 'categories' | 'paymentMethods' | 'settings' | 'tags'
+const ALL: readonly Part[] = ['categories', 'paymentMethods', 'settings', 'tags']
+
 export const useLedger = defineStore('ledger', () => {
   const categories = ref<Category[]>([])
   const paymentMethods = ref<PaymentMethod[]>([])
@@ -18,25 +22,26 @@ export const useLedger = defineStore('ledger', () => {
   const methodById = computed(() => new Map(paymentMethods.value.map((m) => [m.id, m])))
   const baseCurrency = computed(() => settings.value?.base_currency ?? 'EUR')
 
-  async function load(api: Backend): Promise<void> {
-    const [c, m, s, t] = await Promise.all([
-      api.categories(true),
-      api.paymentMethods(true),
-      api.settings(),
-      api.tags(),
+  /** Reloads the reference data: all of it, or the parts named. */
+  async function load(api: Backend, parts: readonly Part[] = ALL): Promise<void> {
+    const want = (p: Part) => parts.includes(p)
+    await Promise.all([
+      want('categories') && api.categories(true).then((c) => (categories.value = c)),
+      want('paymentMethods') && api.paymentMethods(true).then((m) => (paymentMethods.value = m)),
+      want('settings') && api.settings().then((x) => (settings.value = x)),
+      want('tags') && api.tags().then((t) => (tags.value = t)),
     ])
-    categories.value = c
-    paymentMethods.value = m
-    settings.value = s
-    tags.value = t
-    loaded.value = true
+    if (parts === ALL) loaded.value = true
     lastUpdated.value = new Date()
   }
 
-  /** After a write: reload the reference data and tell screens to refresh. */
-  async function changed(api: Backend): Promise<void> {
+  /**
+   * After a write: tell screens to refresh, and reload the reference data it can have
+   * changed (a transaction's write only the tags; an import or another device's changes all).
+   */
+  async function changed(api: Backend, parts: readonly Part[] = ALL): Promise<void> {
     revision.value++
-    await load(api)
+    await load(api, parts)
   }
 
   function reset(): void {
