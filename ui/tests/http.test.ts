@@ -121,4 +121,36 @@ describe('HttpBackend', () => {
       '?from=2026-01-01&kind=expense&categories=a%2Cb&payment_methods=c&min_amount=10&tags=trip&q=market&sort=amount&order=asc&offset=100&limit=50',
     )
   })
+
+  it('calls the budgets, alerts and recurring paths, with the alert id encoded and 204s answering nothing', async () => {
+    const calls: string[] = []
+    const api = new HttpBackend({
+      storage: signedInStorage(3_600_000),
+      fetch: async (url, init) => {
+        calls.push(`${init?.method} ${String(url)}${init?.body ? ' ' + String(init.body) : ''}`)
+        if (init?.method === 'DELETE' || String(url).endsWith('/skip') || String(url).endsWith('/dismiss')) return new Response(null, { status: 204 })
+        if (String(url).endsWith('/plans/run')) return json(200, { booked: 1, alerts: [], reminders: [] })
+        if (String(url).endsWith('/book')) return json(201, { id: 't' })
+        return json(200, [])
+      },
+    })
+    await api.budgets('2026-11-15')
+    await api.budgetHistory('b1', 12)
+    await api.dismissAlert('b1:2026-11-01:80')
+    await api.upcoming(30, '2026-11-15')
+    await api.skipOccurrence('r1', '2026-12-01')
+    await api.bookOccurrence('r1', '2026-11-01', { amount: '12.00' })
+    await api.deleteBudget('b1')
+    expect(await api.runPlans('2026-11-15')).toEqual({ booked: 1, alerts: [], reminders: [] })
+    expect(calls).toEqual([
+      'GET /api/v1/budgets?date=2026-11-15',
+      'GET /api/v1/budgets/b1/history?periods=12',
+      'POST /api/v1/alerts/b1%3A2026-11-01%3A80/dismiss',
+      'GET /api/v1/recurring/upcoming?days=30&today=2026-11-15',
+      'POST /api/v1/recurring/r1/occurrences/2026-12-01/skip',
+      'POST /api/v1/recurring/r1/occurrences/2026-11-01/book {"amount":"12.00"}',
+      'DELETE /api/v1/budgets/b1',
+      'POST /api/v1/plans/run {"today":"2026-11-15"}',
+    ])
+  })
 })

@@ -31,6 +31,36 @@ describe('TauriBackend', () => {
     ])
   })
 
+  it('calls the budgets, alerts and recurring commands with camelCase arguments', async () => {
+    const calls: [string, unknown][] = []
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args])
+      if (cmd === 'run_plans') return { booked: 0, alerts: [], reminders: [] }
+      return cmd === 'budgets' || cmd === 'upcoming' ? [] : null
+    })
+    const api = new TauriBackend()
+    await api.budgets()
+    await api.budgetHistory('b1', 6)
+    await api.createBudget({ amount: '100.00', category: 'Groceries', thresholds: [80, 100] })
+    await api.dismissAlert('b1:2026-11-01:80')
+    await api.upcoming(30, '2026-11-15')
+    await api.updateRecurring('r1', { end: null })
+    await api.bookOccurrence('r1', '2026-11-01')
+    await api.skipOccurrence('r1', '2026-12-01')
+    await api.runPlans('2026-11-15')
+    expect(calls).toEqual([
+      ['budgets', { date: null }],
+      ['budget_history', { id: 'b1', periods: 6 }],
+      ['add_budget', { input: { amount: '100.00', category: 'Groceries', thresholds: [80, 100] } }],
+      ['dismiss_alert', { id: 'b1:2026-11-01:80' }],
+      ['upcoming', { days: 30, today: '2026-11-15' }],
+      ['edit_recurring', { id: 'r1', patch: { end: null } }],
+      ['book_occurrence', { id: 'r1', due: '2026-11-01', patch: {} }],
+      ['skip_occurrence', { id: 'r1', due: '2026-12-01' }],
+      ['run_plans', { today: '2026-11-15' }],
+    ])
+  })
+
   it("reports a command's failure as ApiError with its field", async () => {
     mockIPC(() => {
       throw { code: 'invalid', message: 'amount: EUR allows 2 decimals' }

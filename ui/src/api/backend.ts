@@ -1,16 +1,26 @@
 //! The one interface every screen uses. Two implementations: HTTP to the sync server (the web
 //! dashboard) and Tauri commands over the core (desktop, mobile). Views never know which.
 import type {
+  Alert,
+  Budget,
+  BudgetPatch,
+  BudgetStatus,
   Category,
   CategoryPatch,
   CategoryTotal,
   Kind,
   MonthSummary,
+  NewBudget,
   NewCategory,
+  NewRecurring,
   NewTransaction,
+  Occurrence,
   PaymentMethod,
+  PlanRun,
   Profile,
   ProfileUpdate,
+  RecurringPatch,
+  RecurringRule,
   SessionInfo,
   Settings,
   TagCount,
@@ -111,4 +121,33 @@ export interface Backend {
   months(from: string, to: string): Promise<MonthSummary[]>
   trend(last: string, months: number): Promise<MonthSummary[]>
   categoryBreakdown(from: string | undefined, to: string | undefined, kind: Kind): Promise<CategoryTotal[]>
+
+  // ---- budgets and alerts ----
+  /** Every budget in its period that contains `date` (`YYYY-MM-DD`; today when left out). */
+  budgets(date?: string): Promise<BudgetStatus[]>
+  /** A budget's last `periods` periods, newest first, from the current one back. */
+  budgetHistory(id: string, periods: number): Promise<BudgetStatus[]>
+  createBudget(input: NewBudget): Promise<Budget>
+  updateBudget(id: string, patch: BudgetPatch): Promise<Budget>
+  deleteBudget(id: string): Promise<void>
+  /** The budgets' alerts, newest first, dismissed ones included. */
+  alerts(): Promise<Alert[]>
+  dismissAlert(id: string): Promise<void>
+
+  // ---- recurring transactions ----
+  recurring(): Promise<RecurringRule[]>
+  createRecurring(input: NewRecurring): Promise<RecurringRule>
+  updateRecurring(id: string, patch: RecurringPatch): Promise<RecurringRule>
+  /** Deletes a rule; the transactions it booked stay. */
+  deleteRecurring(id: string): Promise<void>
+  /** Occurrences waiting for confirmation, then those due within `days` of `today`, by date. */
+  upcoming(days: number, today?: string): Promise<Occurrence[]>
+  skipOccurrence(ruleId: string, due: string): Promise<void>
+  /** Books one occurrence now, with optional changes (amount, date, …). */
+  bookOccurrence(ruleId: string, due: string, patch?: TransactionPatch): Promise<Transaction>
+  /**
+   * Books the recurring transactions due up to `today` (the user's local `YYYY-MM-DD`) and
+   * raises the budgets' alerts.
+   */
+  runPlans(today: string): Promise<PlanRun>
 }

@@ -6,16 +6,26 @@
 import { ApiError } from './errors'
 import type { Backend, BackendEvent, ImportSummary, LogInInput, SignUpInput } from './backend'
 import type {
+  Alert,
+  Budget,
+  BudgetPatch,
+  BudgetStatus,
   Category,
   CategoryPatch,
   CategoryTotal,
   Kind,
   MonthSummary,
+  NewBudget,
   NewCategory,
+  NewRecurring,
   NewTransaction,
+  Occurrence,
   PaymentMethod,
+  PlanRun,
   Profile,
   ProfileUpdate,
+  RecurringPatch,
+  RecurringRule,
   SessionInfo,
   Settings,
   TagCount,
@@ -369,6 +379,70 @@ export class HttpBackend implements Backend {
   categoryBreakdown(from: string | undefined, to: string | undefined, kind: Kind): Promise<CategoryTotal[]> {
     return this.json('GET', '/api/v1/summaries/categories' + params({ from, to, kind }))
   }
+
+  // ---- budgets and alerts ----
+
+  budgets(date?: string): Promise<BudgetStatus[]> {
+    return this.json('GET', '/api/v1/budgets' + params({ date }))
+  }
+
+  budgetHistory(id: string, periods: number): Promise<BudgetStatus[]> {
+    return this.json('GET', `/api/v1/budgets/${encodeURIComponent(id)}/history` + params({ periods: String(periods) }))
+  }
+
+  createBudget(input: NewBudget): Promise<Budget> {
+    return this.json('POST', '/api/v1/budgets', input)
+  }
+
+  updateBudget(id: string, patch: BudgetPatch): Promise<Budget> {
+    return this.json('PATCH', `/api/v1/budgets/${encodeURIComponent(id)}`, patch)
+  }
+
+  async deleteBudget(id: string): Promise<void> {
+    await this.authed('DELETE', `/api/v1/budgets/${encodeURIComponent(id)}`)
+  }
+
+  alerts(): Promise<Alert[]> {
+    return this.json('GET', '/api/v1/alerts')
+  }
+
+  async dismissAlert(id: string): Promise<void> {
+    await this.authed('POST', `/api/v1/alerts/${encodeURIComponent(id)}/dismiss`)
+  }
+
+  // ---- recurring transactions ----
+
+  recurring(): Promise<RecurringRule[]> {
+    return this.json('GET', '/api/v1/recurring')
+  }
+
+  createRecurring(input: NewRecurring): Promise<RecurringRule> {
+    return this.json('POST', '/api/v1/recurring', input)
+  }
+
+  updateRecurring(id: string, patch: RecurringPatch): Promise<RecurringRule> {
+    return this.json('PATCH', `/api/v1/recurring/${encodeURIComponent(id)}`, patch)
+  }
+
+  async deleteRecurring(id: string): Promise<void> {
+    await this.authed('DELETE', `/api/v1/recurring/${encodeURIComponent(id)}`)
+  }
+
+  upcoming(days: number, today?: string): Promise<Occurrence[]> {
+    return this.json('GET', '/api/v1/recurring/upcoming' + params({ days: String(days), today }))
+  }
+
+  async skipOccurrence(ruleId: string, due: string): Promise<void> {
+    await this.authed('POST', `${occurrencePath(ruleId, due)}/skip`)
+  }
+
+  bookOccurrence(ruleId: string, due: string, patch: TransactionPatch = {}): Promise<Transaction> {
+    return this.json('POST', `${occurrencePath(ruleId, due)}/book`, patch)
+  }
+
+  runPlans(today: string): Promise<PlanRun> {
+    return this.json('POST', '/api/v1/plans/run', { today })
+  }
 }
 
 function readTokens(storage: Storage): StoredTokens | null {
@@ -388,6 +462,11 @@ function params(values: Record<string, string | undefined>): string {
   for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') p.set(k, v)
   const s = p.toString()
   return s ? '?' + s : ''
+}
+
+/** Where one occurrence of a recurring transaction is: the rule and its date. */
+function occurrencePath(ruleId: string, due: string): string {
+  return `/api/v1/recurring/${encodeURIComponent(ruleId)}/occurrences/${encodeURIComponent(due)}`
 }
 
 /** The list query's parameters, as the server names them. */

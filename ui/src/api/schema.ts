@@ -87,6 +87,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The budgets' alerts, newest first. */
+        get: operations["list_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks an alert as seen. */
+        post: operations["dismiss_alert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -187,6 +221,59 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["signup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every budget in its period that contains `date`. */
+        get: operations["list_budgets"];
+        put?: never;
+        /** Makes a budget. */
+        post: operations["create_budget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a budget (its transactions stay as they are). */
+        delete: operations["delete_budget"];
+        options?: never;
+        head?: never;
+        /** Changes the fields given; the others stay. */
+        patch: operations["edit_budget"];
+        trace?: never;
+    };
+    "/api/v1/budgets/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A budget's periods, newest first, from the current one back. */
+        get: operations["budget_history"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -301,6 +388,110 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["edit_payment_method"];
+        trace?: never;
+    };
+    "/api/v1/plans/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Books the recurring transactions due up to `today` and raises the budgets' alerts. */
+        post: operations["run_plans"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recurring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every recurring transaction. */
+        get: operations["list_recurring"];
+        put?: never;
+        /** Makes a recurring transaction. */
+        post: operations["create_recurring"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recurring/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The occurrences waiting for confirmation, then those due within `days`, by date. */
+        get: operations["upcoming"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recurring/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a recurring transaction; the transactions it booked stay. */
+        delete: operations["delete_recurring"];
+        options?: never;
+        head?: never;
+        /** Changes the fields given; the occurrences not booked yet follow. */
+        patch: operations["edit_recurring"];
+        trace?: never;
+    };
+    "/api/v1/recurring/{id}/occurrences/{due}/book": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Books one occurrence now, with the changes given (amount, date, …). */
+        post: operations["book_occurrence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recurring/{id}/occurrences/{due}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Skips one occurrence. */
+        post: operations["skip_occurrence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/summaries/balance": {
@@ -558,6 +749,30 @@ export interface components {
             ledger: components["schemas"]["Backup"];
             profile: components["schemas"]["Profile"];
         };
+        /** @description A budget reached one of its thresholds in a period. */
+        Alert: {
+            /** Format: uuid */
+            budget_id: string;
+            budget_name: string;
+            currency: string;
+            dismissed: boolean;
+            /** @description `<budget id>:<period start>:<threshold>`. */
+            id: string;
+            limit: string;
+            /** Format: date */
+            period_end: string;
+            /** Format: date */
+            period_start: string;
+            /** Format: date-time */
+            raised_at: string;
+            /** @description Spent in the period when the alert was raised. */
+            spent: string;
+            /**
+             * Format: int32
+             * @description The percentage of the limit that was reached.
+             */
+            threshold: number;
+        };
         /** @description The whole ledger: what `expenso export` writes and `expenso import` reads. */
         Backup: {
             /** @description Deleted categories are included so that a restore resolves references identically. */
@@ -569,6 +784,75 @@ export interface components {
             transactions: components["schemas"]["Transaction"][];
             /** Format: int32 */
             version: number;
+        };
+        /** @description A spending limit per month or year, for one expense category or all expenses. */
+        Budget: {
+            /** @description The limit of one period. */
+            amount: string;
+            /**
+             * Format: uuid
+             * @description The expense category it limits; `null`: all expenses.
+             */
+            category_id?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The ledger's base currency when the budget was made. */
+            currency: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            period: components["schemas"]["BudgetPeriod"];
+            /** @description What is left of (or overspent in) a period carries over to the next. */
+            rollover: boolean;
+            /**
+             * Format: date
+             * @description The first day of the first period.
+             */
+            start: string;
+            /** @description Percentages of the limit that raise an alert, ascending. */
+            thresholds: number[];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description A change to some fields of a budget; `None` leaves a field as it is. */
+        BudgetPatch: {
+            /** @default null */
+            amount: string | null;
+            /** @default null */
+            name: string | null;
+            /** @default null */
+            rollover: boolean | null;
+            /** @default null */
+            thresholds: number[] | null;
+        };
+        /**
+         * @description How long one period of a budget lasts.
+         * @enum {string}
+         */
+        BudgetPeriod: "monthly" | "annual";
+        /** @description One budget in one period. */
+        BudgetStatus: {
+            /** @description The alerts raised in this period. */
+            alerts: components["schemas"]["Alert"][];
+            budget: components["schemas"]["Budget"];
+            /** @description Rolled over from earlier periods (negative when they overspent); "0.00" without rollover. */
+            carried: string;
+            /** @description `amount` + `carried`. */
+            limit: string;
+            /** @description `spent` / `limit` × 100 with one decimal ("24.0"). */
+            percent: string;
+            /**
+             * Format: date
+             * @description The period's last day (inclusive).
+             */
+            period_end: string;
+            /** Format: date */
+            period_start: string;
+            /** @description Spending projected to the period's end at the pace so far; `spent` for a past period. */
+            projected: string;
+            /** @description `limit` − `spent`; negative when overspent. */
+            remaining: string;
+            spent: string;
         };
         Category: {
             archived: boolean;
@@ -636,6 +920,8 @@ export interface components {
             format: string;
             ledger: components["schemas"]["Backup"];
         };
+        /** @enum {string} */
+        Frequency: "daily" | "weekly" | "monthly" | "yearly";
         /** @description What the import takes. */
         ImportFile: components["schemas"]["Backup"] | components["schemas"]["ExportedLedger"];
         /** @enum {string} */
@@ -656,6 +942,38 @@ export interface components {
             /** @description One entry per currency used that month; empty for a month without transactions. */
             totals: components["schemas"]["Totals"][];
         };
+        /** @description A new budget; every field but `amount` may be left out. */
+        NewBudget: {
+            amount: string;
+            /**
+             * @description An expense category's id or name; `null` or left out: all expenses.
+             * @default null
+             */
+            category: string | null;
+            /**
+             * @description Defaults to the category's name, or "All expenses".
+             * @default null
+             */
+            name: string | null;
+            /**
+             * @description Monthly by default.
+             * @default null
+             */
+            period: null | components["schemas"]["BudgetPeriod"];
+            /** @default null */
+            rollover: boolean | null;
+            /**
+             * Format: date
+             * @description `YYYY-MM-DD`, the first day of the first period; defaults to the period containing today.
+             * @default null
+             */
+            start: string | null;
+            /**
+             * @description Percentages, 1 to 1000; `[80, 100]` by default.
+             * @default null
+             */
+            thresholds: number[] | null;
+        };
         NewCategory: {
             /** @default null */
             color: string | null;
@@ -668,6 +986,70 @@ export interface components {
         };
         NewPaymentMethod: {
             name: string;
+        };
+        /** @description A new recurring transaction. */
+        NewRecurring: {
+            amount: string;
+            /** @default true */
+            auto: boolean;
+            /** @description A category id, or a category name of the rule's kind. */
+            category: string;
+            /**
+             * Format: int32
+             * @default null
+             */
+            count: number | null;
+            /**
+             * @description Defaults to the ledger's base currency.
+             * @default null
+             */
+            currency: string | null;
+            /**
+             * Format: int32
+             * @default null
+             */
+            day: number | null;
+            description: string;
+            /**
+             * Format: date
+             * @default null
+             */
+            end: string | null;
+            frequency: components["schemas"]["Frequency"];
+            /**
+             * Format: int32
+             * @default 1
+             */
+            interval: number;
+            /**
+             * @description Expense by default.
+             * @default null
+             */
+            kind: null | components["schemas"]["Kind"];
+            /**
+             * Format: int32
+             * @default null
+             */
+            month: number | null;
+            /** @default  */
+            notes: string;
+            /**
+             * @description A payment-method id or name; defaults to "Other".
+             * @default null
+             */
+            payment_method: string | null;
+            /**
+             * Format: int32
+             * @default 3
+             */
+            remind_days: number;
+            /**
+             * Format: date
+             * @description `YYYY-MM-DD`, the first occurrence's day.
+             */
+            start: string;
+            /** @default [] */
+            tags: string[];
         };
         /** @description A new transaction as typed by a user. Text fields are validated by the store. */
         NewTransaction: {
@@ -702,6 +1084,35 @@ export interface components {
             /** @default [] */
             tags: string[];
         };
+        /** @description One date of a recurring transaction. */
+        Occurrence: {
+            amount: string;
+            /** Format: uuid */
+            category_id: string;
+            currency: string;
+            description: string;
+            /** Format: date */
+            due: string;
+            kind: components["schemas"]["Kind"];
+            /**
+             * Format: date
+             * @description `due` − `remind_days`; `null` without a reminder.
+             */
+            remind_on?: string | null;
+            /** Format: uuid */
+            rule_id: string;
+            status: components["schemas"]["OccurrenceStatus"];
+            /**
+             * Format: uuid
+             * @description Derived from the rule and the date: the booked transaction's id.
+             */
+            transaction_id: string;
+        };
+        /**
+         * @description `upcoming`: in the future; `due`: its date has come and it waits for confirmation.
+         * @enum {string}
+         */
+        OccurrenceStatus: "upcoming" | "due" | "booked" | "skipped";
         PasswordChange: {
             current_password: string;
             new_password: string;
@@ -716,6 +1127,18 @@ export interface components {
         PaymentMethodPatch: {
             archived?: boolean | null;
             name?: string | null;
+        };
+        /** @description What evaluating the budgets and schedules did. */
+        PlanRun: {
+            /** @description Alerts raised by this run. */
+            alerts: components["schemas"]["Alert"][];
+            /**
+             * Format: int32
+             * @description Transactions booked automatically.
+             */
+            booked: number;
+            /** @description Occurrences whose reminder date has come and that are not booked yet. */
+            reminders: components["schemas"]["Occurrence"][];
         };
         /** @description The account's profile. */
         Profile: {
@@ -764,6 +1187,125 @@ export interface components {
             /** Format: int64 */
             latest: number;
             stored: string[];
+        };
+        /** @description A change to some fields of a recurring transaction; the occurrences not booked yet follow it. */
+        RecurringPatch: {
+            /** @default null */
+            amount: string | null;
+            /** @default null */
+            auto: boolean | null;
+            /** @default null */
+            category: string | null;
+            /**
+             * Format: int32
+             * @description Left out: as it is; `null`: no limit.
+             * @default null
+             */
+            count: number | null;
+            /** @default null */
+            currency: string | null;
+            /**
+             * Format: int32
+             * @default null
+             */
+            day: number | null;
+            /** @default null */
+            description: string | null;
+            /**
+             * Format: date
+             * @description Left out: as it is; `null`: no end.
+             * @default null
+             */
+            end: string | null;
+            /** @default null */
+            frequency: null | components["schemas"]["Frequency"];
+            /**
+             * Format: int32
+             * @default null
+             */
+            interval: number | null;
+            /** @default null */
+            kind: null | components["schemas"]["Kind"];
+            /**
+             * Format: int32
+             * @default null
+             */
+            month: number | null;
+            /** @default null */
+            notes: string | null;
+            /** @default null */
+            payment_method: string | null;
+            /**
+             * Format: int32
+             * @default null
+             */
+            remind_days: number | null;
+            /**
+             * Format: date
+             * @default null
+             */
+            start: string | null;
+            /** @default null */
+            tags: string[] | null;
+        };
+        /** @description A transaction that repeats on a schedule. */
+        RecurringRule: {
+            amount: string;
+            /** @description Books by itself when due; else asks for confirmation. */
+            auto: boolean;
+            /** Format: uuid */
+            category_id: string;
+            /**
+             * Format: int32
+             * @description At most this many occurrences.
+             */
+            count?: number | null;
+            /** Format: date-time */
+            created_at: string;
+            currency: string;
+            /**
+             * Format: int32
+             * @description Monthly and yearly: the day of the month, 1 to 31 (31 books on the last day of shorter months).
+             */
+            day?: number | null;
+            description: string;
+            /**
+             * Format: date
+             * @description The last day an occurrence may fall on.
+             */
+            end?: string | null;
+            frequency: components["schemas"]["Frequency"];
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int32
+             * @description Every `interval` days, weeks, months or years.
+             */
+            interval: number;
+            kind: components["schemas"]["Kind"];
+            /**
+             * Format: int32
+             * @description Yearly: the month, 1 to 12.
+             */
+            month?: number | null;
+            /**
+             * Format: date
+             * @description The next occurrence neither booked nor skipped; `null` when the series ended.
+             */
+            next_due?: string | null;
+            notes: string;
+            /** Format: uuid */
+            payment_method_id: string;
+            /**
+             * Format: int32
+             * @description Days before the due date a reminder shows; 0: none.
+             */
+            remind_days: number;
+            /** Format: date */
+            start: string;
+            tags: string[];
+            /** Format: date-time */
+            updated_at: string;
         };
         RefreshRequest: {
             refresh_token: string;
@@ -1150,6 +1692,69 @@ export interface operations {
             };
         };
     };
+    list_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    dismiss_alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the alert's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -1367,6 +1972,215 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_budgets: {
+        parameters: {
+            query?: {
+                /** @description `YYYY-MM-DD` (today by default). */
+                date?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetStatus"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewBudget"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    edit_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    budget_history: {
+        parameters: {
+            query?: {
+                /** @description How many periods (12 by default). */
+                periods?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetStatus"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1754,6 +2568,337 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["PaymentMethod"];
                 };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    run_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date
+                     * @description The user's local date, `YYYY-MM-DD`.
+                     */
+                    today: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanRun"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_recurring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecurringRule"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_recurring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRecurring"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecurringRule"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upcoming: {
+        parameters: {
+            query?: {
+                /** @description How many days ahead (30 by default). */
+                days?: number;
+                /** @description `YYYY-MM-DD` (the server's today by default). */
+                today?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Occurrence"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_recurring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    edit_recurring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecurringPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecurringRule"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    book_occurrence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description the occurrence's date, `YYYY-MM-DD` */
+                due: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransactionPatch"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transaction"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    skip_occurrence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description the occurrence's date, `YYYY-MM-DD` */
+                due: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: {
                 headers: {

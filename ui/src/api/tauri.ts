@@ -6,16 +6,26 @@ import { listen } from '@tauri-apps/api/event'
 import { ApiError } from './errors'
 import type { Backend, BackendEvent, DeviceStatus, ImportSummary, LogInInput, SignUpInput, SyncStatus } from './backend'
 import type {
+  Alert,
+  Budget,
+  BudgetPatch,
+  BudgetStatus,
   Category,
   CategoryPatch,
   CategoryTotal,
   Kind,
   MonthSummary,
+  NewBudget,
   NewCategory,
+  NewRecurring,
   NewTransaction,
+  Occurrence,
   PaymentMethod,
+  PlanRun,
   Profile,
   ProfileUpdate,
+  RecurringPatch,
+  RecurringRule,
   SessionInfo,
   Settings,
   TagCount,
@@ -237,5 +247,69 @@ export class TauriBackend implements Backend {
 
   categoryBreakdown(from: string | undefined, to: string | undefined, kind: Kind): Promise<CategoryTotal[]> {
     return call('category_breakdown', { from: from ?? null, to: to ?? null, kind })
+  }
+
+  // ---- budgets and alerts ----
+
+  budgets(date?: string): Promise<BudgetStatus[]> {
+    return call('budgets', { date: date ?? null })
+  }
+
+  budgetHistory(id: string, periods: number): Promise<BudgetStatus[]> {
+    return call('budget_history', { id, periods })
+  }
+
+  createBudget(input: NewBudget): Promise<Budget> {
+    return call('add_budget', { input })
+  }
+
+  updateBudget(id: string, patch: BudgetPatch): Promise<Budget> {
+    return call('edit_budget', { id, patch })
+  }
+
+  async deleteBudget(id: string): Promise<void> {
+    await call('delete_budget', { id })
+  }
+
+  alerts(): Promise<Alert[]> {
+    return call('alerts')
+  }
+
+  async dismissAlert(id: string): Promise<void> {
+    await call('dismiss_alert', { id })
+  }
+
+  // ---- recurring transactions ----
+
+  recurring(): Promise<RecurringRule[]> {
+    return call('recurring')
+  }
+
+  createRecurring(input: NewRecurring): Promise<RecurringRule> {
+    return call('add_recurring', { input })
+  }
+
+  updateRecurring(id: string, patch: RecurringPatch): Promise<RecurringRule> {
+    return call('edit_recurring', { id, patch })
+  }
+
+  async deleteRecurring(id: string): Promise<void> {
+    await call('delete_recurring', { id })
+  }
+
+  upcoming(days: number, today?: string): Promise<Occurrence[]> {
+    return call('upcoming', { days, today: today ?? null })
+  }
+
+  async skipOccurrence(ruleId: string, due: string): Promise<void> {
+    await call('skip_occurrence', { id: ruleId, due })
+  }
+
+  bookOccurrence(ruleId: string, due: string, patch: TransactionPatch = {}): Promise<Transaction> {
+    return call('book_occurrence', { id: ruleId, due, patch })
+  }
+
+  runPlans(today: string): Promise<PlanRun> {
+    return call('run_plans', { today })
   }
 }

@@ -24,6 +24,22 @@ export type Profile = S['Profile']
 export type SessionInfo = S['SessionInfo']
 export type TagCount = S['TagCount']
 
+// Budgets, alerts, recurring transactions and what running them did.
+export type BudgetPeriod = S['BudgetPeriod']
+export type Budget = S['Budget']
+export type NewBudget = Pick<S['NewBudget'], 'amount'> & Partial<S['NewBudget']>
+export type BudgetPatch = Partial<S['BudgetPatch']>
+export type BudgetStatus = S['BudgetStatus']
+export type Alert = S['Alert']
+export type Frequency = S['Frequency']
+export type RecurringRule = S['RecurringRule']
+export type NewRecurring = Pick<S['NewRecurring'], 'amount' | 'category' | 'description' | 'frequency' | 'start'> &
+  Partial<S['NewRecurring']>
+export type RecurringPatch = Partial<S['RecurringPatch']>
+export type Occurrence = S['Occurrence']
+export type OccurrenceStatus = S['OccurrenceStatus']
+export type PlanRun = S['PlanRun']
+
 /** What the transactions list asks for; every field is optional. */
 export interface TransactionQuery {
   from?: string
