@@ -121,3 +121,46 @@ export function guessCurrency(locale: string): string {
     return 'EUR'
   }
 }
+
+/** The digits after the decimal point of an exact decimal string. */
+function scaleOf(amount: string): number {
+  const i = amount.indexOf('.')
+  return i < 0 ? 0 : amount.length - i - 1
+}
+
+/** An exact decimal string ("-12.5") as a whole number of 10^-scale units. */
+function toUnits(amount: string, scale: number): bigint {
+  const text = amount.trim()
+  const negative = text.startsWith('-')
+  const body = negative || text.startsWith('+') ? text.slice(1) : text
+  const [whole = '0', fraction = ''] = body.split('.')
+  const units = BigInt((whole || '0') + fraction.padEnd(scale, '0').slice(0, scale))
+  return negative ? -units : units
+}
+
+/** Compares two exact decimal strings: negative, zero or positive as `a` is below, equal to or above `b`. */
+export function compareDecimal(a: string, b: string): number {
+  const scale = Math.max(scaleOf(a), scaleOf(b))
+  const d = toUnits(a, scale) - toUnits(b, scale)
+  return d < 0n ? -1 : d > 0n ? 1 : 0
+}
+
+/** `a − b` of two exact decimal strings, exactly, with the larger of their decimals ("480.00" − "500" = "-20.00"). */
+export function subtractDecimal(a: string, b: string): string {
+  const scale = Math.max(scaleOf(a), scaleOf(b))
+  const d = toUnits(a, scale) - toUnits(b, scale)
+  const negative = d < 0n
+  const digits = (negative ? -d : d).toString().padStart(scale + 1, '0')
+  const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits
+  return negative ? '-' + text : text
+}
+
+/** Whether an exact decimal string is below zero ("-0.00" is not). */
+export function isNegative(amount: string): boolean {
+  return compareDecimal(amount, '0') < 0
+}
+
+/** An exact decimal string without its sign. */
+export function absDecimal(amount: string): string {
+  return amount.replace(/^[-+]/, '')
+}
