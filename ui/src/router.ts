@@ -11,6 +11,9 @@ export function makeRouter(pinia: Pinia, api: Backend, history: RouterHistory = 
     routes: [
       { path: '/', name: 'dashboard', component: () => import('./pages/DashboardPage.vue') },
       { path: '/transactions', name: 'transactions', component: () => import('./pages/TransactionsPage.vue') },
+      { path: '/budgets', name: 'budgets', component: () => import('./pages/BudgetsPage.vue') },
+      { path: '/recurring', name: 'recurring', component: () => import('./pages/RecurringPage.vue') },
+      { path: '/alerts', name: 'alerts', component: () => import('./pages/AlertsPage.vue') },
       { path: '/categories', name: 'categories', component: () => import('./pages/CategoriesPage.vue') },
       { path: '/settings', name: 'settings', component: () => import('./pages/SettingsPage.vue') },
       { path: '/account', name: 'account', component: () => import('./pages/ProfilePage.vue') },

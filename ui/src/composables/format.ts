@@ -1,4 +1,4 @@
-//! Formatting in the user's locale: money (exact, see lib/money.ts), days and times.
+//! Formatting in the user's locale: money (exact, see lib/money.ts), percentages, days and times.
 import { computed } from 'vue'
 import { useSession } from '../stores/session'
 import { formatMoney } from '../lib/money'
@@ -10,6 +10,8 @@ export function useFormat() {
   const dayFmt = computed(() => new Intl.DateTimeFormat(locale.value, { dateStyle: 'medium' }))
   const monthFmt = computed(() => new Intl.DateTimeFormat(locale.value, { month: 'short', year: '2-digit' }))
   const timeFmt = computed(() => new Intl.DateTimeFormat(locale.value, { dateStyle: 'medium', timeStyle: 'short' }))
+  // Percentages arrive as decimal strings of percent ("24.0"): a unit, so nothing multiplies them.
+  const percentFmt = computed(() => new Intl.NumberFormat(locale.value, { style: 'unit', unit: 'percent', maximumFractionDigits: 1 }))
   return {
     locale,
     money: (amount: string, currency: string, sign: 'auto' | 'always' | 'exceptZero' = 'auto') =>
@@ -17,5 +19,6 @@ export function useFormat() {
     day: (iso: string) => dayFmt.value.format(parseDay(iso)),
     month: (ym: string) => monthFmt.value.format(parseDay(ym + '-01')),
     time: (iso: string) => timeFmt.value.format(new Date(iso)),
+    percent: (p: string) => percentFmt.value.format(p as Intl.StringNumericLiteral),
   }
 }
