@@ -84,6 +84,163 @@ function today() {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
 }
 
+/** A day in the browser's own calendar (its time zone decides what today is): today moved by `days`, or the first of the month `months` away. */
+function browserDay(page, { days = 0, months = null } = {}) {
+  return page.evaluate(
+    ([days, months]) => {
+      const now = new Date()
+      const d = months === null ? new Date(now.getFullYear(), now.getMonth(), now.getDate() + days, 12) : new Date(now.getFullYear(), now.getMonth() + months, 1, 12)
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+    },
+    [days, months],
+  )
+}
+
+/** Goes to a screen through the navigation: the sidebar, or on phones the bottom bar and its "More". */
+async function navigate(page, size, name) {
+  if (size === 'desktop') {
+    await page.getByRole('navigation').first().getByRole('link', { name }).click()
+    return
+  }
+  const bar = page.getByRole('navigation').last()
+  if (!(await bar.getByRole('link', { name }).isVisible())) await bar.getByRole('button', { name: /^More/ }).click()
+  await bar.getByRole('link', { name }).click()
+}
+
+async function fitsTheScreen(page, what) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  assert.ok(overflow <= 0, `${what} is ${overflow}px wider than the screen`)
+}
+
+/**
+ * Budgets, alerts and recurring transactions on the real server: a monthly Groceries budget of
+ * 100.00 alerts at 80 % and 100 %; a monthly rule that started last month books itself when the
+ * app runs the plans; a weekly one that asks first is booked (with another amount) and skipped.
+ */
+async function plansScenario(page, size) {
+  await signUp(page, `${size}.plans.${Date.now()}@example.com`, 'Dora')
+
+  // Budgets: the empty page says how to start; the dialog checks beside the field.
+  await navigate(page, size, 'Budgets')
+  await page.getByRole('heading', { name: 'Budgets', level: 1 }).waitFor()
+  await page.getByText('No budgets yet').waitFor()
+  await page.getByRole('button', { name: 'Create a budget' }).click()
+  const form = page.getByTestId('budget-form')
+  await form.getByLabel('Limit per period').press('Enter')
+  await form.locator('#bd-amount-msg.error').getByText('Required.').waitFor()
+  await form.getByLabel('Category').selectOption({ label: '🛒 Groceries' })
+  await form.getByLabel('Limit per period').fill('100.00')
+  await form.getByLabel('Alert at').fill('80, 100')
+  await form.getByLabel('Limit per period').press('Enter')
+  await form.waitFor({ state: 'detached' })
+  await page.getByTestId('notice').filter({ hasText: 'Budget “Groceries” created.' }).waitFor()
+  const card = page.getByTestId('budget').filter({ hasText: 'Groceries' })
+  await card.getByTestId('budget-spent').getByText('€0.00 of €100.00').waitFor()
+  assert.equal(await card.getByTestId('budget-bar').getAttribute('data-tone'), 'ok')
+
+  // Spending that crosses 80 %: the bar turns amber and the alert comes (the app runs the plans after a change).
+  await page.keyboard.press('n')
+  await addTransaction(page, { amount: '50.00', category: '🛒 Groceries', description: 'Market' })
+  await card.getByTestId('budget-spent').getByText('€50.00 of €100.00').waitFor()
+  await page.keyboard.press('n')
+  await addTransaction(page, { amount: '35.00', category: '🛒 Groceries', description: 'Supermarket' })
+  await card.getByTestId('budget-spent').getByText('€85.00 of €100.00').waitFor()
+  await card.getByTestId('budget-left').getByText('€15.00 left').waitFor()
+  await card.getByTestId('budget-tone').getByText('Near the limit').waitFor()
+  assert.equal(await card.getByTestId('budget-bar').getAttribute('data-tone'), 'warn')
+  assert.equal(await card.getByTestId('budget-bar').getAttribute('aria-valuenow'), '85')
+  await page.getByTestId('notice').filter({ hasText: 'Groceries: 80% of the monthly budget used (€85.00 of €100.00)' }).waitFor()
+  const badge = size === 'desktop' ? page.getByTestId('alert-badge') : page.getByTestId('more-badge')
+  await badge.getByText('1', { exact: true }).waitFor()
+  await card.getByRole('button', { name: 'Past periods' }).click()
+  await card.getByTestId('budget-history').waitFor()
+  await fitsTheScreen(page, 'Budgets')
+  await screenshot(page, `${size}-budgets`)
+
+  // A lower limit: past 100 %, red, and the next alert.
+  await card.getByRole('button', { name: 'Edit Groceries' }).click()
+  await form.getByLabel('Limit per period').fill('80')
+  await form.getByLabel('Limit per period').press('Enter')
+  await form.waitFor({ state: 'detached' })
+  await card.getByTestId('budget-spent').getByText('€85.00 of €80.00').waitFor()
+  await card.getByTestId('budget-left').getByText('€5.00 over budget').waitFor()
+  assert.equal(await card.getByTestId('budget-bar').getAttribute('data-tone'), 'over')
+  await page.getByTestId('notice').filter({ hasText: 'Groceries: 100% of the monthly budget used' }).waitFor()
+  await badge.getByText('2', { exact: true }).waitFor()
+
+  // The dashboard puts the alerts first, with the budget's progress.
+  await navigate(page, size, 'Dashboard')
+  const dashAlerts = page.getByTestId('dashboard-alerts')
+  await dashAlerts.getByText('Groceries: 80% of the monthly budget used (€85.00 of €100.00)').waitFor()
+  await page.getByTestId('dashboard-budget').filter({ hasText: 'Groceries' }).getByText('€85.00 of €80.00').waitFor()
+  await screenshot(page, `${size}-dashboard-plans`)
+
+  // Dismissing one alert leaves the other.
+  await navigate(page, size, 'Alerts')
+  await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor()
+  await page.getByRole('button', { name: /^Dismiss: Groceries: 80%/ }).click()
+  await page.getByTestId('alerts-dismissed').getByText('Groceries: 80% of the monthly budget used').waitFor()
+  await page.getByTestId('alerts-open').getByText('Groceries: 100% of the monthly budget used').waitFor()
+  await badge.getByText('1', { exact: true }).waitFor()
+
+  // A monthly rule that started on the first of last month books both its dates by itself.
+  await navigate(page, size, 'Recurring')
+  await page.getByRole('heading', { name: 'Recurring', level: 1 }).waitFor()
+  await page.getByText('No recurring transactions yet').waitFor()
+  await page.getByRole('button', { name: 'Add a recurring transaction' }).click()
+  const rule = page.getByTestId('recurring-form')
+  await rule.getByLabel('Amount').fill('12.99')
+  await rule.getByLabel('Description').fill('Streaming')
+  await rule.getByLabel('Category').selectOption({ label: '🎬 Entertainment' })
+  await rule.getByLabel('Repeats').selectOption('monthly')
+  await rule.getByLabel('First date').fill(await browserDay(page, { months: -1 }))
+  assert.ok(await rule.getByLabel('Book it by itself').isChecked(), 'a new rule books by itself')
+  await rule.getByTestId('recurring-preview').getByText('Monthly on day 1').waitFor()
+  await rule.getByLabel('Description').press('Enter')
+  await rule.waitFor({ state: 'detached' })
+  await page.getByTestId('notice').filter({ hasText: 'Booked 2 recurring transactions.' }).waitFor()
+  const streaming = page.getByTestId('rule').filter({ hasText: 'Streaming' })
+  await streaming.getByTestId('rule-schedule').getByText('Monthly on day 1').waitFor()
+  await streaming.getByText('Books by itself').waitFor()
+
+  // A weekly rule that asks first, started five days ago: one date is due, the next ones come.
+  await page.getByTestId('recurring-add').click()
+  await rule.getByLabel('Amount').fill('3.50')
+  await rule.getByLabel('Description').fill('Newspaper')
+  await rule.getByLabel('Category').selectOption({ label: '📦 Other' })
+  await rule.getByLabel('Repeats').selectOption('weekly')
+  await rule.getByLabel('First date').fill(await browserDay(page, { days: -5 }))
+  await rule.getByLabel('Ask me first').check()
+  await rule.getByLabel('Description').press('Enter')
+  await rule.waitFor({ state: 'detached' })
+  const newspaper = page.getByTestId('occurrence').filter({ hasText: 'Newspaper' })
+  await newspaper.first().getByText('Due', { exact: true }).waitFor()
+  assert.equal(await newspaper.first().getAttribute('data-due'), await browserDay(page, { days: -5 }))
+  await fitsTheScreen(page, 'Recurring')
+  await screenshot(page, `${size}-recurring`)
+
+  // Book the due one with another amount; skip the next.
+  await newspaper.first().getByRole('button', { name: /^Book/ }).click()
+  const book = page.getByTestId('book-form')
+  await book.getByLabel(/^Amount/).fill('4.00')
+  await book.getByLabel(/^Amount/).press('Enter')
+  await book.waitFor({ state: 'detached' })
+  await page.getByTestId('notice').filter({ hasText: 'Booked “Newspaper”.' }).waitFor()
+  await newspaper.and(page.locator(`[data-due="${await browserDay(page, { days: -5 })}"]`)).waitFor({ state: 'detached' })
+  assert.equal(await newspaper.first().getAttribute('data-due'), await browserDay(page, { days: 2 }))
+  await newspaper.first().getByRole('button', { name: /^Skip/ }).click()
+  await page.getByTestId('notice').filter({ hasText: 'Skipped “Newspaper”' }).waitFor()
+  await newspaper.and(page.locator(`[data-due="${await browserDay(page, { days: 2 })}"]`)).waitFor({ state: 'detached' })
+  assert.equal(await newspaper.first().getAttribute('data-due'), await browserDay(page, { days: 9 }))
+
+  // The transactions list has what the rules booked.
+  await navigate(page, size, 'Transactions')
+  await page.getByTestId('tx-count').getByText('5 transactions').waitFor()
+  assert.equal(await page.getByTestId('tx-row').filter({ hasText: 'Streaming' }).count(), 2)
+  await page.getByTestId('tx-row').filter({ hasText: 'Newspaper' }).getByText('-€4.00').waitFor()
+  await page.close()
+}
+
 describe('web dashboard at desktop size', () => {
   test('sign up, book, filter, edit, delete with undo, categories, password change and recovery', async () => {
     const page = await newPage('desktop')
@@ -294,6 +451,16 @@ describe('web dashboard at desktop size', () => {
   })
 })
 
+describe('budgets, alerts and recurring transactions', () => {
+  test('at desktop size', async () => {
+    await plansScenario(await newPage('desktop'), 'desktop')
+  })
+
+  test('at phone size', async () => {
+    await plansScenario(await newPage('phone'), 'phone')
+  })
+})
+
 describe('web dashboard at phone size', () => {
   test('bottom navigation, the add button in reach, every screen fits 360 px', async () => {
     const page = await newPage('phone')
@@ -313,16 +480,25 @@ describe('web dashboard at phone size', () => {
 
     for (const [tab, name] of [
       ['Transactions', 'phone-transactions'],
+      ['Budgets', 'phone-budgets-empty'],
+      ['Recurring', 'phone-recurring-empty'],
       ['Categories', 'phone-categories'],
       ['Settings', 'phone-settings'],
     ]) {
-      await page.getByRole('navigation').last().getByRole('link', { name: tab }).click()
+      await navigate(page, 'phone', tab)
       await page.getByRole('heading', { name: tab, level: 1 }).waitFor()
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-      assert.ok(overflow <= 0, `${tab} is ${overflow}px wider than the screen`)
+      await fitsTheScreen(page, tab)
       await screenshot(page, name)
     }
-    await page.getByRole('navigation').last().getByRole('link', { name: 'Transactions' }).click()
+    // "More" holds the other screens and closes with Esc, back on its button.
+    const bar = page.getByRole('navigation').last()
+    await bar.getByRole('button', { name: /^More/ }).click()
+    await page.getByTestId('nav-more').getByRole('link', { name: 'Alerts' }).waitFor()
+    await fitsTheScreen(page, 'More')
+    await screenshot(page, 'phone-more')
+    await page.keyboard.press('Escape')
+    await page.getByTestId('nav-more').waitFor({ state: 'detached' })
+    await navigate(page, 'phone', 'Transactions')
     await page.getByTestId('tx-count').getByText('2 transactions').waitFor()
     await page.close()
   })
