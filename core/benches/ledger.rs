@@ -149,6 +149,7 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
     }
     rows.push([label.clone(), "add one transaction (p50)".into(), ms(pct(&mut adds, 50)), String::new()]);
     rows.push([label.clone(), "add one transaction (p99)".into(), ms(pct(&mut adds, 99)), "≤ 5 ms".into()]);
+    bench_plans(&mut store, &label, end, now, rows);
     drop(store);
 
     let out = Command::new(std::env::current_exe().unwrap()).env("EXPENSO_BENCH_LOAD", &path).output().unwrap();
@@ -158,6 +159,101 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
     let peak_mb: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
     rows.push([label.clone(), "full document load, fresh process".into(), format!("{load_ms:.0} ms"), String::new()]);
     rows.push([label, "full document load, peak RSS".into(), format!("{peak_mb:.0} MB"), String::new()]);
+}
+
+/// Evaluating 200 rules — 40 budgets (each expense category monthly and annually, with
+/// rollover for half) and 160 recurring rules (daily, weekly, monthly, yearly since two years)
+/// — after a sync: what `run_plans` costs when nothing is due, and on a day that books
+/// every monthly rule and raises alerts.
+fn bench_plans(
+    store: &mut Store,
+    label: &str,
+    end: NaiveDate,
+    now: chrono::DateTime<Utc>,
+    rows: &mut Vec<[String; 4]>,
+) {
+    use expenso_core::{BudgetPeriod, Frequency, NewBudget, NewRecurring};
+    let categories: Vec<_> = store.categories(false).unwrap().into_iter().filter(|c| c.kind == Kind::Expense).collect();
+    let start = end - chrono::Duration::days(3 * 365);
+    let mut budgets = 0;
+    'outer: for period in [BudgetPeriod::Monthly, BudgetPeriod::Annual] {
+        for (i, c) in categories.iter().enumerate() {
+            if budgets == 40 {
+                break 'outer;
+            }
+            let amount = if period == BudgetPeriod::Monthly { "150" } else { "1800" };
+            let input = NewBudget {
+                category: Some(c.id.to_string()),
+                period: Some(period),
+                amount: amount.into(),
+                start: Some(start.to_string()),
+                rollover: Some(i % 2 == 0),
+                thresholds: Some(vec![50, 80, 100]),
+                ..NewBudget::default()
+            };
+            store.add_budget(&input, uuid::Uuid::from_u128(0xb0d6_0000 + budgets), end, now).unwrap();
+            budgets += 1;
+        }
+    }
+    let rule_start = end - chrono::Duration::days(2 * 365);
+    let frequencies = [Frequency::Daily, Frequency::Weekly, Frequency::Monthly, Frequency::Yearly];
+    let rules = 200 - budgets;
+    for i in 0..rules {
+        let frequency = frequencies[i as usize % 4];
+        let input = NewRecurring {
+            amount: "9.99".into(),
+            category: categories[i as usize % categories.len()].id.to_string(),
+            description: format!("bench bill {i}"),
+            frequency: Some(frequency),
+            interval: Some(if frequency == Frequency::Daily { 7 } else { 1 }),
+            start: rule_start.to_string(),
+            auto: Some(i % 5 != 0),
+            ..NewRecurring::default()
+        };
+        store.add_recurring(&input, uuid::Uuid::from_u128(0x7ec0_0000 + i), now).unwrap();
+    }
+    // The first run catches up on two years of bookings; then each run is what follows a sync.
+    store.run_plans(end, now).unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let run = store.run_plans(end, now).unwrap();
+        assert_eq!(run.booked, 0);
+        idle.push(t.elapsed());
+    }
+    rows.push([
+        label.to_string(),
+        "run plans, 200 rules, nothing due (p50)".into(),
+        ms(pct(&mut idle, 50)),
+        String::new(),
+    ]);
+    rows.push([
+        label.to_string(),
+        "run plans, 200 rules, nothing due (p99)".into(),
+        ms(pct(&mut idle, 99)),
+        "≤ 20 ms".into(),
+    ]);
+    // The next day: bookings due (weekly and daily rules), alerts from what they book.
+    let mut busy = Vec::new();
+    let mut day = end;
+    for _ in 0..20 {
+        day += chrono::Duration::days(1);
+        let t = Instant::now();
+        store.run_plans(day, now).unwrap();
+        busy.push(t.elapsed());
+    }
+    rows.push([
+        label.to_string(),
+        "run plans, 200 rules, a day's bookings (p50)".into(),
+        ms(pct(&mut busy, 50)),
+        String::new(),
+    ]);
+    rows.push([
+        label.to_string(),
+        "run plans, 200 rules, a day's bookings (p99)".into(),
+        ms(pct(&mut busy, 99)),
+        "≤ 20 ms".into(),
+    ]);
 }
 
 /// Child: load the whole document and report time and peak resident memory.

@@ -9,8 +9,17 @@
 //! payment_methods: { <uuid>: { name, archived } }
 //! transactions: { <uuid>: { kind, amount, currency, date, category, payment_method,
 //!                           description, notes, tags, created_at, updated_at } }
-//! budgets: {}  recurring: {}  rates: {}
+//! budgets: { <uuid>: { name, category?, period, amount, currency, start, rollover, thresholds,
+//!                      created_at, updated_at,
+//!                      alerts: { "<period start>:<threshold>": { spent, limit, at, dismissed? } } } }
+//! recurring: { <uuid>: { kind, amount, currency, category, payment_method, description, notes?,
+//!                        tags?, frequency, interval, day?, month?, start, end?, count?, auto,
+//!                        remind_days, created_at, updated_at,
+//!                        done: { "<due date>": "booked" | "skipped" } } }
+//! rates: {}
 //! ```
+//! A budget's `alerts` and a rule's `done` map are made with the record, so no two devices
+//! ever create them concurrently.
 //! Amounts are decimal strings at the currency's scale, dates `YYYY-MM-DD`, ids UUID strings,
 //! tags one comma-joined string, times milliseconds since the epoch.
 
@@ -25,6 +34,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{Category, Kind, PaymentMethod, Transaction};
 use crate::money::Currency;
+use crate::plans::{Budget, BudgetPeriod, Done, Frequency, RecurringRule, StoredAlert};
 
 /// The document schema this build writes. A document with a higher `schema` is refused.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -39,9 +49,11 @@ pub const SETTINGS: &str = "settings";
 pub const CATEGORIES: &str = "categories";
 pub const PAYMENT_METHODS: &str = "payment_methods";
 pub const TRANSACTIONS: &str = "transactions";
-/// Containers the later features fill; created in the genesis so that two devices never
-/// create them concurrently (which would hide one side's contents).
-const RESERVED: [&str; 3] = ["budgets", "recurring", "rates"];
+pub const BUDGETS: &str = "budgets";
+pub const RECURRING: &str = "recurring";
+/// Containers created in the genesis so that two devices never create them concurrently
+/// (which would hide one side's contents); `rates` waits for its feature.
+const RESERVED: [&str; 3] = [BUDGETS, RECURRING, "rates"];
 
 /// Predefined categories: (kind, key, name, colour, icon). Frozen forever: the genesis holds
 /// them, and their ids derive from `kind:key`.
@@ -474,6 +486,272 @@ pub fn put_base_currency(tx: &mut AmTx<'_>, currency: Currency) -> Result<()> {
     let settings = container(tx, SETTINGS)?;
     tx.put(&settings, "base_currency", currency.code())?;
     Ok(())
+}
+
+// ---- budgets and recurring rules ----
+
+fn date_of(v: &ScalarValue) -> Option<NaiveDate> {
+    str_of(v).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
+
+fn u32_of(v: &ScalarValue) -> Option<u32> {
+    int_of(v).and_then(|i| u32::try_from(i).ok())
+}
+
+fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// The key of one alert in a budget's `alerts` map.
+pub fn alert_key(period_start: NaiveDate, threshold: u32) -> String {
+    format!("{}:{threshold}", day_text(period_start))
+}
+
+/// Reads a budget and the alerts raised for it. `None` if absent or malformed.
+pub fn read_budget(doc: &impl ReadDoc, budgets: &ObjId, id: Uuid) -> Option<(Budget, Vec<StoredAlert>)> {
+    let obj = child_map(doc, budgets, &id.to_string()).ok()??;
+    let mut r = FieldReader::new(doc, &obj);
+    let currency = r.field("currency", |v| str_of(v).and_then(Currency::from_code))?;
+    let amount = r.field("amount", |v| str_of(v).and_then(|s| s.parse::<Decimal>().ok()))?;
+    let amount = currency.check_amount("amount", amount).ok()?;
+    let period = r.field("period", |v| str_of(v).and_then(BudgetPeriod::parse))?;
+    let start = r.field("start", date_of)?;
+    crate::model::check_year("start", start).ok()?;
+    let created_at = r.field("created_at", parse_time)?;
+    let budget = Budget {
+        id,
+        name: r.field("name", |v| str_of(v).map(str::to_string)).unwrap_or_default(),
+        category_id: r.field("category", parse_uuid),
+        period,
+        amount,
+        currency,
+        start: period.start_of(start),
+        rollover: r.field("rollover", bool_of).unwrap_or(false),
+        thresholds: r
+            .field("thresholds", |v| str_of(v).map(|s| s.split(',').filter_map(|t| t.parse().ok()).collect()))
+            .unwrap_or_default(),
+        created_at,
+        updated_at: r.field("updated_at", parse_time).unwrap_or(created_at),
+    };
+    let mut alerts = Vec::new();
+    if let Some(map) = child_map(doc, &obj, "alerts").ok().flatten() {
+        for key in doc.keys(&map) {
+            let Some((start, threshold)) = key.split_once(':') else { continue };
+            let (Ok(period_start), Ok(threshold)) = (NaiveDate::parse_from_str(start, "%Y-%m-%d"), threshold.parse())
+            else {
+                continue;
+            };
+            let Some(alert) = child_map(doc, &map, &key).ok().flatten() else { continue };
+            let mut a = FieldReader::new(doc, &alert);
+            let money = |v: &ScalarValue| str_of(v).and_then(|s| s.parse::<Decimal>().ok());
+            let (Some(spent), Some(limit), Some(raised_at)) =
+                (a.field("spent", money), a.field("limit", money), a.field("at", parse_time))
+            else {
+                continue;
+            };
+            alerts.push(StoredAlert {
+                period_start,
+                threshold,
+                spent,
+                limit,
+                raised_at,
+                dismissed: a.field("dismissed", bool_of).unwrap_or(false),
+            });
+        }
+    }
+    alerts.sort_by_key(|a| (a.period_start, a.threshold));
+    Some((budget, alerts))
+}
+
+pub fn put_budget(tx: &mut AmTx<'_>, budgets: &ObjId, b: &Budget) -> Result<()> {
+    let obj = tx.put_object(budgets, b.id.to_string(), ObjType::Map)?;
+    tx.put(&obj, "name", b.name.as_str())?;
+    if let Some(category) = b.category_id {
+        tx.put(&obj, "category", category.to_string())?;
+    }
+    tx.put(&obj, "period", b.period.as_str())?;
+    tx.put(&obj, "amount", b.currency.format(b.amount))?;
+    tx.put(&obj, "currency", b.currency.code())?;
+    tx.put(&obj, "start", day_text(b.start))?;
+    tx.put(&obj, "rollover", b.rollover)?;
+    tx.put(&obj, "thresholds", join_numbers(&b.thresholds))?;
+    tx.put(&obj, "created_at", ScalarValue::Timestamp(b.created_at.timestamp_millis()))?;
+    tx.put(&obj, "updated_at", ScalarValue::Timestamp(b.updated_at.timestamp_millis()))?;
+    tx.put_object(&obj, "alerts", ObjType::Map)?;
+    Ok(())
+}
+
+fn join_numbers(values: &[u32]) -> String {
+    values.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Writes the fields of a budget that differ.
+pub fn update_budget(tx: &mut AmTx<'_>, budgets: &ObjId, old: &Budget, new: &Budget) -> Result<()> {
+    let obj = child_map(tx, budgets, &old.id.to_string())?
+        .ok_or_else(|| Error::NotFound { entity: "budget", id: old.id.to_string() })?;
+    if old.name != new.name {
+        tx.put(&obj, "name", new.name.as_str())?;
+    }
+    if old.amount != new.amount {
+        tx.put(&obj, "amount", new.currency.format(new.amount))?;
+    }
+    if old.rollover != new.rollover {
+        tx.put(&obj, "rollover", new.rollover)?;
+    }
+    if old.thresholds != new.thresholds {
+        tx.put(&obj, "thresholds", join_numbers(&new.thresholds))?;
+    }
+    tx.put(&obj, "updated_at", ScalarValue::Timestamp(new.updated_at.timestamp_millis()))?;
+    Ok(())
+}
+
+/// Records an alert under its key; two devices raising the same one write the same key.
+pub fn put_alert(
+    tx: &mut AmTx<'_>,
+    budgets: &ObjId,
+    budget: Uuid,
+    alert: &StoredAlert,
+    currency: Currency,
+) -> Result<()> {
+    let Some(obj) = child_map(tx, budgets, &budget.to_string())? else { return Ok(()) };
+    let Some(alerts) = child_map(tx, &obj, "alerts")? else { return Ok(()) };
+    let a = tx.put_object(&alerts, alert_key(alert.period_start, alert.threshold), ObjType::Map)?;
+    tx.put(&a, "spent", currency.format(alert.spent))?;
+    tx.put(&a, "limit", currency.format(alert.limit))?;
+    tx.put(&a, "at", ScalarValue::Timestamp(alert.raised_at.timestamp_millis()))?;
+    Ok(())
+}
+
+pub fn dismiss_alert(tx: &mut AmTx<'_>, budgets: &ObjId, budget: Uuid, key: &str) -> Result<bool> {
+    let Some(obj) = child_map(tx, budgets, &budget.to_string())? else { return Ok(false) };
+    let Some(alerts) = child_map(tx, &obj, "alerts")? else { return Ok(false) };
+    let Some(a) = child_map(tx, &alerts, key)? else { return Ok(false) };
+    tx.put(&a, "dismissed", true)?;
+    Ok(true)
+}
+
+/// Reads a recurring rule and what was done with its occurrences. `None` if absent or
+/// malformed.
+pub fn read_rule(doc: &impl ReadDoc, rules: &ObjId, id: Uuid) -> Option<(RecurringRule, BTreeMap<NaiveDate, Done>)> {
+    let obj = child_map(doc, rules, &id.to_string()).ok()??;
+    let mut r = FieldReader::new(doc, &obj);
+    let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
+    let currency = r.field("currency", |v| str_of(v).and_then(Currency::from_code))?;
+    let amount = r.field("amount", |v| str_of(v).and_then(|s| s.parse::<Decimal>().ok()))?;
+    let amount = currency.check_amount("amount", amount).ok()?;
+    let start = r.field("start", date_of)?;
+    crate::model::check_year("start", start).ok()?;
+    let created_at = r.field("created_at", parse_time)?;
+    let rule = RecurringRule {
+        id,
+        kind,
+        amount,
+        currency,
+        category_id: r.field("category", parse_uuid)?,
+        payment_method_id: r.field("payment_method", parse_uuid)?,
+        description: r.field("description", |v| str_of(v).map(str::to_string)).unwrap_or_default(),
+        notes: r.field("notes", |v| str_of(v).map(str::to_string)).unwrap_or_default(),
+        tags: r.field("tags", |v| str_of(v).map(split_tags)).unwrap_or_default(),
+        frequency: r.field("frequency", |v| str_of(v).and_then(Frequency::parse))?,
+        interval: r.field("interval", u32_of).filter(|i| *i > 0)?,
+        day: r.field("day", u32_of).filter(|d| *d > 0),
+        month: r.field("month", u32_of).filter(|m| *m > 0),
+        start,
+        end: r.field("end", date_of),
+        count: r.field("count", u32_of).filter(|c| *c > 0),
+        auto: r.field("auto", bool_of).unwrap_or(true),
+        remind_days: r.field("remind_days", u32_of).unwrap_or(0),
+        next_due: None,
+        created_at,
+        updated_at: r.field("updated_at", parse_time).unwrap_or(created_at),
+    };
+    crate::plans::check_schedule(&rule).ok()?;
+    let mut done = BTreeMap::new();
+    if let Some(map) = child_map(doc, &obj, "done").ok().flatten() {
+        for item in doc.map_range(&map, ..) {
+            let Ok(date) = NaiveDate::parse_from_str(&item.key, "%Y-%m-%d") else { continue };
+            let what = match &item.value {
+                automerge::ValueRef::Scalar(v) => str_of(&ScalarValue::from(v)).and_then(Done::parse),
+                automerge::ValueRef::Object(_) => None,
+            };
+            if let Some(what) = what {
+                done.insert(date, what);
+            }
+        }
+    }
+    Some((rule, done))
+}
+
+/// Writes every field of a new rule, and its empty `done` map.
+pub fn put_rule(tx: &mut AmTx<'_>, rules: &ObjId, rule: &RecurringRule) -> Result<()> {
+    let obj = tx.put_object(rules, rule.id.to_string(), ObjType::Map)?;
+    for (key, value) in rule_fields(rule) {
+        if let Some(value) = value {
+            tx.put(&obj, key, value)?;
+        }
+    }
+    tx.put(&obj, "created_at", ScalarValue::Timestamp(rule.created_at.timestamp_millis()))?;
+    tx.put(&obj, "updated_at", ScalarValue::Timestamp(rule.updated_at.timestamp_millis()))?;
+    tx.put_object(&obj, "done", ObjType::Map)?;
+    Ok(())
+}
+
+/// Every editable field of a rule as the document stores it (`None`: absent).
+fn rule_fields(r: &RecurringRule) -> Vec<(&'static str, Option<ScalarValue>)> {
+    vec![
+        ("kind", Some(r.kind.as_str().into())),
+        ("amount", Some(r.currency.format(r.amount).into())),
+        ("currency", Some(r.currency.code().into())),
+        ("category", Some(r.category_id.to_string().into())),
+        ("payment_method", Some(r.payment_method_id.to_string().into())),
+        ("description", Some(r.description.as_str().into())),
+        ("notes", (!r.notes.is_empty()).then(|| r.notes.as_str().into())),
+        ("tags", (!r.tags.is_empty()).then(|| r.tags.join(",").into())),
+        ("frequency", Some(r.frequency.as_str().into())),
+        ("interval", Some(ScalarValue::Uint(r.interval.into()))),
+        ("day", r.day.map(|d| ScalarValue::Uint(d.into()))),
+        ("month", r.month.map(|m| ScalarValue::Uint(m.into()))),
+        ("start", Some(day_text(r.start).into())),
+        ("end", r.end.map(|d| day_text(d).into())),
+        ("count", r.count.map(|c| ScalarValue::Uint(c.into()))),
+        ("auto", Some(r.auto.into())),
+        ("remind_days", Some(ScalarValue::Uint(r.remind_days.into()))),
+    ]
+}
+
+/// Writes the fields of a rule that differ; a field that became empty is removed.
+pub fn update_rule(tx: &mut AmTx<'_>, rules: &ObjId, old: &RecurringRule, new: &RecurringRule) -> Result<()> {
+    let obj = child_map(tx, rules, &old.id.to_string())?
+        .ok_or_else(|| Error::NotFound { entity: "recurring rule", id: old.id.to_string() })?;
+    for ((key, before), (_, after)) in rule_fields(old).into_iter().zip(rule_fields(new)) {
+        if before == after {
+            continue;
+        }
+        match after {
+            Some(value) => tx.put(&obj, key, value)?,
+            None => tx.delete(&obj, key)?,
+        }
+    }
+    tx.put(&obj, "updated_at", ScalarValue::Timestamp(new.updated_at.timestamp_millis()))?;
+    Ok(())
+}
+
+/// Records that an occurrence was booked or skipped.
+pub fn put_done(tx: &mut AmTx<'_>, rules: &ObjId, rule: Uuid, due: NaiveDate, what: Done) -> Result<()> {
+    let obj = child_map(tx, rules, &rule.to_string())?
+        .ok_or_else(|| Error::NotFound { entity: "recurring rule", id: rule.to_string() })?;
+    let done = match child_map(tx, &obj, "done")? {
+        Some(done) => done,
+        None => return Err(Error::BadChange(format!("recurring rule {rule} has no \"done\" map"))),
+    };
+    tx.put(&done, day_text(due), what.as_str())?;
+    Ok(())
+}
+
+/// The id of the transaction an occurrence books: the same on every device, so two devices
+/// booking one occurrence offline write one transaction.
+pub fn occurrence_id(rule: Uuid, due: NaiveDate) -> Uuid {
+    Uuid::new_v5(&NAMESPACE, format!("occurrence:{rule}:{}", day_text(due)).as_bytes())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod money;
 mod ops;
+pub mod plans;
 pub mod query;
 pub mod sample;
 pub mod store;
@@ -23,6 +24,10 @@ pub use model::{
     Category, CategoryPatch, Kind, NewCategory, NewTransaction, PaymentMethod, Settings, Transaction, TransactionPatch,
 };
 pub use money::Currency;
+pub use plans::{
+    Alert, Budget, BudgetPatch, BudgetPeriod, BudgetStatus, Frequency, NewBudget, NewRecurring, Occurrence,
+    OccurrenceStatus, PlanRun, RecurringPatch, RecurringRule,
+};
 pub use query::{CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage};
 pub use rust_decimal::Decimal;
 pub use store::{Changed, MergeOutcome, StorageStats, Store};

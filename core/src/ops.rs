@@ -298,7 +298,7 @@ impl Store {
     // ---- helpers ----
 
     /// What validating new transactions needs, read from the view once.
-    fn lookup(&self) -> Result<Lookup> {
+    pub(crate) fn lookup(&self) -> Result<Lookup> {
         Ok(Lookup {
             base_currency: self.settings()?.base_currency,
             categories: self.categories(true)?,
@@ -342,14 +342,14 @@ impl Store {
     }
 }
 
-struct Lookup {
+pub(crate) struct Lookup {
     base_currency: Currency,
     categories: Vec<Category>,
     payment_methods: Vec<PaymentMethod>,
 }
 
 impl Lookup {
-    fn validate_new(&self, input: &NewTransaction, id: Uuid, now: DateTime<Utc>) -> Result<Transaction> {
+    pub(crate) fn validate_new(&self, input: &NewTransaction, id: Uuid, now: DateTime<Utc>) -> Result<Transaction> {
         let kind = input.kind.ok_or_else(|| Error::invalid("kind", "is required (expense or income)"))?;
         let currency: Currency = match &input.currency {
             Some(code) if !code.trim().is_empty() => model::parse_currency("currency", code)?,

@@ -23,8 +23,14 @@ mod replication;
 pub use replication::{Binding, Outgoing};
 
 /// Schema migrations of the SQLite file, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/sqlite/0001_init.sql"), include_str!("../../migrations/sqlite/0002_sync.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_sync.sql"),
+    include_str!("../../migrations/sqlite/0003_plans.sql"),
+];
+
+/// The schema version that added the view's budgets and recurring rules.
+const PLANS_VERSION: i64 = 3;
 
 /// Incremental changes are folded into a new snapshot once there are at least this many
 /// of them and they take more room than the snapshot itself, so compaction is rare and its
@@ -58,6 +64,8 @@ pub struct Changed {
     pub settings: bool,
     pub categories: std::collections::BTreeSet<uuid::Uuid>,
     pub payment_methods: std::collections::BTreeSet<uuid::Uuid>,
+    pub budgets: std::collections::BTreeSet<uuid::Uuid>,
+    pub recurring: std::collections::BTreeSet<uuid::Uuid>,
     /// Transactions added, edited, deleted, or moved to another category.
     pub transactions: std::collections::BTreeSet<uuid::Uuid>,
 }
@@ -71,6 +79,8 @@ impl Changed {
             && !self.settings
             && self.categories.is_empty()
             && self.payment_methods.is_empty()
+            && self.budgets.is_empty()
+            && self.recurring.is_empty()
             && self.transactions.is_empty()
     }
 
@@ -81,6 +91,8 @@ impl Changed {
         self.settings |= t.settings;
         self.categories.extend(t.categories.iter().copied());
         self.payment_methods.extend(t.payment_methods.iter().copied());
+        self.budgets.extend(t.budgets.iter().copied());
+        self.recurring.extend(t.recurring.iter().copied());
         self.transactions.extend(t.transactions.iter().copied().chain(t.created.iter().map(|t| t.id)).chain(moved));
         if self.transactions.len() > CHANGED_LIST_MAX {
             self.set_everything();
@@ -266,14 +278,20 @@ impl Store {
         migrate(&conn)?;
         optimize(&conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
-        Ok(Store {
+        let mut store = Store {
             conn,
             actor: ActorId::from(actor),
             doc: None,
             checkpointer,
             commits_since_checkpoint: 0,
             changed: Changed::default(),
-        })
+        };
+        // A file made before budgets and recurring rules had rows may hold some in its
+        // document (synced from a newer device): the view gets them once, at the upgrade.
+        if version < PLANS_VERSION {
+            store.rebuild_view()?;
+        }
+        Ok(store)
     }
 
     /// This device's actor id in the document.
@@ -606,6 +624,8 @@ pub(crate) struct Containers {
     pub payment_methods: ObjId,
     pub transactions: ObjId,
     pub settings: ObjId,
+    pub budgets: ObjId,
+    pub recurring: ObjId,
 }
 
 impl Containers {
@@ -615,6 +635,8 @@ impl Containers {
             payment_methods: doc::container(d, doc::PAYMENT_METHODS)?,
             transactions: doc::container(d, doc::TRANSACTIONS)?,
             settings: doc::container(d, doc::SETTINGS)?,
+            budgets: doc::container(d, doc::BUDGETS)?,
+            recurring: doc::container(d, doc::RECURRING)?,
         })
     }
 }
@@ -650,6 +672,10 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
             t.categories.push(id);
         } else if *container == c.payment_methods {
             t.payment_methods.push(id);
+        } else if *container == c.budgets {
+            t.budgets.push(id);
+        } else if *container == c.recurring {
+            t.recurring.push(id);
         }
     }
     t.dedup();
@@ -665,7 +691,7 @@ const TOUCHED_BY_OPS_MAX: usize = 256;
 /// nothing it reports, yet the record's visible conflicts change.
 fn touched_by_ops(d: &Automerge, c: &Containers, changes: &[Change], t: &mut Touched) {
     use automerge::legacy::Key;
-    let containers = [&c.transactions, &c.categories, &c.payment_methods];
+    let containers = [&c.transactions, &c.categories, &c.payment_methods, &c.budgets, &c.recurring];
     let mut objects = std::collections::HashMap::<String, Option<(usize, String)>>::new();
     let mut found = std::collections::BTreeSet::<(usize, String)>::new();
     for change in changes {
@@ -707,7 +733,9 @@ fn touched_by_ops(d: &Automerge, c: &Containers, changes: &[Change], t: &mut Tou
         match i {
             0 => t.transactions.push(id),
             1 => t.categories.push(id),
-            _ => t.payment_methods.push(id),
+            2 => t.payment_methods.push(id),
+            3 => t.budgets.push(id),
+            _ => t.recurring.push(id),
         }
     }
     t.dedup();

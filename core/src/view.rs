@@ -21,6 +21,8 @@ pub(crate) struct Touched {
     pub settings: bool,
     pub categories: Vec<Uuid>,
     pub payment_methods: Vec<Uuid>,
+    pub budgets: Vec<Uuid>,
+    pub recurring: Vec<Uuid>,
     /// Read back from the document.
     pub transactions: Vec<Uuid>,
     /// Created by this very change as a fresh object, so the document holds exactly these
@@ -31,7 +33,13 @@ pub(crate) struct Touched {
 impl Touched {
     /// Sorts the id lists and drops repeats.
     pub fn dedup(&mut self) {
-        for ids in [&mut self.transactions, &mut self.categories, &mut self.payment_methods] {
+        for ids in [
+            &mut self.transactions,
+            &mut self.categories,
+            &mut self.payment_methods,
+            &mut self.budgets,
+            &mut self.recurring,
+        ] {
             ids.sort();
             ids.dedup();
         }
@@ -64,6 +72,12 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
     }
     for &(id, _) in &removed {
         sql.execute("DELETE FROM categories WHERE id = ?1", [id.as_bytes()])?;
+    }
+    for &id in &t.budgets {
+        write_budget(sql, d, c, id)?;
+    }
+    for &id in &t.recurring {
+        write_rule(sql, d, c, id)?;
     }
     let resolver = Resolver::load(sql)?;
     let moved = match before {
@@ -104,9 +118,17 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
          DELETE FROM month_totals;
          DELETE FROM categories;
          DELETE FROM payment_methods;
-         DELETE FROM settings;",
+         DELETE FROM settings;
+         DELETE FROM budgets;
+         DELETE FROM recurring;",
     )?;
     write_settings(sql, d)?;
+    for id in doc::ids(d, &c.budgets) {
+        write_budget(sql, d, c, id)?;
+    }
+    for id in doc::ids(d, &c.recurring) {
+        write_rule(sql, d, c, id)?;
+    }
     for id in doc::ids(d, &c.categories) {
         if let Some(cat) = doc::read_category(d, &c.categories, id) {
             upsert_category(sql, &cat)?;
@@ -130,6 +152,49 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
     )?;
     for trigger in triggers {
         sql.execute_batch(&trigger)?;
+    }
+    Ok(())
+}
+
+/// A budget as the view keeps it: the record and its alerts, as JSON (a ledger has a few of
+/// them, read whole).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct BudgetRow {
+    pub budget: crate::plans::Budget,
+    pub alerts: Vec<crate::plans::StoredAlert>,
+}
+
+/// A recurring rule as the view keeps it: the rule and what became of its occurrences.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RuleRow {
+    pub rule: crate::plans::RecurringRule,
+    pub done: std::collections::BTreeMap<chrono::NaiveDate, crate::plans::Done>,
+}
+
+fn write_budget(sql: &Connection, d: &Automerge, c: &Containers, id: Uuid) -> Result<()> {
+    match doc::read_budget(d, &c.budgets, id) {
+        Some((budget, alerts)) => {
+            let body = serde_json::to_string(&BudgetRow { budget, alerts }).unwrap_or_default();
+            sql.prepare_cached("INSERT OR REPLACE INTO budgets (id, body) VALUES (?1, ?2)")?
+                .execute(params![id.as_bytes(), body])?;
+        }
+        None => {
+            sql.prepare_cached("DELETE FROM budgets WHERE id = ?1")?.execute([id.as_bytes()])?;
+        }
+    }
+    Ok(())
+}
+
+fn write_rule(sql: &Connection, d: &Automerge, c: &Containers, id: Uuid) -> Result<()> {
+    match doc::read_rule(d, &c.recurring, id) {
+        Some((rule, done)) => {
+            let body = serde_json::to_string(&RuleRow { rule, done }).unwrap_or_default();
+            sql.prepare_cached("INSERT OR REPLACE INTO recurring (id, body) VALUES (?1, ?2)")?
+                .execute(params![id.as_bytes(), body])?;
+        }
+        None => {
+            sql.prepare_cached("DELETE FROM recurring WHERE id = ?1")?.execute([id.as_bytes()])?;
+        }
     }
     Ok(())
 }
@@ -329,6 +394,8 @@ pub(crate) fn dump(sql: &Connection) -> Result<String> {
          FROM transactions t LEFT JOIN categories c ON c.no = t.category LEFT JOIN payment_methods p ON p.no = t.payment_method
          ORDER BY t.id",
         "SELECT 'tag', hex(t.id), g.tag, g.date FROM transaction_tags g JOIN transactions t ON t.rowid = g.tx_rowid ORDER BY 2, 3",
+        "SELECT 'budget', hex(id), body FROM budgets ORDER BY id",
+        "SELECT 'recurring', hex(id), body FROM recurring ORDER BY id",
         "SELECT 'month', m.month, hex(c.id), m.kind, m.currency, m.total, m.count
          FROM month_totals m LEFT JOIN categories c ON c.no = m.category ORDER BY 2, 3, 4, 5",
     ];

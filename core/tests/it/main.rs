@@ -3,6 +3,7 @@
 mod backup;
 mod convergence;
 mod merge;
+mod plans;
 mod queries;
 mod store;
 mod support;
