@@ -431,6 +431,7 @@ impl Ledgers {
                 }
                 self.lease(account).await?;
             }
+            self.raise_alerts(account, &mut guard).await?;
             let cursor = guard.as_ref().expect("caught up").cursor;
             self.weigh(account, guard.as_ref().expect("caught up"));
             self.maybe_snapshot(account, guard.as_mut().expect("present")).await?;
@@ -443,6 +444,49 @@ impl Ledgers {
             *guard = None;
         }
         result
+    }
+
+    /// Evaluates the account's budgets after a merge, so that an alert spending crossed is
+    /// raised even while no device runs (a device that was offline learns of it when it
+    /// returns). A raised alert is a change of the server's own, stored in the log like a
+    /// dashboard's edit and published at once.
+    async fn raise_alerts(&self, account: Uuid, slot: &mut Option<Replica>) -> Result<()> {
+        let has_budgets = !slot.as_ref().expect("caught up").store.budgets().map_err(internal)?.is_empty();
+        if !has_budgets {
+            return Ok(());
+        }
+        let replica = slot.take().expect("caught up");
+        let now = chrono::Utc::now();
+        let (replica, outcome) = self
+            .blocking(move || {
+                let mut replica = replica;
+                let outcome = (|| {
+                    let before = replica.store.heads()?;
+                    let raised = replica.store.raise_alerts(now.date_naive(), now)?;
+                    let changes = if raised.is_empty() { Vec::new() } else { replica.store.changes_since(&before)? };
+                    Ok::<_, expenso_core::Error>(changes)
+                })();
+                (replica, outcome)
+            })
+            .await;
+        let changes = match outcome {
+            Ok(changes) => changes,
+            Err(e) => {
+                *slot = Some(replica);
+                return Err(internal(e));
+            }
+        };
+        if changes.is_empty() {
+            *slot = Some(replica);
+            return Ok(());
+        }
+        let wire: Vec<WireChange> = changes.into_iter().map(WireChange).collect();
+        // The replica now holds a change the log may not: on failure it is dropped (reloaded
+        // by the next pass).
+        self.inner.log.push(account, Uuid::nil(), &wire).await?;
+        *slot = Some(replica);
+        let changed = slot.as_mut().expect("present").store.take_changed();
+        self.project(account, slot, &changed).await
     }
 
     async fn lease(&self, account: Uuid) -> Result<bool> {
@@ -486,7 +530,8 @@ impl Ledgers {
         let rows_changed = changed.everything
             || changed.settings
             || gathered.categories.is_some()
-            || gathered.payment_methods.is_some();
+            || gathered.payment_methods.is_some()
+            || gathered.budgets.is_some();
         if rows_changed {
             let mut tx = self.inner.pg.begin().await?;
             sqlx::query(
@@ -532,6 +577,29 @@ impl Ledgers {
                     .bind(&m.name)
                     .bind(m.archived)
                     .bind(m.builtin)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            if let Some(budgets) = &gathered.budgets {
+                sqlx::query("DELETE FROM ledger_budgets WHERE user_id = $1").bind(account).execute(&mut *tx).await?;
+                for b in budgets {
+                    let thresholds: Vec<i32> = b.thresholds.iter().map(|t| *t as i32).collect();
+                    sqlx::query(
+                        "INSERT INTO ledger_budgets (user_id, id, name, category_id, period, amount, currency, start_date,
+                                                     rollover, thresholds)
+                         VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9, $10)",
+                    )
+                    .bind(account)
+                    .bind(b.id)
+                    .bind(&b.name)
+                    .bind(b.category_id)
+                    .bind(b.period.as_str())
+                    .bind(b.amount.to_string())
+                    .bind(b.currency.code())
+                    .bind(b.start)
+                    .bind(b.rollover)
+                    .bind(thresholds)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -784,6 +852,7 @@ struct Gathered {
     settings: expenso_core::Settings,
     categories: Option<Vec<expenso_core::Category>>,
     payment_methods: Option<Vec<expenso_core::PaymentMethod>>,
+    budgets: Option<Vec<expenso_core::Budget>>,
     /// Changed transactions: the record to write, or `None` to remove it.
     records: Vec<(Uuid, Option<Document>)>,
 }
@@ -793,13 +862,14 @@ fn gather(account: Uuid, store: &Store, changed: &Changed) -> expenso_core::Resu
     let categories = (all || !changed.categories.is_empty()).then(|| store.all_categories()).transpose()?;
     let payment_methods =
         (all || !changed.payment_methods.is_empty()).then(|| store.payment_methods(true)).transpose()?;
+    let budgets = (all || !changed.budgets.is_empty()).then(|| store.budgets()).transpose()?;
     let mut records = Vec::new();
     if !all {
         for &id in &changed.transactions {
             records.push((id, store.transaction(id)?.map(|t| record(account, &t))));
         }
     }
-    Ok(Gathered { settings: store.settings()?, categories, payment_methods, records })
+    Ok(Gathered { settings: store.settings()?, categories, payment_methods, budgets, records })
 }
 
 fn internal(e: expenso_core::Error) -> Error {

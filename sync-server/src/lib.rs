@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod ledger;
 pub mod mail;
+pub mod plans;
 pub mod security;
 pub mod sync;
 pub mod ui;
@@ -117,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(sync::router())
         .merge(web::router())
+        .merge(plans::router())
         .split_for_parts();
     let router = router.route("/api/openapi.json", get(move || async move { Json(api) }));
     let router = match dashboard {

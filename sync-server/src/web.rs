@@ -109,7 +109,7 @@ fn amount(field: &str, text: &Option<String>) -> Result<Option<Decimal>> {
         .transpose()
 }
 
-fn day(field: &str, text: &Option<String>) -> Result<Option<NaiveDate>> {
+pub(crate) fn day(field: &str, text: &Option<String>) -> Result<Option<NaiveDate>> {
     text.as_deref().filter(|t| !t.trim().is_empty()).map(|t| parse_date(field, t).map_err(Error::from)).transpose()
 }
 
@@ -280,7 +280,7 @@ fn from_record(d: &Document) -> Result<Transaction> {
 }
 
 /// An id from the path; one that is not an id names nothing there is.
-fn parse_id(text: &str, what: &'static str) -> Result<Uuid> {
+pub(crate) fn parse_id(text: &str, what: &'static str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|_| Error::NotFound(what))
 }
 

@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod devices;
+mod plans;
 mod support;
 mod sync;
 mod ui;

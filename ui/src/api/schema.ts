@@ -94,7 +94,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The budgets' alerts, newest first. */
+        /** Every alert raised, newest first. */
         get: operations["list_alerts"];
         put?: never;
         post?: never;
@@ -113,7 +113,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Marks an alert as seen. */
+        /** Marks an alert as seen, on every device. */
         post: operations["dismiss_alert"];
         delete?: never;
         options?: never;
@@ -234,10 +234,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every budget in its period that contains `date`. */
+        /** Every budget in one period: spent, remaining, % used, projection and its alerts. */
         get: operations["list_budgets"];
         put?: never;
-        /** Makes a budget. */
         post: operations["create_budget"];
         delete?: never;
         options?: never;
@@ -255,11 +254,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Deletes a budget (its transactions stay as they are). */
+        /** Deletes a budget and its alerts; transactions stay. */
         delete: operations["delete_budget"];
         options?: never;
         head?: never;
-        /** Changes the fields given; the others stay. */
+        /** Changes a budget's name, amount, rollover or thresholds. */
         patch: operations["edit_budget"];
         trace?: never;
     };
@@ -270,7 +269,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A budget's periods, newest first, from the current one back. */
+        /** A budget's past periods, newest first. */
         get: operations["budget_history"];
         put?: never;
         post?: never;
@@ -399,7 +398,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Books the recurring transactions due up to `today` and raises the budgets' alerts. */
+        /**
+         * Books what is due up to `today` (catching up on missed occurrences), raises the alerts
+         *     spending crossed, and lists the reminders due.
+         */
         post: operations["run_plans"];
         delete?: never;
         options?: never;
@@ -414,10 +416,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every recurring transaction. */
+        /** Every recurring rule, with its next occurrence. */
         get: operations["list_recurring"];
         put?: never;
-        /** Makes a recurring transaction. */
         post: operations["create_recurring"];
         delete?: never;
         options?: never;
@@ -432,7 +433,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The occurrences waiting for confirmation, then those due within `days`, by date. */
+        /** Occurrences waiting for confirmation, then those of the next `days` days. */
         get: operations["upcoming"];
         put?: never;
         post?: never;
@@ -452,11 +453,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Deletes a recurring transaction; the transactions it booked stay. */
+        /** Deletes a rule; the transactions it booked stay. */
         delete: operations["delete_recurring"];
         options?: never;
         head?: never;
-        /** Changes the fields given; the occurrences not booked yet follow. */
+        /** Changes the series; occurrences already booked stay as they are. */
         patch: operations["edit_recurring"];
         trace?: never;
     };
@@ -469,7 +470,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Books one occurrence now, with the changes given (amount, date, …). */
+        /** Books one occurrence now; the body changes this booking only (amount, date, …). */
         post: operations["book_occurrence"];
         delete?: never;
         options?: never;
@@ -486,7 +487,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Skips one occurrence. */
+        /** Skips one occurrence: nothing is booked for it. */
         post: operations["skip_occurrence"];
         delete?: never;
         options?: never;
@@ -749,7 +750,7 @@ export interface components {
             ledger: components["schemas"]["Backup"];
             profile: components["schemas"]["Profile"];
         };
-        /** @description A budget reached one of its thresholds in a period. */
+        /** @description Spending crossed a budget's threshold in a period. */
         Alert: {
             /** Format: uuid */
             budget_id: string;
@@ -765,12 +766,9 @@ export interface components {
             period_start: string;
             /** Format: date-time */
             raised_at: string;
-            /** @description Spent in the period when the alert was raised. */
+            /** @description Spent when the alert was raised. */
             spent: string;
-            /**
-             * Format: int32
-             * @description The percentage of the limit that was reached.
-             */
+            /** Format: int32 */
             threshold: number;
         };
         /** @description The whole ledger: what `expenso export` writes and `expenso import` reads. */
@@ -785,24 +783,21 @@ export interface components {
             /** Format: int32 */
             version: number;
         };
-        /** @description A spending limit per month or year, for one expense category or all expenses. */
+        /** @description A spending limit per period, for one expense category or for all expenses. */
         Budget: {
-            /** @description The limit of one period. */
             amount: string;
             /**
              * Format: uuid
-             * @description The expense category it limits; `null`: all expenses.
+             * @description `None`: every expense counts.
              */
             category_id?: string | null;
             /** Format: date-time */
             created_at: string;
-            /** @description The ledger's base currency when the budget was made. */
             currency: string;
             /** Format: uuid */
             id: string;
             name: string;
             period: components["schemas"]["BudgetPeriod"];
-            /** @description What is left of (or overspent in) a period carries over to the next. */
             rollover: boolean;
             /**
              * Format: date
@@ -814,7 +809,6 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** @description A change to some fields of a budget; `None` leaves a field as it is. */
         BudgetPatch: {
             /** @default null */
             amount: string | null;
@@ -825,32 +819,29 @@ export interface components {
             /** @default null */
             thresholds: number[] | null;
         };
-        /**
-         * @description How long one period of a budget lasts.
-         * @enum {string}
-         */
+        /** @enum {string} */
         BudgetPeriod: "monthly" | "annual";
         /** @description One budget in one period. */
         BudgetStatus: {
-            /** @description The alerts raised in this period. */
+            /** @description Alerts raised in this period. */
             alerts: components["schemas"]["Alert"][];
             budget: components["schemas"]["Budget"];
-            /** @description Rolled over from earlier periods (negative when they overspent); "0.00" without rollover. */
+            /** @description Rolled over from earlier periods (negative: overspent); zero without rollover. */
             carried: string;
-            /** @description `amount` + `carried`. */
+            /** @description The amount plus what was carried. */
             limit: string;
-            /** @description `spent` / `limit` × 100 with one decimal ("24.0"). */
+            /** @description Spent as a percentage of the limit, one decimal (`"24.0"`). */
             percent: string;
-            /**
-             * Format: date
-             * @description The period's last day (inclusive).
-             */
+            /** Format: date */
             period_end: string;
             /** Format: date */
             period_start: string;
-            /** @description Spending projected to the period's end at the pace so far; `spent` for a past period. */
+            /**
+             * @description Spending at the end of the period at the pace so far (what was spent, for a period
+             *     that is over).
+             */
             projected: string;
-            /** @description `limit` − `spent`; negative when overspent. */
+            /** @description Negative when overspent. */
             remaining: string;
             spent: string;
         };
@@ -942,11 +933,11 @@ export interface components {
             /** @description One entry per currency used that month; empty for a month without transactions. */
             totals: components["schemas"]["Totals"][];
         };
-        /** @description A new budget; every field but `amount` may be left out. */
         NewBudget: {
+            /** @default  */
             amount: string;
             /**
-             * @description An expense category's id or name; `null` or left out: all expenses.
+             * @description An expense category's id or name; absent or null: all expenses.
              * @default null
              */
             category: string | null;
@@ -955,21 +946,17 @@ export interface components {
              * @default null
              */
             name: string | null;
-            /**
-             * @description Monthly by default.
-             * @default null
-             */
+            /** @default null */
             period: null | components["schemas"]["BudgetPeriod"];
             /** @default null */
             rollover: boolean | null;
             /**
-             * Format: date
-             * @description `YYYY-MM-DD`, the first day of the first period; defaults to the period containing today.
+             * @description `YYYY-MM-DD`, any day of the first period; defaults to the period holding today.
              * @default null
              */
             start: string | null;
             /**
-             * @description Percentages, 1 to 1000; `[80, 100]` by default.
+             * @description Defaults to 80 and 100.
              * @default null
              */
             thresholds: number[] | null;
@@ -987,12 +974,18 @@ export interface components {
         NewPaymentMethod: {
             name: string;
         };
-        /** @description A new recurring transaction. */
         NewRecurring: {
+            /** @default  */
             amount: string;
-            /** @default true */
-            auto: boolean;
-            /** @description A category id, or a category name of the rule's kind. */
+            /**
+             * @description Defaults to true.
+             * @default null
+             */
+            auto: boolean | null;
+            /**
+             * @description A category id or name of the rule's kind.
+             * @default
+             */
             category: string;
             /**
              * Format: int32
@@ -1009,22 +1002,19 @@ export interface components {
              * @default null
              */
             day: number | null;
+            /** @default  */
             description: string;
-            /**
-             * Format: date
-             * @default null
-             */
+            /** @default null */
             end: string | null;
-            frequency: components["schemas"]["Frequency"];
+            /** @default null */
+            frequency: null | components["schemas"]["Frequency"];
             /**
              * Format: int32
-             * @default 1
-             */
-            interval: number;
-            /**
-             * @description Expense by default.
+             * @description Defaults to 1.
              * @default null
              */
+            interval: number | null;
+            /** @default null */
             kind: null | components["schemas"]["Kind"];
             /**
              * Format: int32
@@ -1033,19 +1023,17 @@ export interface components {
             month: number | null;
             /** @default  */
             notes: string;
-            /**
-             * @description A payment-method id or name; defaults to "Other".
-             * @default null
-             */
+            /** @default null */
             payment_method: string | null;
             /**
              * Format: int32
-             * @default 3
+             * @description Defaults to 3.
+             * @default null
              */
-            remind_days: number;
+            remind_days: number | null;
             /**
-             * Format: date
-             * @description `YYYY-MM-DD`, the first occurrence's day.
+             * @description `YYYY-MM-DD`.
+             * @default
              */
             start: string;
             /** @default [] */
@@ -1084,7 +1072,7 @@ export interface components {
             /** @default [] */
             tags: string[];
         };
-        /** @description One date of a recurring transaction. */
+        /** @description One occurrence of a recurring rule. */
         Occurrence: {
             amount: string;
             /** Format: uuid */
@@ -1096,7 +1084,7 @@ export interface components {
             kind: components["schemas"]["Kind"];
             /**
              * Format: date
-             * @description `due` − `remind_days`; `null` without a reminder.
+             * @description When its reminder shows (none if the rule sends none).
              */
             remind_on?: string | null;
             /** Format: uuid */
@@ -1104,14 +1092,11 @@ export interface components {
             status: components["schemas"]["OccurrenceStatus"];
             /**
              * Format: uuid
-             * @description Derived from the rule and the date: the booked transaction's id.
+             * @description The id the booked transaction has (derived from the rule and the date).
              */
             transaction_id: string;
         };
-        /**
-         * @description `upcoming`: in the future; `due`: its date has come and it waits for confirmation.
-         * @enum {string}
-         */
+        /** @enum {string} */
         OccurrenceStatus: "upcoming" | "due" | "booked" | "skipped";
         PasswordChange: {
             current_password: string;
@@ -1134,10 +1119,10 @@ export interface components {
             alerts: components["schemas"]["Alert"][];
             /**
              * Format: int32
-             * @description Transactions booked automatically.
+             * @description Transactions booked by rules that book by themselves.
              */
             booked: number;
-            /** @description Occurrences whose reminder date has come and that are not booked yet. */
+            /** @description Occurrences not booked yet whose reminder day has come (or that wait for confirmation). */
             reminders: components["schemas"]["Occurrence"][];
         };
         /** @description The account's profile. */
@@ -1188,7 +1173,11 @@ export interface components {
             latest: number;
             stored: string[];
         };
-        /** @description A change to some fields of a recurring transaction; the occurrences not booked yet follow it. */
+        /**
+         * @description Changes the series: occurrences not booked yet follow the new values. Changing the
+         *     schedule (frequency, interval, day, month) without a new start starts it again today, so
+         *     no past occurrence of the new schedule is booked.
+         */
         RecurringPatch: {
             /** @default null */
             amount: string | null;
@@ -1198,7 +1187,7 @@ export interface components {
             category: string | null;
             /**
              * Format: int32
-             * @description Left out: as it is; `null`: no limit.
+             * @description `null` removes the limit.
              * @default null
              */
             count: number | null;
@@ -1212,8 +1201,7 @@ export interface components {
             /** @default null */
             description: string | null;
             /**
-             * Format: date
-             * @description Left out: as it is; `null`: no end.
+             * @description `null` removes the end.
              * @default null
              */
             end: string | null;
@@ -1240,18 +1228,15 @@ export interface components {
              * @default null
              */
             remind_days: number | null;
-            /**
-             * Format: date
-             * @default null
-             */
+            /** @default null */
             start: string | null;
             /** @default null */
             tags: string[] | null;
         };
-        /** @description A transaction that repeats on a schedule. */
+        /** @description A template that books an expense or income on a schedule. */
         RecurringRule: {
             amount: string;
-            /** @description Books by itself when due; else asks for confirmation. */
+            /** @description Books by itself; otherwise each occurrence waits for confirmation. */
             auto: boolean;
             /** Format: uuid */
             category_id: string;
@@ -1265,7 +1250,8 @@ export interface components {
             currency: string;
             /**
              * Format: int32
-             * @description Monthly and yearly: the day of the month, 1 to 31 (31 books on the last day of shorter months).
+             * @description Monthly and yearly: the day of the month (31 books on the last day of shorter months,
+             *     29 February on the 28th outside leap years).
              */
             day?: number | null;
             description: string;
@@ -1285,12 +1271,12 @@ export interface components {
             kind: components["schemas"]["Kind"];
             /**
              * Format: int32
-             * @description Yearly: the month, 1 to 12.
+             * @description Yearly: the month.
              */
             month?: number | null;
             /**
              * Format: date
-             * @description The next occurrence neither booked nor skipped; `null` when the series ended.
+             * @description The next occurrence neither booked nor skipped (none once the series ended).
              */
             next_due?: string | null;
             notes: string;
@@ -1298,7 +1284,7 @@ export interface components {
             payment_method_id: string;
             /**
              * Format: int32
-             * @description Days before the due date a reminder shows; 0: none.
+             * @description Days before an occurrence that its reminder shows (0: none).
              */
             remind_days: number;
             /** Format: date */
@@ -1328,6 +1314,10 @@ export interface components {
             categories: number;
             payment_methods: number;
             transactions: number;
+        };
+        RunPlans: {
+            /** @description The caller's local date, `YYYY-MM-DD`. */
+            today: string;
         };
         /** @description A signed-in session of the account (one per device or browser). */
         SessionInfo: {
@@ -1724,7 +1714,6 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description the alert's id */
                 id: string;
             };
             cookie?: never;
@@ -1984,8 +1973,10 @@ export interface operations {
     list_budgets: {
         parameters: {
             query?: {
-                /** @description `YYYY-MM-DD` (today by default). */
+                /** @description Any day of the period to show, `YYYY-MM-DD`; default today. */
                 date?: string;
+                /** @description The caller's local date (for projections), `YYYY-MM-DD`; default the server's. */
+                today?: string;
             };
             header?: never;
             path?: never;
@@ -2021,7 +2012,10 @@ export interface operations {
     };
     create_budget: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The caller's local date, `YYYY-MM-DD`; default the server's. */
+                today?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2145,8 +2139,10 @@ export interface operations {
     budget_history: {
         parameters: {
             query?: {
-                /** @description How many periods (12 by default). */
+                /** @description How many periods back from the current one (1 to 120; 12 by default). */
                 periods?: number;
+                /** @description The caller's local date, `YYYY-MM-DD`. */
+                today?: string;
             };
             header?: never;
             path: {
@@ -2173,14 +2169,6 @@ export interface operations {
                 };
             };
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2604,13 +2592,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Format: date
-                     * @description The user's local date, `YYYY-MM-DD`.
-                     */
-                    today: string;
-                };
+                "application/json": components["schemas"]["RunPlans"];
             };
         };
         responses: {
@@ -2709,9 +2691,9 @@ export interface operations {
     upcoming: {
         parameters: {
             query?: {
-                /** @description How many days ahead (30 by default). */
+                /** @description How many days ahead (0 to 366; 30 by default). */
                 days?: number;
-                /** @description `YYYY-MM-DD` (the server's today by default). */
+                /** @description The caller's local date, `YYYY-MM-DD`; default the server's. */
                 today?: string;
             };
             header?: never;
@@ -2783,7 +2765,10 @@ export interface operations {
     };
     edit_recurring: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The caller's local date, `YYYY-MM-DD`; default the server's. */
+                today?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -2836,7 +2821,7 @@ export interface operations {
             header?: never;
             path: {
                 id: string;
-                /** @description the occurrence's date, `YYYY-MM-DD` */
+                /** @description YYYY-MM-DD */
                 due: string;
             };
             cookie?: never;
@@ -2887,7 +2872,7 @@ export interface operations {
             header?: never;
             path: {
                 id: string;
-                /** @description the occurrence's date, `YYYY-MM-DD` */
+                /** @description YYYY-MM-DD */
                 due: string;
             };
             cookie?: never;
