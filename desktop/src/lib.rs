@@ -7,6 +7,7 @@
 
 mod commands;
 mod error;
+mod plans;
 mod state;
 
 /// The TypeScript declarations of what the commands and events carry beyond the core's API
@@ -82,6 +83,7 @@ pub fn run() {
     };
     builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let state = AppState::new(data_dir(app)?);
             state.open().map_err(|e| format!("cannot open the ledger: {}", e.message))?;
@@ -89,6 +91,7 @@ pub fn run() {
                 state.start_sync(app.handle()).map_err(|e| e.message)?;
             }
             app.manage(state);
+            plans::start(app.handle().clone());
             #[cfg(desktop)]
             menu::install(app)?;
             Ok(())
@@ -131,6 +134,21 @@ pub fn run() {
             commands::revoke_session,
             commands::delete_account,
             commands::request_password_reset,
+            plans::budgets,
+            plans::budget_history,
+            plans::add_budget,
+            plans::edit_budget,
+            plans::delete_budget,
+            plans::alerts,
+            plans::dismiss_alert,
+            plans::recurring,
+            plans::add_recurring,
+            plans::edit_recurring,
+            plans::delete_recurring,
+            plans::upcoming,
+            plans::skip_occurrence,
+            plans::book_occurrence,
+            plans::run_plans,
         ])
         .run(tauri::generate_context!())
         .expect("ExpensoTrack could not start");

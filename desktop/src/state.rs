@@ -19,6 +19,7 @@ pub struct AppState {
     pub dir: PathBuf,
     ledger: Mutex<Option<Arc<Mutex<Store>>>>,
     sync: Mutex<Option<SyncHandle>>,
+    plans: Arc<tokio::sync::Notify>,
     pub device_name: String,
 }
 
@@ -46,6 +47,7 @@ impl AppState {
             dir,
             ledger: Mutex::new(None),
             sync: Mutex::new(None),
+            plans: Arc::new(tokio::sync::Notify::new()),
             device_name: format!("ExpensoTrack desktop{}", host.map(|h| format!(" on {h}")).unwrap_or_default()),
         }
     }
@@ -130,7 +132,17 @@ impl AppState {
         if let Some(sync) = self.sync.lock().expect("sync lock").as_ref() {
             sync.local_change();
         }
+        self.kick_plans();
         Ok(value)
+    }
+
+    /// Asks the planner (`plans.rs`) to evaluate budgets and due occurrences soon.
+    pub fn kick_plans(&self) {
+        self.plans.notify_one();
+    }
+
+    pub fn plans_kicked(&self) -> Arc<tokio::sync::Notify> {
+        self.plans.clone()
     }
 
     /// Starts the background sync when signed in; tells the UI of its progress, and of
@@ -148,6 +160,7 @@ impl AppState {
         let handle = SyncHandle::start(store, self.credentials_path(), options);
         let mut status = handle.subscribe();
         let app = app.clone();
+        let plans = self.plans.clone();
         tauri::async_runtime::spawn(async move {
             let mut received = 0;
             loop {
@@ -155,6 +168,7 @@ impl AppState {
                 if now.received > received {
                     received = now.received;
                     let _ = app.emit(EVENT, AppEvent::Changed);
+                    plans.notify_one();
                 }
                 let _ = app.emit(EVENT, AppEvent::Sync { status: now });
                 if status.changed().await.is_err() {
