@@ -5,6 +5,7 @@
 
 mod account;
 mod output;
+mod plans;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,16 @@ enum Command {
     PaymentMethods(PaymentMethodCommand),
     /// Balance, category breakdown and monthly trend for a period.
     Summary(SummaryArgs),
+    /// Budgets per category or overall, monthly or annual, with alerts.
+    #[command(subcommand)]
+    Budgets(plans::BudgetCommand),
+    /// Alerts raised by budgets.
+    Alerts(plans::AlertsArgs),
+    /// Recurring expenses and income, and upcoming bills.
+    #[command(subcommand)]
+    Recurring(plans::RecurringCommand),
+    /// Book the recurring transactions that are due, raise budget alerts, show reminders.
+    Due,
     /// Show or change ledger settings.
     Settings {
         /// Set the base currency (ISO 4217 code).
@@ -410,6 +421,10 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Categories(c) => categories(&mut store, c, out),
         Command::PaymentMethods(p) => payment_methods(&mut store, p, out),
         Command::Summary(s) => summary(&store, s, out),
+        Command::Budgets(b) => plans::budgets(&mut store, b, out),
+        Command::Alerts(a) => plans::alerts(&mut store, a, out),
+        Command::Recurring(r) => plans::recurring(&mut store, r, out),
+        Command::Due => plans::due(&mut store, out),
         Command::Settings { currency } => {
             if let Some(code) = currency {
                 store.set_base_currency(&code, now())?;
