@@ -70,6 +70,45 @@ describe('desktop app', () => {
     await app.quit()
   })
 
+  test('books recurring transactions and raises budget alerts by itself, offline', async () => {
+    const a = await device('plans')
+    const app = await a.launch()
+    await app.waitForText('Welcome to ExpensoTrack')
+    await app.select('#welcome-currency', 'EUR')
+    await app.clickText('Start my ledger')
+    await app.waitForText('Nothing booked yet')
+    await addExpense(app, '85', 'Big shop')
+    // A monthly budget of 100 and a monthly bill that started on the 1st of last month, made
+    // through the app's own commands; the app's planner does the rest.
+    const start = new Date()
+    start.setDate(1)
+    start.setMonth(start.getMonth() - 1)
+    const first = `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}-01`
+    await app.exec(
+      (day) =>
+        Promise.all([
+          window.__TAURI_INTERNALS__.invoke('add_budget', { input: { category: 'groceries', amount: '100' } }),
+          window.__TAURI_INTERNALS__.invoke('add_recurring', {
+            input: { amount: '9.99', category: 'entertainment', description: 'Streaming', frequency: 'monthly', start: day },
+          }),
+        ]),
+      first,
+    )
+    await goTo(app, '#/alerts')
+    await app.waitForText('Groceries: 80% of the monthly budget used')
+    await goTo(app, '#/transactions')
+    await app.waitForText('Streaming')
+    const booked = await app.exec(() => window.__TAURI_INTERNALS__.invoke('recurring'))
+    assert.equal(booked.length, 1)
+    assert.ok(booked[0].next_due > first, `the due occurrences were booked (next ${booked[0].next_due})`)
+    const alerts = await app.exec(() => window.__TAURI_INTERNALS__.invoke('alerts'))
+    assert.deepEqual(alerts.map((x) => x.threshold), [80], 'one alert, raised once')
+    await goTo(app, '#/budgets')
+    await app.waitForText('Near the limit')
+    await app.screenshot('desktop-app-budgets')
+    await app.quit()
+  })
+
   test('two instances on one account sync through the server, offline too', async () => {
     const email = `dana.${Date.now()}@example.com`
     const password = 'correct horse battery'

@@ -3,6 +3,7 @@
 // and a refused renewal signs the user out.
 import { describe, expect, it } from 'vitest'
 import { HttpBackend, transactionParams } from '../src/api/http'
+import { isoDay } from '../src/lib/dates'
 import { ApiError } from '../src/api/errors'
 
 class MemoryStorage implements Storage {
@@ -134,6 +135,8 @@ describe('HttpBackend', () => {
         return json(200, [])
       },
     })
+    // The browser's own date goes along, for the current period and the projections.
+    const today = isoDay(new Date())
     await api.budgets('2026-11-15')
     await api.budgetHistory('b1', 12)
     await api.dismissAlert('b1:2026-11-01:80')
@@ -143,8 +146,8 @@ describe('HttpBackend', () => {
     await api.deleteBudget('b1')
     expect(await api.runPlans('2026-11-15')).toEqual({ booked: 1, alerts: [], reminders: [] })
     expect(calls).toEqual([
-      'GET /api/v1/budgets?date=2026-11-15',
-      'GET /api/v1/budgets/b1/history?periods=12',
+      `GET /api/v1/budgets?date=2026-11-15&today=${today}`,
+      `GET /api/v1/budgets/b1/history?periods=12&today=${today}`,
       'POST /api/v1/alerts/b1%3A2026-11-01%3A80/dismiss',
       'GET /api/v1/recurring/upcoming?days=30&today=2026-11-15',
       'POST /api/v1/recurring/r1/occurrences/2026-12-01/skip',

@@ -4,6 +4,7 @@
 //! token (15 minutes) is renewed with the refresh token when it is about to expire or is
 //! refused, one renewal at a time, and a refused renewal signs the user out.
 import { ApiError } from './errors'
+import { isoDay } from '../lib/dates'
 import type { Backend, BackendEvent, ImportSummary, LogInInput, SignUpInput } from './backend'
 import type {
   Alert,
@@ -383,15 +384,17 @@ export class HttpBackend implements Backend {
   // ---- budgets and alerts ----
 
   budgets(date?: string): Promise<BudgetStatus[]> {
-    return this.json('GET', '/api/v1/budgets' + params({ date }))
+    // The browser's own date decides the current period and the projections.
+    return this.json('GET', '/api/v1/budgets' + params({ date, today: isoDay(new Date()) }))
   }
 
   budgetHistory(id: string, periods: number): Promise<BudgetStatus[]> {
-    return this.json('GET', `/api/v1/budgets/${encodeURIComponent(id)}/history` + params({ periods: String(periods) }))
+    return this.json('GET', `/api/v1/budgets/${encodeURIComponent(id)}/history` + params({ periods: String(periods), today: isoDay(new Date()) }),
+    )
   }
 
   createBudget(input: NewBudget): Promise<Budget> {
-    return this.json('POST', '/api/v1/budgets', input)
+    return this.json('POST', '/api/v1/budgets' + params({ today: isoDay(new Date()) }), input)
   }
 
   updateBudget(id: string, patch: BudgetPatch): Promise<Budget> {
@@ -421,7 +424,7 @@ export class HttpBackend implements Backend {
   }
 
   updateRecurring(id: string, patch: RecurringPatch): Promise<RecurringRule> {
-    return this.json('PATCH', `/api/v1/recurring/${encodeURIComponent(id)}`, patch)
+    return this.json('PATCH', `/api/v1/recurring/${encodeURIComponent(id)}` + params({ today: isoDay(new Date()) }), patch)
   }
 
   async deleteRecurring(id: string): Promise<void> {
