@@ -194,3 +194,82 @@ fn a_damaged_ledger_file_is_reported_and_left_alone() {
     assert!(err.contains("damaged"), "{err}");
     assert_eq!(std::fs::read(d.join("ledger.db")).unwrap(), b"definitely not a database");
 }
+
+#[test]
+fn budgets_alerts_and_recurring_bills_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--currency", "EUR"]);
+    let today = chrono::Local::now().date_naive();
+    let budget = json(d, &["budgets", "add", "100", "-c", "groceries", "--threshold", "50", "--threshold", "90"]);
+    assert_eq!(
+        (budget["name"].as_str(), budget["thresholds"].clone()),
+        (Some("Groceries"), serde_json::json!([50, 90]))
+    );
+    assert_eq!(fails(d, &["budgets", "add", "0", "-c", "transport"]), "error: amount: must be greater than zero");
+    json(d, &["add", "60", "-c", "groceries", "-d", "Market", "--date", &today.to_string()]);
+    let run = json(d, &["due"]);
+    assert_eq!(run["alerts"].as_array().unwrap().len(), 1, "{run}");
+    assert_eq!(run["alerts"][0]["threshold"], 50);
+    assert_eq!(json(d, &["due"])["alerts"], serde_json::json!([]), "raised once");
+    let list = json(d, &["budgets", "list"]);
+    assert_eq!((list[0]["spent"].as_str(), list[0]["percent"].as_str()), (Some("60.00"), Some("60.0")));
+    let alerts = json(d, &["alerts"]);
+    let id = alerts[0]["id"].as_str().unwrap();
+    json(d, &["alerts", "--dismiss", id]);
+    assert_eq!(json(d, &["alerts"])[0]["dismissed"], true);
+
+    // A monthly bill since the first of last month: `due` books what came due, once.
+    let first = (today - chrono::Months::new(1)).format("%Y-%m-01").to_string();
+    assert_eq!(
+        fails(
+            d,
+            &[
+                "recurring",
+                "add",
+                "5",
+                "-c",
+                "other",
+                "-d",
+                "Bad",
+                "--every",
+                "yearly",
+                "--day",
+                "30",
+                "--month",
+                "2",
+                "--start",
+                &first
+            ]
+        ),
+        "error: day: 30 February never occurs"
+    );
+    let rule = json(
+        d,
+        &[
+            "recurring",
+            "add",
+            "9.99",
+            "-c",
+            "entertainment",
+            "-d",
+            "Streaming",
+            "--every",
+            "monthly",
+            "--start",
+            &first,
+        ],
+    );
+    let booked = json(d, &["due"])["booked"].as_u64().unwrap();
+    assert_eq!(booked, 2, "last month's and this month's");
+    assert_eq!(json(d, &["due"])["booked"], 0);
+    let page = json(d, &["list", "--search", "streaming"]);
+    assert_eq!(page["total"], 2);
+    let upcoming = json(d, &["recurring", "upcoming", "--days", "40"]);
+    let next = upcoming[0]["due"].as_str().unwrap().to_string();
+    let short = &rule["id"].as_str().unwrap()[..8];
+    json(d, &["recurring", "skip", short, &next]);
+    assert!(fails(d, &["recurring", "skip", short, &next]).starts_with("error: due: "));
+    assert!(ok(d, &["recurring", "list"]).contains("Streaming"));
+    ok(d, &["check"]);
+}

@@ -149,34 +149,54 @@ impl Store {
         })
     }
 
-    /// What each budget spent per period start, from `first` through the period holding
-    /// `last`: exact sums of the view's monthly totals.
-    fn spent_by_period(&self, b: &Budget, first: NaiveDate, last: NaiveDate) -> Result<BTreeMap<NaiveDate, Decimal>> {
+    /// Expenses per month, category and currency from `first` through `last` (the months
+    /// holding them): exact sums of the view's monthly totals, read once for all budgets.
+    fn spending(&self, first: NaiveDate, last: NaiveDate) -> Result<Spending> {
         let month = |d: NaiveDate| i64::from(d.year()) * 100 + i64::from(d.month());
         let mut stmt = self.conn.prepare_cached(
-            "SELECT month, sum(total) FROM month_totals
-             WHERE kind = 0 AND currency = ?1 AND month BETWEEN ?2 AND ?3
-               AND (?4 IS NULL OR category = (SELECT no FROM categories WHERE id = ?4))
-             GROUP BY month",
+            "SELECT m.month, c.id, m.currency, sum(m.total) FROM month_totals m JOIN categories c ON c.no = m.category
+             WHERE m.kind = 0 AND m.month BETWEEN ?1 AND ?2
+             GROUP BY 1, 2, 3",
         )?;
-        let rows = stmt.query_map(
-            rusqlite::params![
-                b.currency.code(),
-                month(first),
-                month(b.period.end_of(b.period.start_of(last))),
-                b.category_id.map(|c| c.as_bytes().to_vec())
-            ],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-        )?;
-        let mut out = BTreeMap::new();
+        let rows = stmt.query_map(rusqlite::params![month(first), month(last)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
         for row in rows {
-            let (m, units) = row?;
-            let Some(date) = NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1) else { continue };
+            let (m, id, currency, units) = row?;
+            let (Some(date), Ok(id), Some(currency)) = (
+                NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1),
+                Uuid::from_slice(&id),
+                crate::money::Currency::from_code(&currency),
+            ) else {
+                continue;
+            };
             let amount =
                 Decimal::try_from_i128_with_scale(units.into(), crate::money::AMOUNT_SCALE).unwrap_or(Decimal::MAX);
-            *out.entry(b.period.start_of(date)).or_insert(Decimal::ZERO) += amount;
+            out.push((date, id, currency, amount));
         }
-        Ok(out)
+        Ok(Spending(out))
+    }
+
+    /// The spending every budget of `rows` needs for its periods from the one holding `from`
+    /// through the one holding `last` (from its start, with rollover).
+    fn spending_for(&self, rows: &[BudgetRow], from: NaiveDate, last: NaiveDate) -> Result<Spending> {
+        let first = rows
+            .iter()
+            .map(|r| {
+                let from = r.budget.period.start_of(from);
+                if r.budget.rollover {
+                    r.budget.start.min(from)
+                } else {
+                    from
+                }
+            })
+            .min();
+        let end = rows.iter().map(|r| r.budget.period.end_of(r.budget.period.start_of(last))).max();
+        match (first, end) {
+            (Some(first), Some(end)) => self.spending(first, end),
+            _ => Ok(Spending(Vec::new())),
+        }
     }
 
     /// Each period's status of one budget, from its start (or `from`, if later) through the
@@ -184,6 +204,7 @@ impl Store {
     fn statuses_of(
         &self,
         row: &BudgetRow,
+        spending: &Spending,
         from: NaiveDate,
         last: NaiveDate,
         today: NaiveDate,
@@ -192,7 +213,7 @@ impl Store {
         let last = b.period.start_of(last);
         let from = b.period.start_of(from);
         let first = if b.rollover { b.start.min(from) } else { from };
-        let spent = self.spent_by_period(b, first, last)?;
+        let spent = spending.by_period(b, first, b.period.end_of(last));
         let figures = if from < b.start || !b.rollover {
             // Without rollover (or before the budget began) each period stands alone.
             let mut out = Vec::new();
@@ -232,8 +253,10 @@ impl Store {
     /// Every budget in the period holding `date`; projections are made as of `today`.
     pub fn budget_statuses(&self, date: NaiveDate, today: NaiveDate) -> Result<Vec<BudgetStatus>> {
         let mut out = Vec::new();
-        for row in self.budget_rows()? {
-            out.extend(self.statuses_of(&row, date, date, today)?);
+        let rows = self.budget_rows()?;
+        let spending = self.spending_for(&rows, date, date)?;
+        for row in &rows {
+            out.extend(self.statuses_of(row, &spending, date, date, today)?);
         }
         Ok(out)
     }
@@ -251,7 +274,8 @@ impl Store {
             }
             from = earlier;
         }
-        let mut out = self.statuses_of(&row, from, last, today)?;
+        let spending = self.spending_for(std::slice::from_ref(&row), from, last)?;
+        let mut out = self.statuses_of(&row, &spending, from, last, today)?;
         out.reverse();
         Ok(out)
     }
@@ -281,11 +305,13 @@ impl Store {
     /// device raised yet. The server calls this after merging devices' changes.
     pub fn raise_alerts(&mut self, today: NaiveDate, now: DateTime<Utc>) -> Result<Vec<Alert>> {
         let mut due: Vec<(Budget, StoredAlert)> = Vec::new();
-        for row in self.budget_rows()? {
+        let rows = self.budget_rows()?;
+        let spending = self.spending_for(&rows, today, today)?;
+        for row in rows {
             if row.budget.start > today {
                 continue;
             }
-            for status in self.statuses_of(&row, today, today, today)? {
+            for status in self.statuses_of(&row, &spending, today, today, today)? {
                 for &threshold in &row.budget.thresholds {
                     let raised =
                         row.alerts.iter().any(|a| a.period_start == status.period_start && a.threshold == threshold);
@@ -584,10 +610,10 @@ impl Store {
             amount: changes.amount.clone().unwrap_or_else(|| r.currency.format(r.amount)),
             currency: Some(changes.currency.clone().unwrap_or_else(|| r.currency.code().to_string())),
             date: changes.date.clone().unwrap_or_else(|| due.format("%Y-%m-%d").to_string()),
-            category: changes
-                .category
-                .clone()
-                .unwrap_or_else(|| self.live_category_id(r.category_id, r.kind).to_string()),
+            category: match &changes.category {
+                Some(c) => c.clone(),
+                None => live_category_id(&self.all_categories()?, r.category_id, r.kind).to_string(),
+            },
             payment_method: Some(changes.payment_method.clone().unwrap_or_else(|| r.payment_method_id.to_string())),
             description: changes.description.clone().unwrap_or_else(|| r.description.clone()),
             notes: changes.notes.clone().unwrap_or_else(|| r.notes.clone()),
@@ -606,54 +632,25 @@ impl Store {
         self.transaction(tx_id)?.ok_or_else(|| Error::NotFound { entity: "transaction", id: tx_id.to_string() })
     }
 
-    /// The live category a rule books into: its own, or where it went if it was deleted.
-    fn live_category_id(&self, id: Uuid, kind: Kind) -> Uuid {
-        let all = self.all_categories().unwrap_or_default();
-        let mut current = id;
-        for _ in 0..=all.len() {
-            match all.iter().find(|c| c.id == current) {
-                Some(c) if !c.deleted => return c.id,
-                Some(Category { merged_into: Some(next), .. }) => current = *next,
-                _ => break,
-            }
-        }
-        doc::fallback_category(kind)
-    }
-
     /// Occurrences waiting for confirmation (their day has come), then those of the next
     /// `days` days, by date.
     pub fn upcoming(&self, today: NaiveDate, days: u32) -> Result<Vec<Occurrence>> {
-        let horizon = today + Duration::days(i64::from(days.min(366)));
-        let mut out = Vec::new();
-        for row in self.rule_rows()? {
-            for due in occurrences(&row.rule).take_while(|d| *d <= horizon) {
-                if row.done.contains_key(&due) {
-                    continue;
-                }
-                out.push(
-                    row.occurrence(due, if due <= today { OccurrenceStatus::Due } else { OccurrenceStatus::Upcoming }),
-                );
-                if out.len() >= MAX_UPCOMING * 4 {
-                    break;
-                }
-            }
-        }
-        out.sort_by(|a, b| a.due.cmp(&b.due).then(a.description.cmp(&b.description)));
-        out.truncate(MAX_UPCOMING);
-        Ok(out)
+        Ok(upcoming_of(&self.rule_rows()?, today, days))
     }
 
     /// Books every occurrence due by `today` of the rules that book by themselves (catching up
     /// on those missed while the app was closed), then raises the alerts spending crossed,
     /// and lists the reminders due. Nothing to do writes nothing.
     pub fn run_plans(&mut self, today: NaiveDate, now: DateTime<Utc>) -> Result<PlanRun> {
+        let rows = self.rule_rows()?;
+        let categories = self.all_categories()?;
         let mut bookings: Vec<(Uuid, NaiveDate, Transaction)> = Vec::new();
-        for row in self.rule_rows()? {
+        for row in &rows {
             if !row.rule.auto {
                 continue;
             }
             let r = &row.rule;
-            let category_id = self.live_category_id(r.category_id, r.kind);
+            let category_id = live_category_id(&categories, r.category_id, r.kind);
             let mut n = 0;
             for due in occurrences(r).take_while(|d| *d <= today) {
                 if row.done.contains_key(&due) {
@@ -708,13 +705,66 @@ impl Store {
             })?;
         }
         let alerts = self.raise_alerts(today, now)?;
-        let reminders = self
-            .upcoming(today, MAX_REMIND_DAYS)?
+        // What was booked just now is no longer due.
+        let rows = if booked > 0 { self.rule_rows()? } else { rows };
+        let reminders = upcoming_of(&rows, today, MAX_REMIND_DAYS)
             .into_iter()
             .filter(|o| o.status == OccurrenceStatus::Due || o.remind_on.is_some_and(|r| r <= today))
             .collect();
         Ok(PlanRun { booked, alerts, reminders })
     }
+}
+
+/// Expenses per (first of the month, category, currency).
+struct Spending(Vec<(NaiveDate, Uuid, crate::money::Currency, Decimal)>);
+
+impl Spending {
+    /// What a budget spent per period start within `[first, last]`.
+    fn by_period(&self, b: &Budget, first: NaiveDate, last: NaiveDate) -> BTreeMap<NaiveDate, Decimal> {
+        let mut out = BTreeMap::new();
+        for (month, category, currency, amount) in &self.0 {
+            let counts = *currency == b.currency && b.category_id.is_none_or(|c| c == *category);
+            if counts && *month >= first && *month <= last {
+                *out.entry(b.period.start_of(*month)).or_insert(Decimal::ZERO) += *amount;
+            }
+        }
+        out
+    }
+}
+
+/// The live category a rule books into: its own, or where it went if it was deleted.
+fn live_category_id(all: &[Category], id: Uuid, kind: Kind) -> Uuid {
+    let mut current = id;
+    for _ in 0..=all.len() {
+        match all.iter().find(|c| c.id == current) {
+            Some(c) if !c.deleted => return c.id,
+            Some(Category { merged_into: Some(next), .. }) => current = *next,
+            _ => break,
+        }
+    }
+    doc::fallback_category(kind)
+}
+
+/// The rules' open occurrences up to `days` ahead: those whose day has come first, by date.
+fn upcoming_of(rows: &[RuleRow], today: NaiveDate, days: u32) -> Vec<Occurrence> {
+    let horizon = today + Duration::days(i64::from(days.min(366)));
+    let mut out = Vec::new();
+    for row in rows {
+        for due in occurrences(&row.rule).take_while(|d| *d <= horizon) {
+            if row.done.contains_key(&due) {
+                continue;
+            }
+            out.push(
+                row.occurrence(due, if due <= today { OccurrenceStatus::Due } else { OccurrenceStatus::Upcoming }),
+            );
+            if out.len() >= MAX_UPCOMING * 4 {
+                break;
+            }
+        }
+    }
+    out.sort_by(|a, b| a.due.cmp(&b.due).then(a.description.cmp(&b.description)));
+    out.truncate(MAX_UPCOMING);
+    out
 }
 
 fn check_thresholds(input: Option<&[u32]>) -> Result<Vec<u32>> {
