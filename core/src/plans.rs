@@ -708,7 +708,7 @@ mod tests {
     }
 
     #[test]
-    fn today_is_the_local_calendar_day_across_daylight_saving_changes() {
+    fn today_is_the_calendar_day_of_the_instant_in_the_zone() {
         // 30 March 2025, 00:30 UTC: 01:30 in Berlin (still winter time), 20:30 the day before
         // in New York; an hour and a half later, Berlin has skipped to summer time.
         let berlin = chrono::FixedOffset::east_opt(3600).unwrap();

@@ -457,3 +457,43 @@ fn months_of_use_on_three_devices_offline_and_online() {
         assert_eq!(s.verify().unwrap(), Ok(()));
     }
 }
+
+/// "Today" follows the device's zone through daylight-saving changes: around Berlin's spring
+/// and autumn changes and New York's, a device running just after local midnight books the
+/// new day's occurrence, and one running just before does not.
+#[test]
+fn daylight_saving_changes_move_nothing_but_the_clock() {
+    use chrono_tz::{America::New_York, Europe::Berlin};
+    let cases = [
+        // (zone, an instant just after local midnight, the local date it is)
+        (Berlin, "2027-03-27T23:30:00Z", "2027-03-28"), // 00:30 CET, the night clocks go forward
+        (Berlin, "2027-10-30T22:30:00Z", "2027-10-31"), // 00:30 CEST, the night clocks go back
+        (Berlin, "2027-03-28T22:30:00Z", "2027-03-29"), // 00:30 CEST, the day after
+        (New_York, "2027-03-14T05:30:00Z", "2027-03-14"), // 00:30 EST, clocks go forward at 2:00
+        (New_York, "2027-11-07T04:30:00Z", "2027-11-07"), // 00:30 EDT, clocks go back at 2:00
+    ];
+    for (i, (zone, instant, local)) in cases.into_iter().enumerate() {
+        let now = DateTime::parse_from_rfc3339(instant).unwrap().to_utc();
+        let today = local_date(now, &zone);
+        assert_eq!(today, d(local), "{zone} at {instant}");
+        let before = local_date(now - Duration::hours(1), &zone);
+        assert_eq!(before, today.pred_opt().unwrap(), "an hour earlier it was still the day before");
+
+        let mut s = memory_store(1);
+        let daily = NewRecurring {
+            frequency: Some(Frequency::Daily),
+            description: "Coffee".into(),
+            amount: "3".into(),
+            category: "food & dining".into(),
+            start: today.to_string(),
+            ..NewRecurring::default()
+        };
+        s.add_recurring(&daily, id(300 + i as u128), now).unwrap();
+        assert_eq!(s.run_plans(before, now - Duration::hours(1)).unwrap().booked, 0, "nothing before the start");
+        assert_eq!(s.run_plans(today, now).unwrap().booked, 1);
+        // Twenty-five hours later (an autumn night is 25 hours long) it is the next day.
+        let later = now + Duration::hours(25);
+        assert_eq!(s.run_plans(local_date(later, &zone), later).unwrap().booked, 1);
+        assert_eq!(s.run_plans(local_date(later, &zone), later).unwrap().booked, 0);
+    }
+}
