@@ -541,6 +541,10 @@ pub fn read_budget(doc: &impl ReadDoc, budgets: &ObjId, id: Uuid) -> Option<(Bud
             else {
                 continue;
             };
+            // Only a forged change writes a period outside the years a ledger holds.
+            if crate::model::check_year("period_start", period_start).is_err() {
+                continue;
+            }
             let Some(alert) = child_map(doc, &map, &key).ok().flatten() else { continue };
             let mut a = FieldReader::new(doc, &alert);
             let money = |v: &ScalarValue| str_of(v).and_then(|s| s.parse::<Decimal>().ok());
@@ -612,14 +616,14 @@ pub fn put_alert(
     budget: Uuid,
     alert: &StoredAlert,
     currency: Currency,
-) -> Result<()> {
-    let Some(obj) = child_map(tx, budgets, &budget.to_string())? else { return Ok(()) };
-    let Some(alerts) = child_map(tx, &obj, "alerts")? else { return Ok(()) };
+) -> Result<bool> {
+    let Some(obj) = child_map(tx, budgets, &budget.to_string())? else { return Ok(false) };
+    let Some(alerts) = child_map(tx, &obj, "alerts")? else { return Ok(false) };
     let a = tx.put_object(&alerts, alert_key(alert.period_start, alert.threshold), ObjType::Map)?;
     tx.put(&a, "spent", currency.format(alert.spent))?;
     tx.put(&a, "limit", currency.format(alert.limit))?;
     tx.put(&a, "at", ScalarValue::Timestamp(alert.raised_at.timestamp_millis()))?;
-    Ok(())
+    Ok(true)
 }
 
 pub fn dismiss_alert(tx: &mut AmTx<'_>, budgets: &ObjId, budget: Uuid, key: &str) -> Result<bool> {

@@ -250,7 +250,8 @@ pub(crate) fn fixed(currency: Currency, value: Decimal) -> Decimal {
 /// rollover) counts any spending as 100%.
 pub fn percent_of(spent: Decimal, limit: Decimal) -> Decimal {
     let mut p = if limit > Decimal::ZERO {
-        (spent * Decimal::ONE_HUNDRED / limit).round_dp(1)
+        (spent * Decimal::ONE_HUNDRED / limit)
+            .round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
     } else if spent > Decimal::ZERO {
         Decimal::ONE_HUNDRED
     } else {

@@ -759,19 +759,25 @@ impl Ledgers {
             let (replica, outcome) = self
                 .blocking(move || {
                     let mut replica = replica;
+                    let mut before = None;
                     let outcome = (|| {
-                        let before = replica.store.heads()?;
+                        before = Some(replica.store.heads()?);
                         let value = edit(&mut replica.store)?;
-                        let changes = replica.store.changes_since(&before)?;
+                        let changes = replica.store.changes_since(before.as_deref().unwrap_or_default())?;
                         Ok::<_, expenso_core::Error>((value, changes))
                     })();
-                    (replica, outcome)
+                    // An edit of several changes that failed after the first (plans that booked
+                    // and then could not raise an alert) leaves the replica ahead of the log.
+                    let ahead = outcome.is_err() && replica.store.heads().ok() != before;
+                    (replica, outcome.map_err(|e| (e, ahead)))
                 })
                 .await;
             let (value, changes) = match outcome {
                 Ok(ok) => ok,
-                Err(e) => {
-                    *guard = Some(replica);
+                Err((e, ahead)) => {
+                    if !ahead {
+                        *guard = Some(replica);
+                    }
                     return Err(e.into());
                 }
             };

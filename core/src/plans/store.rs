@@ -175,7 +175,7 @@ impl Store {
                 Decimal::try_from_i128_with_scale(units.into(), crate::money::AMOUNT_SCALE).unwrap_or(Decimal::MAX);
             out.push((date, id, currency, amount));
         }
-        Ok(Spending(out))
+        Ok(Spending { rows: out, categories: self.all_categories()? })
     }
 
     /// The spending every budget of `rows` needs for its periods from the one holding `from`
@@ -195,7 +195,7 @@ impl Store {
         let end = rows.iter().map(|r| r.budget.period.end_of(r.budget.period.start_of(last))).max();
         match (first, end) {
             (Some(first), Some(end)) => self.spending(first, end),
-            _ => Ok(Spending(Vec::new())),
+            _ => Ok(Spending { rows: Vec::new(), categories: Vec::new() }),
         }
     }
 
@@ -343,7 +343,10 @@ impl Store {
                 if existing.iter().any(|a| a.period_start == alert.period_start && a.threshold == alert.threshold) {
                     continue;
                 }
-                doc::put_alert(tx, &c.budgets, budget.id, alert, budget.currency)?;
+                // A forged budget without its alerts map keeps none.
+                if !doc::put_alert(tx, &c.budgets, budget.id, alert, budget.currency)? {
+                    continue;
+                }
                 raised.push(Alert::of(budget, alert));
                 touched.push(budget.id);
             }
@@ -502,7 +505,9 @@ impl Store {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<RecurringRule> {
-        let current = self.rule_row(id)?.rule;
+        let row = self.rule_row(id)?;
+        let next_due = occurrences(&row.rule).find(|d| !row.done.contains_key(d));
+        let current = row.rule;
         let kind = patch.kind.unwrap_or(current.kind);
         if kind != current.kind && patch.category.is_none() {
             return Err(Error::invalid("category", format!("choose a {kind} category when changing the kind")));
@@ -514,7 +519,9 @@ impl Store {
             || patch.month.is_some_and(|m| Some(m) != current.month);
         let start = match patch.start.as_deref() {
             Some(text) => model::parse_date("start", text)?,
-            None if schedule_changed => current.start.max(today),
+            // The new schedule takes over where the old one stands: from its next open
+            // occurrence (or today, once it ended), so nothing booked is booked again.
+            None if schedule_changed => current.start.max(next_due.unwrap_or(today)),
             None => current.start,
         };
         let end = match &patch.end {
@@ -543,6 +550,10 @@ impl Store {
             end,
             count: match patch.count {
                 Some(c) => c,
+                // The series keeps its length: what was done before the new start counts.
+                None if start != current.start => {
+                    current.count.map(|c| c.saturating_sub(row.done.keys().filter(|d| **d < start).count() as u32))
+                }
                 None => current.count,
             },
             auto: patch.auto.unwrap_or(current.auto),
@@ -716,14 +727,19 @@ impl Store {
 }
 
 /// Expenses per (first of the month, category, currency).
-struct Spending(Vec<(NaiveDate, Uuid, crate::money::Currency, Decimal)>);
+struct Spending {
+    rows: Vec<(NaiveDate, Uuid, crate::money::Currency, Decimal)>,
+    /// To follow a deleted category to where its transactions went, as the view does.
+    categories: Vec<Category>,
+}
 
 impl Spending {
     /// What a budget spent per period start within `[first, last]`.
     fn by_period(&self, b: &Budget, first: NaiveDate, last: NaiveDate) -> BTreeMap<NaiveDate, Decimal> {
         let mut out = BTreeMap::new();
-        for (month, category, currency, amount) in &self.0 {
-            let counts = *currency == b.currency && b.category_id.is_none_or(|c| c == *category);
+        let target = b.category_id.map(|c| live_category_id(&self.categories, c, Kind::Expense));
+        for (month, category, currency, amount) in &self.rows {
+            let counts = *currency == b.currency && target.is_none_or(|c| c == *category);
             if counts && *month >= first && *month <= last {
                 *out.entry(b.period.start_of(*month)).or_insert(Decimal::ZERO) += *amount;
             }

@@ -270,7 +270,8 @@ fn skipping_confirming_deleting_and_editing_the_series() {
     s.delete_transaction(april, at(7)).unwrap();
     assert_eq!(s.run_plans(d("2027-04-03"), at(8)).unwrap().booked, 0, "a deleted booking is not booked again");
 
-    // A new schedule (the 15th, from now on) books none of its past dates.
+    // A new schedule (the 15th) takes over from the next open occurrence (May): none of its
+    // past dates book, and April, booked (then deleted) on the 1st, is not booked again.
     let rule = s
         .edit_recurring(
             id(200),
@@ -279,9 +280,10 @@ fn skipping_confirming_deleting_and_editing_the_series() {
             at(9),
         )
         .unwrap();
-    assert_eq!((rule.start, rule.next_due), (d("2027-04-03"), Some(d("2027-04-15"))));
-    assert_eq!(s.run_plans(d("2027-04-20"), at(10)).unwrap().booked, 1);
-    let latest = s.transaction(expenso_core::doc::occurrence_id(id(200), d("2027-04-15"))).unwrap().unwrap();
+    assert_eq!((rule.start, rule.next_due), (d("2027-05-01"), Some(d("2027-05-15"))));
+    assert_eq!(s.run_plans(d("2027-04-20"), at(10)).unwrap().booked, 0);
+    assert_eq!(s.run_plans(d("2027-05-20"), at(10)).unwrap().booked, 1);
+    let latest = s.transaction(expenso_core::doc::occurrence_id(id(200), d("2027-05-15"))).unwrap().unwrap();
     assert_eq!(latest.amount.to_string(), "1000.00");
     s.delete_recurring(id(200), at(11)).unwrap();
     assert!(s.transaction(latest.id).unwrap().is_some(), "booked transactions stay");
@@ -496,4 +498,43 @@ fn daylight_saving_changes_move_nothing_but_the_clock() {
         assert_eq!(s.run_plans(local_date(later, &zone), later).unwrap().booked, 1);
         assert_eq!(s.run_plans(local_date(later, &zone), later).unwrap().booked, 0);
     }
+}
+
+#[test]
+fn a_budget_follows_its_category_when_it_is_merged_into_another() {
+    let mut s = memory_store(1);
+    let today = d("2027-04-10");
+    let snacks = expenso_core::NewCategory { name: "Snacks".into(), kind: Some(Kind::Expense), ..Default::default() };
+    s.add_category(&snacks, id(50), at(0)).unwrap();
+    let budget = NewBudget { category: Some("Snacks".into()), amount: "50".into(), ..NewBudget::default() };
+    s.add_budget(&budget, id(100), today, at(1)).unwrap();
+    s.add_transaction(&expense("20", "2027-04-02", "Snacks"), id(1), at(2)).unwrap();
+    let groceries = expenso_core::doc::default_category_id(Kind::Expense, "groceries");
+    s.delete_category(id(50), Some(groceries), at(3)).unwrap();
+    s.add_transaction(&expense("25", "2027-04-03", "groceries"), id(2), at(4)).unwrap();
+    let status = s.budget_statuses(today, today).unwrap();
+    assert_eq!(status[0].spent.to_string(), "45.00", "its transactions went to Groceries, and so does the budget");
+    assert_eq!(s.run_plans(today, at(5)).unwrap().alerts.iter().map(|a| a.threshold).collect::<Vec<_>>(), [80]);
+}
+
+#[test]
+fn a_weekly_schedule_changed_midweek_keeps_its_day_and_its_length() {
+    let mut s = memory_store(1);
+    let weekly = NewRecurring {
+        frequency: Some(Frequency::Weekly),
+        description: "Cleaner".into(),
+        amount: "40".into(),
+        category: "other".into(),
+        count: Some(6),
+        ..rent("2027-03-01")
+    };
+    s.add_recurring(&weekly, id(200), at(0)).unwrap();
+    assert_eq!(s.run_plans(d("2027-03-10"), at(1)).unwrap().booked, 2); // Mondays 1 and 8 March
+    let rule = s
+        .edit_recurring(id(200), &RecurringPatch { interval: Some(2), ..Default::default() }, d("2027-03-10"), at(2))
+        .unwrap();
+    assert_eq!((rule.start, rule.count, rule.next_due), (d("2027-03-15"), Some(4), Some(d("2027-03-15"))));
+    assert_eq!(s.run_plans(d("2027-03-10"), at(3)).unwrap().booked, 0, "nothing booked twice on the day of the change");
+    assert_eq!(s.run_plans(d("2027-06-01"), at(4)).unwrap().booked, 4);
+    assert_eq!(s.recurring_rule(id(200)).unwrap().next_due, None, "six in all");
 }
