@@ -23,7 +23,7 @@ pub struct Summary {
     pub trend: Vec<MonthSummary>,
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(header.iter().copied());

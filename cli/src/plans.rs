@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use chrono::{Local, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use comfy_table::Table;
 use expenso_core::{
     BudgetPatch, BudgetPeriod, BudgetStatus, Frequency, Kind, NewBudget, NewRecurring, Occurrence, RecurringRule,
     Store, TransactionPatch,
@@ -12,7 +12,7 @@ use expenso_core::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::output::Out;
+use crate::output::{table, Out};
 
 fn today() -> NaiveDate {
     Local::now().date_naive()
@@ -141,13 +141,6 @@ pub struct AddRecurring {
     payment_method: Option<String>,
     #[arg(long)]
     currency: Option<String>,
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(header.iter().copied());
-    t
 }
 
 fn print<T: Serialize + ?Sized>(out: &Out, value: &T, table: impl FnOnce() -> Table) -> Result<()> {

@@ -18,11 +18,11 @@ use uuid::Uuid;
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
-fn id(field: &str, text: &str) -> CommandResult<Uuid> {
+pub(crate) fn id(field: &str, text: &str) -> CommandResult<Uuid> {
     Uuid::parse_str(text).map_err(|_| CommandError::invalid(field, format!("{text:?} is not an id")))
 }
 
-fn day(field: &str, text: &Option<String>) -> CommandResult<Option<NaiveDate>> {
+pub(crate) fn day(field: &str, text: &Option<String>) -> CommandResult<Option<NaiveDate>> {
     Ok(text.as_deref().filter(|t| !t.trim().is_empty()).map(|t| parse_date(field, t)).transpose()?)
 }
 

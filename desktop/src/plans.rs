@@ -16,7 +16,8 @@ use expenso_core::{
 use tauri::{AppHandle, Emitter, Manager, State};
 use uuid::Uuid;
 
-use crate::error::{CommandError, CommandResult};
+use crate::commands::{self, day};
+use crate::error::CommandResult;
 use crate::state::{AppEvent, AppState, EVENT};
 
 /// The device's calendar day: the user's own time zone, daylight saving included.
@@ -24,24 +25,16 @@ fn today() -> NaiveDate {
     Local::now().date_naive()
 }
 
-fn id(field: &str, text: &str) -> CommandResult<Uuid> {
-    Uuid::parse_str(text).map_err(|_| CommandError::invalid(field, format!("{text:?} is not an id")))
-}
-
-fn date(field: &str, text: Option<&str>) -> CommandResult<Option<NaiveDate>> {
-    Ok(text.filter(|t| !t.trim().is_empty()).map(|t| expenso_core::model::parse_date(field, t)).transpose()?)
-}
-
 #[tauri::command]
 pub async fn budgets(state: State<'_, AppState>, date: Option<String>) -> CommandResult<Vec<BudgetStatus>> {
     let today = today();
-    let date = self::date("date", date.as_deref())?.unwrap_or(today);
+    let date = day("date", &date)?.unwrap_or(today);
     state.read(|s| s.budget_statuses(date, today))
 }
 
 #[tauri::command]
 pub async fn budget_history(state: State<'_, AppState>, id: String, periods: u32) -> CommandResult<Vec<BudgetStatus>> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     state.read(|s| s.budget_history(id, periods, today()))
 }
 
@@ -54,13 +47,13 @@ pub async fn add_budget(state: State<'_, AppState>, input: NewBudget) -> Command
 
 #[tauri::command]
 pub async fn edit_budget(state: State<'_, AppState>, id: String, patch: BudgetPatch) -> CommandResult<Budget> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     state.write(|s| s.edit_budget(id, &patch, Utc::now()))
 }
 
 #[tauri::command]
 pub async fn delete_budget(state: State<'_, AppState>, id: String) -> CommandResult<()> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     state.write(|s| s.delete_budget(id, Utc::now()))
 }
 
@@ -90,25 +83,25 @@ pub async fn edit_recurring(
     id: String,
     patch: RecurringPatch,
 ) -> CommandResult<RecurringRule> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     state.write(|s| s.edit_recurring(id, &patch, today(), Utc::now()))
 }
 
 #[tauri::command]
 pub async fn delete_recurring(state: State<'_, AppState>, id: String) -> CommandResult<()> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     state.write(|s| s.delete_recurring(id, Utc::now()))
 }
 
 #[tauri::command]
 pub async fn upcoming(state: State<'_, AppState>, days: u32, today: Option<String>) -> CommandResult<Vec<Occurrence>> {
-    let today = date("today", today.as_deref())?.unwrap_or_else(self::today);
+    let today = day("today", &today)?.unwrap_or_else(self::today);
     state.read(|s| s.upcoming(today, days))
 }
 
 #[tauri::command]
 pub async fn skip_occurrence(state: State<'_, AppState>, id: String, due: String) -> CommandResult<()> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     let due = expenso_core::model::parse_date("due", &due)?;
     state.write(|s| s.skip_occurrence(id, due, Utc::now()))
 }
@@ -120,14 +113,14 @@ pub async fn book_occurrence(
     due: String,
     patch: Option<TransactionPatch>,
 ) -> CommandResult<Transaction> {
-    let id = self::id("id", &id)?;
+    let id = commands::id("id", &id)?;
     let due = expenso_core::model::parse_date("due", &due)?;
     state.write(|s| s.book_occurrence(id, due, &patch.unwrap_or_default(), Utc::now()))
 }
 
 #[tauri::command]
 pub async fn run_plans(app: AppHandle, state: State<'_, AppState>, today: Option<String>) -> CommandResult<PlanRun> {
-    let today = date("today", today.as_deref())?.unwrap_or_else(self::today);
+    let today = day("today", &today)?.unwrap_or_else(self::today);
     let run = state.write(|s| s.run_plans(today, Utc::now()))?;
     notify(&app, &state, &run);
     Ok(run)
