@@ -55,7 +55,7 @@ pub fn credentials_path(ledger: &Path) -> PathBuf {
     ledger.with_file_name("session.json")
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the network runtime")
 }
 

@@ -6,6 +6,7 @@
 mod account;
 mod output;
 mod plans;
+mod rates;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,9 @@ enum Command {
     Recurring(plans::RecurringCommand),
     /// Book the recurring transactions that are due, raise budget alerts, show reminders.
     Due,
+    /// Exchange rates: the ECB's, fetched when online, and rates set by hand.
+    #[command(subcommand)]
+    Rates(rates::RatesCommand),
     /// Show or change ledger settings.
     Settings {
         /// Set the base currency (ISO 4217 code).
@@ -425,6 +429,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Alerts(a) => plans::alerts(&mut store, a, out),
         Command::Recurring(r) => plans::recurring(&mut store, r, out),
         Command::Due => plans::due(&mut store, out),
+        Command::Rates(command) => rates::rates(store, command, out),
         Command::Settings { currency } => {
             if let Some(code) = currency {
                 store.set_base_currency(&code, now())?;

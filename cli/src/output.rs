@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::NaiveDate;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
-use expenso_core::{Category, CategoryTotal, MonthSummary, PaymentMethod, Store, Totals, Transaction, TransactionPage};
+use expenso_core::{
+    Balance, Category, CategoryTotal, MonthSummary, PaymentMethod, Store, Transaction, TransactionPage, Unconverted,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ pub struct Out {
 pub struct Summary {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub totals: Vec<Totals>,
+    pub totals: Balance,
     pub expenses: Vec<CategoryTotal>,
     pub income: Vec<CategoryTotal>,
     pub trend: Vec<MonthSummary>,
@@ -41,6 +43,21 @@ fn right(t: &mut Table, columns: &[usize]) {
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Says which currencies have no rate for some transactions, and how to add one.
+pub(crate) fn unconverted_note(missing: &[Unconverted]) {
+    for u in missing {
+        println!(
+            "* {} transaction(s) in {} have no exchange rate for their dates (income {}, expenses {}) and are left out \
+             of converted totals; add one with `expenso rates fetch` or `expenso rates set {} <rate> --date <day>`.",
+            u.count,
+            u.currency,
+            u.currency.format(u.income),
+            u.currency.format(u.expense),
+            u.currency
+        );
+    }
 }
 
 /// Names of categories and payment methods by id, for display.
@@ -94,6 +111,14 @@ impl Out {
         table.add_row(["id", &t.id.to_string()]);
         table.add_row(["kind", t.kind.as_str()]);
         table.add_row(["amount", &signed(t)]);
+        let base = store.settings()?.base_currency;
+        if t.currency != base {
+            let converted = match t.base_amount {
+                Some(v) => format!("{} {base} (rate of {})", base.format(v), t.date),
+                None => format!("no {} → {base} rate for {} yet", t.currency, t.date),
+            };
+            table.add_row(["in base currency", &converted]);
+        }
         table.add_row(["date", &t.date.to_string()]);
         table.add_row(["category", names.category(t.category_id)]);
         table.add_row(["payment method", names.method(t.payment_method_id)]);
@@ -197,11 +222,11 @@ impl Out {
             return json(s);
         }
         println!("Summary {} – {}", s.from, s.to);
-        if s.totals.is_empty() {
+        if s.totals.currencies.is_empty() {
             println!("No transactions in this period.");
         } else {
             let mut t = table(&["currency", "income", "expenses", "net", "transactions"]);
-            for x in &s.totals {
+            for x in &s.totals.currencies {
                 t.add_row([
                     x.currency.code().to_string(),
                     x.currency.format(x.income),
@@ -210,8 +235,20 @@ impl Out {
                     x.count.to_string(),
                 ]);
             }
+            let b = &s.totals.base;
+            let foreign = s.totals.currencies.iter().any(|x| x.currency != b.currency);
+            if foreign {
+                t.add_row([
+                    format!("all in {} (converted)", b.currency),
+                    b.currency.format(b.income),
+                    b.currency.format(b.expense),
+                    b.currency.format(b.net),
+                    b.count.to_string(),
+                ]);
+            }
             right(&mut t, &[1, 2, 3, 4]);
             println!("{t}");
+            unconverted_note(&s.totals.unconverted);
         }
         for (title, rows) in [("Expenses by category", &s.expenses), ("Income by category", &s.income)] {
             if rows.is_empty() {
@@ -230,21 +267,17 @@ impl Out {
             right(&mut t, &[1, 2, 3]);
             println!("{t}");
         }
-        println!("Trend");
+        println!("Trend (in {}, converted)", s.totals.base.currency);
         let mut t = table(&["month", "income", "expenses", "net"]);
         for m in &s.trend {
             if m.totals.is_empty() {
                 t.add_row([m.month.to_string(), "–".into(), "–".into(), "–".into()]);
+                continue;
             }
-            for x in &m.totals {
-                let cur = x.currency;
-                t.add_row([
-                    m.month.to_string(),
-                    format!("{} {cur}", cur.format(x.income)),
-                    format!("{} {cur}", cur.format(x.expense)),
-                    format!("{} {cur}", cur.format(x.net)),
-                ]);
-            }
+            let (x, cur) = (&m.base, m.base.currency);
+            // A month with amounts no rate converts says so rather than showing a short total.
+            let mark = if m.unconverted.is_empty() { "" } else { " *" };
+            t.add_row([format!("{}{mark}", m.month), cur.format(x.income), cur.format(x.expense), cur.format(x.net)]);
         }
         right(&mut t, &[1, 2, 3]);
         println!("{t}");

@@ -75,7 +75,7 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
         let breakdown =
             store.category_breakdown(Some(month.first_day()), Some(month.last_day()), Kind::Expense).unwrap();
         let trend = store.trend(month, 12).unwrap();
-        assert!(!summary.is_empty() && !breakdown.is_empty() && trend.len() == 12);
+        assert!(!summary.currencies.is_empty() && !breakdown.is_empty() && trend.len() == 12);
         dash.push(t.elapsed());
     }
     rows.push([

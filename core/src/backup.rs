@@ -1,14 +1,15 @@
 //! The whole ledger as one JSON file, and restoring from it exactly.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::model::{self, Category, PaymentMethod, Settings, Transaction};
 use crate::query::{Filter, PageRequest, Sort, SortBy, MAX_PAGE};
+use crate::rates::{self, EcbDay, Rate, RateKey, RateSource};
 use crate::store::Store;
 use crate::view::Touched;
 
@@ -27,6 +28,14 @@ pub struct Backup {
     pub categories: Vec<Category>,
     pub payment_methods: Vec<PaymentMethod>,
     pub transactions: Vec<Transaction>,
+    /// Manual exchange rates.
+    #[serde(default)]
+    pub rates: Vec<Rate>,
+    /// The days of ECB reference rates the ledger holds: date → `USD=1.0921 JPY=158.08 …`
+    /// (units per euro).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, String>))]
+    pub ecb_rates: BTreeMap<NaiveDate, String>,
 }
 
 /// What a restore read: the records of each kind in the backup (those already in the ledger
@@ -37,6 +46,9 @@ pub struct RestoreSummary {
     pub categories: usize,
     pub payment_methods: usize,
     pub transactions: usize,
+    /// Manual rates and days of ECB rates.
+    #[serde(default)]
+    pub rates: usize,
 }
 
 impl Backup {
@@ -74,7 +86,11 @@ impl Store {
         loop {
             let page = self.list_transactions(&Filter::default(), sort, PageRequest { offset, limit: MAX_PAGE })?;
             let n = page.items.len();
-            transactions.extend(page.items.into_iter().map(|t| Transaction { conflicts: Default::default(), ..t }));
+            transactions.extend(page.items.into_iter().map(|t| Transaction {
+                conflicts: Default::default(),
+                base_amount: None,
+                ..t
+            }));
             if n < MAX_PAGE as usize {
                 break;
             }
@@ -87,6 +103,8 @@ impl Store {
             categories: self.all_categories()?,
             payment_methods: self.payment_methods(true)?,
             transactions,
+            rates: self.rates_overview()?.manual,
+            ecb_rates: self.ecb_days()?.into_iter().map(|d| (d.date, rates::ecb_day_text(&d.rates))).collect(),
         })
     }
 
@@ -148,6 +166,29 @@ impl Store {
                 |id| method_ids.contains(&id) || existing_methods.contains(&id),
             )?);
         }
+        for (i, r) in backup.rates.iter().enumerate() {
+            let at = |field: &str| format!("rates[{i}].{field}");
+            if r.source != RateSource::Manual {
+                return Err(Error::invalid(at("source"), "only manual rates are listed here"));
+            }
+            if r.from == r.to {
+                return Err(Error::invalid(at("to"), "a rate converts into another currency"));
+            }
+            rates::parse_rate(&at("rate"), &r.rate.to_string())?;
+            model::check_year(&at("date"), r.date)?;
+        }
+        let mut ecb_days = Vec::with_capacity(backup.ecb_rates.len());
+        for (date, text) in &backup.ecb_rates {
+            let day = EcbDay { date: *date, rates: rates::parse_ecb_day_text(text) };
+            if day.rates.is_empty() || day.rates.len() != text.split_whitespace().count() {
+                return Err(Error::invalid(
+                    format!("ecb_rates.{date}"),
+                    format!("{text:?} is not a list like USD=1.0921"),
+                ));
+            }
+            model::check_year(&format!("ecb_rates.{date}"), *date)?;
+            ecb_days.push(day);
+        }
         let categories: Vec<_> = backup.categories.iter().map(|c| c.id).collect();
         let payment_methods: Vec<_> = backup.payment_methods.iter().map(|m| m.id).collect();
         self.commit(now, |tx, c| {
@@ -176,12 +217,21 @@ impl Store {
                     }
                 }
             }
+            for r in &backup.rates {
+                touched.rates.extend(doc::put_manual_rate(tx, &c.rates, r)?);
+            }
+            for day in &ecb_days {
+                if doc::put_ecb_day(tx, &c.rates, day)? {
+                    touched.rates.push(RateKey::Ecb(day.date).to_string());
+                }
+            }
             Ok(((), touched))
         })?;
         Ok(RestoreSummary {
             categories: backup.categories.len(),
             payment_methods: backup.payment_methods.len(),
             transactions: transactions.len(),
+            rates: backup.rates.len() + ecb_days.len(),
         })
     }
 }

@@ -16,7 +16,8 @@
 //!                        tags?, frequency, interval, day?, month?, start, end?, count?, auto,
 //!                        remind_days, created_at, updated_at,
 //!                        done: { "<due date>": "booked" | "skipped" } } }
-//! rates: {}
+//! rates: { "ecb:<date>": "USD=1.0921 JPY=158.08 …",            (units per euro)
+//!          "manual:<from>:<to>:<date>": "0.92" }               (1 from = rate to)
 //! ```
 //! A budget's `alerts` and a rule's `done` map are made with the record, so no two devices
 //! ever create them concurrently.
@@ -35,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::model::{Category, Kind, PaymentMethod, Transaction};
 use crate::money::Currency;
 use crate::plans::{Budget, BudgetPeriod, Done, Frequency, RecurringRule, StoredAlert};
+use crate::rates::{Rate, RateKey, RateSource};
 
 /// The document schema this build writes. A document with a higher `schema` is refused.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -51,9 +53,10 @@ pub const PAYMENT_METHODS: &str = "payment_methods";
 pub const TRANSACTIONS: &str = "transactions";
 pub const BUDGETS: &str = "budgets";
 pub const RECURRING: &str = "recurring";
+pub const RATES: &str = "rates";
 /// Containers created in the genesis so that two devices never create them concurrently
-/// (which would hide one side's contents); `rates` waits for its feature.
-const RESERVED: [&str; 3] = [BUDGETS, RECURRING, "rates"];
+/// (which would hide one side's contents).
+const RESERVED: [&str; 3] = [BUDGETS, RECURRING, RATES];
 
 /// Predefined categories: (kind, key, name, colour, icon). Frozen forever: the genesis holds
 /// them, and their ids derive from `kind:key`.
@@ -286,6 +289,7 @@ pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Tra
         tags,
         created_at,
         updated_at,
+        base_amount: None,
         conflicts: r.conflicts,
     })
 }
@@ -486,6 +490,56 @@ pub fn put_base_currency(tx: &mut AmTx<'_>, currency: Currency) -> Result<()> {
     let settings = container(tx, SETTINGS)?;
     tx.put(&settings, "base_currency", currency.code())?;
     Ok(())
+}
+
+// ---- exchange rates ----
+
+/// The rates one entry of the `rates` map holds; empty if the key or value is malformed
+/// (only a forged change writes one).
+pub fn read_rate_entry(doc: &impl ReadDoc, rates: &ObjId, key: &str) -> Vec<Rate> {
+    let Some(parsed) = RateKey::parse(key) else { return Vec::new() };
+    let Some(text) = values(doc, rates, key).last().and_then(|v| str_of(v).map(str::to_string)) else {
+        return Vec::new();
+    };
+    match parsed {
+        RateKey::Ecb(date) => crate::rates::parse_ecb_day_text(&text)
+            .into_iter()
+            .filter(|(c, _)| *c != crate::rates::euro())
+            .map(|(to, rate)| Rate { from: crate::rates::euro(), to, date, rate, source: RateSource::Ecb })
+            .collect(),
+        RateKey::Manual { from, to, date } => match crate::rates::parse_rate("rate", &text) {
+            Ok(rate) => vec![Rate { from, to, date, rate, source: RateSource::Manual }],
+            Err(_) => Vec::new(),
+        },
+    }
+}
+
+/// The keys of the `rates` map.
+pub fn rate_keys(doc: &impl ReadDoc, rates: &ObjId) -> Vec<String> {
+    doc.keys(rates).collect()
+}
+
+/// Writes one day of the ECB's rates; returns whether it changed anything.
+pub fn put_ecb_day(tx: &mut AmTx<'_>, rates: &ObjId, day: &crate::rates::EcbDay) -> Result<bool> {
+    let key = RateKey::Ecb(day.date).to_string();
+    let text = crate::rates::ecb_day_text(&day.rates);
+    if values(tx, rates, &key).last().and_then(str_of) == Some(text.as_str()) {
+        return Ok(false);
+    }
+    tx.put(rates, key, text)?;
+    Ok(true)
+}
+
+/// Writes a manual rate ("1 from = rate to" on its date); returns its key, or `None` when the
+/// ledger holds that rate already.
+pub fn put_manual_rate(tx: &mut AmTx<'_>, rates: &ObjId, rate: &Rate) -> Result<Option<String>> {
+    let key = RateKey::Manual { from: rate.from, to: rate.to, date: rate.date }.to_string();
+    let text = rate.rate.normalize().to_string();
+    if values(tx, rates, &key).last().and_then(str_of) == Some(text.as_str()) {
+        return Ok(None);
+    }
+    tx.put(rates, &key, text)?;
+    Ok(Some(key))
 }
 
 // ---- budgets and recurring rules ----

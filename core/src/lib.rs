@@ -12,6 +12,7 @@ pub mod money;
 mod ops;
 pub mod plans;
 pub mod query;
+pub mod rates;
 pub mod sample;
 pub mod store;
 pub mod sync;
@@ -28,6 +29,10 @@ pub use plans::{
     Alert, Budget, BudgetPatch, BudgetPeriod, BudgetStatus, Frequency, NewBudget, NewRecurring, Occurrence,
     OccurrenceStatus, PlanRun, RecurringPatch, RecurringRule,
 };
-pub use query::{CategoryTotal, Filter, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage};
+pub use query::{
+    Balance, CategoryTotal, Filter, GroupSums, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage,
+    Unconverted,
+};
+pub use rates::{NewRate, Rate, RateSource, RatesOverview};
 pub use rust_decimal::Decimal;
 pub use store::{Changed, MergeOutcome, StorageStats, Store};

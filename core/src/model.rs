@@ -93,6 +93,12 @@ pub struct Transaction {
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The amount in the ledger's base currency, converted with the rate of the
+    /// transaction's date (see `rates.rs`); `None` when there is no rate for it. Derived by the
+    /// view, never stored in the document.
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub base_amount: Option<Decimal>,
     /// Values that lost a concurrent edit, per field (the document keeps them; see
     /// ARCHITECTURE.md, "Conflicts"). Empty when there is no conflict.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -192,6 +198,11 @@ pub struct Settings {
     pub base_currency: Currency,
 }
 
+/// The base currency of a ledger whose document never set one.
+pub fn default_base_currency() -> Currency {
+    Currency::from_code("USD").expect("USD is known")
+}
+
 // ---- validation helpers shared by the store ----
 
 /// Parses a `YYYY-MM-DD` date within the years a ledger holds; errors name `field`.
@@ -284,6 +295,7 @@ pub(crate) fn check_record(
         description: check_text(&field("description"), &t.description, MAX_DESCRIPTION, false)?,
         notes: check_text(&field("notes"), &t.notes, MAX_NOTES, false)?,
         tags: check_tags(&t.tags).map_err(|e| Error::invalid(field("tags"), e.to_string()))?,
+        base_amount: None,
         conflicts: BTreeMap::new(),
         ..t.clone()
     })

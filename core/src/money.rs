@@ -87,6 +87,15 @@ impl Currency {
         Ok(scaled)
     }
 
+    /// Rounds to the currency's minor unit, halves away from zero, with exactly that many
+    /// decimals: the one rounding of converted amounts and budget figures (see `rates.rs`).
+    pub fn round(self, value: Decimal) -> Decimal {
+        let mut v =
+            value.round_dp_with_strategy(self.minor_units(), rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        v.rescale(self.minor_units());
+        v
+    }
+
     /// Shows an amount with exactly the currency's number of decimals.
     pub fn format(self, value: Decimal) -> String {
         let mut v = value;

@@ -378,6 +378,7 @@ impl Lookup {
             tags: model::check_tags(&input.tags)?,
             created_at: now,
             updated_at: now,
+            base_amount: None,
             conflicts: Default::default(),
         })
     }

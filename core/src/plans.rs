@@ -185,8 +185,8 @@ impl Alert {
             period_start: a.period_start,
             period_end: budget.period.end_of(a.period_start),
             threshold: a.threshold,
-            spent: fixed(budget.currency, a.spent),
-            limit: fixed(budget.currency, a.limit),
+            spent: budget.currency.round(a.spent),
+            limit: budget.currency.round(a.limit),
             currency: budget.currency,
             raised_at: a.raised_at,
             dismissed: a.dismissed,
@@ -235,15 +235,6 @@ pub struct BudgetStatus {
     pub projected: Decimal,
     /// Alerts raised in this period.
     pub alerts: Vec<Alert>,
-}
-
-/// Rounds to the currency's minor unit and shows exactly that many decimals. The one place
-/// budget figures are rounded.
-pub(crate) fn fixed(currency: Currency, value: Decimal) -> Decimal {
-    let mut v =
-        value.round_dp_with_strategy(currency.minor_units(), rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    v.rescale(currency.minor_units());
-    v
 }
 
 /// Spent as a percentage of `limit`, one decimal. A limit at or below zero (overspent with
@@ -705,7 +696,7 @@ mod tests {
         assert!(!crossed(Decimal::new(7999, 2), Decimal::new(10000, 2), 80));
         // 10 of 30 days at 100.00 → 300.00 by the end of the month.
         let p = projection(Decimal::new(10000, 2), d("2027-04-01"), d("2027-04-30"), d("2027-04-10"));
-        assert_eq!(fixed(Currency::from_code("EUR").unwrap(), p).to_string(), "300.00");
+        assert_eq!(Currency::from_code("EUR").unwrap().round(p).to_string(), "300.00");
     }
 
     #[test]

@@ -198,6 +198,36 @@ pub struct MonthSummary {
     pub month: Month,
     /// One entry per currency used that month; empty for a month without transactions.
     pub totals: Vec<Totals>,
+    /// The month in the base currency: every transaction with a rate, converted.
+    pub base: Totals,
+    /// What could not be converted (no rate), per currency.
+    pub unconverted: Vec<Unconverted>,
+}
+
+/// Income, expenses and net over a period: converted into the base currency, per original
+/// currency, and what could not be converted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// Every transaction with a rate for its date, converted into the base currency.
+    pub base: Totals,
+    /// Per original currency, converted or not.
+    pub currencies: Vec<Totals>,
+    /// Transactions of currencies with no rate for their dates: shown as such, never as zero.
+    pub unconverted: Vec<Unconverted>,
+}
+
+/// Transactions of a currency that has no rate for their dates: shown as such, never as zero.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unconverted {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub currency: Currency,
+    pub count: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub income: Decimal,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub expense: Decimal,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -225,11 +255,22 @@ enum Group {
     Category,
 }
 
-/// One aggregate row: group key, kind, currency → (sum in view units, count).
-type Aggregates = BTreeMap<(Vec<u8>, i64, String), (i128, u64)>;
+/// Sums of one aggregate row, in view units: the original amounts and their count, the
+/// converted amounts and how many were converted, and the original sum of those that were not.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    total: i128,
+    count: u64,
+    base: i128,
+    base_count: u64,
+    unrated: i128,
+}
 
-/// One aggregate row without its group: kind, currency code, (sum, count).
-type KindTotal<'a> = (i64, &'a str, (i128, u64));
+/// One aggregate row: group key, kind, currency → sums.
+type Aggregates = BTreeMap<(Vec<u8>, i64, String), Sums>;
+
+/// One aggregate row without its group: kind, currency code, sums.
+type KindTotal<'a> = (i64, &'a str, Sums);
 
 /// The tables a transaction is read from: the view keeps local numbers for categories and
 /// payment methods, their ids live in their own tables.
@@ -237,7 +278,8 @@ const TX_FROM: &str =
     "transactions t LEFT JOIN categories c ON c.no = t.category LEFT JOIN payment_methods p ON p.no = t.payment_method";
 
 const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, c.id, p.id, t.description,
-     t.notes, t.tags, t.created_at, t.updated_at, t.conflicts";
+     t.notes, t.tags, t.created_at, t.updated_at, t.conflicts, t.base_amount,
+     coalesce((SELECT value FROM settings WHERE key = 'base_currency'), 'USD')";
 
 impl Store {
     pub fn settings(&self) -> Result<Settings> {
@@ -245,10 +287,8 @@ impl Store {
             .conn
             .query_row("SELECT value FROM settings WHERE key = 'base_currency'", [], |r| r.get(0))
             .optional()?;
-        let base_currency = code
-            .as_deref()
-            .and_then(Currency::from_code)
-            .unwrap_or_else(|| Currency::from_code("USD").expect("USD is known"));
+        let base_currency =
+            code.as_deref().and_then(Currency::from_code).unwrap_or_else(crate::model::default_base_currency);
         Ok(Settings { base_currency })
     }
 
@@ -343,11 +383,13 @@ impl Store {
         Ok(self.list_transactions(&Filter::default(), Sort::default(), PageRequest { offset: 0, limit })?.items)
     }
 
-    /// Income, expenses and net per currency between two days (inclusive); open ends mean
-    /// "since the first" and "up to the last" transaction.
-    pub fn balance(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<Totals>> {
+    /// Income, expenses and net between two days (inclusive), converted into the base
+    /// currency and per currency; open ends mean "since the first" and "up to the last"
+    /// transaction.
+    pub fn balance(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Balance> {
         let agg = self.aggregate(from, to, Group::None)?;
-        Ok(totals_by_currency(agg.iter().map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v))))
+        let base = self.settings()?.base_currency;
+        Ok(balance_of(base, agg.iter().map(|((_, kind, cur), v)| (*kind, cur.as_str(), *v))))
     }
 
     /// One summary per month from `first` to `last` inclusive, months without transactions
@@ -359,6 +401,7 @@ impl Store {
             return Err(Error::invalid("month", "the first month is after the last"));
         }
         let agg = self.aggregate(Some(first.first_day()), Some(last.last_day()), Group::Month)?;
+        let base = self.settings()?.base_currency;
         let mut by_month: BTreeMap<i64, Vec<KindTotal<'_>>> = BTreeMap::new();
         for ((key, kind, cur), v) in &agg {
             let month = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
@@ -368,7 +411,8 @@ impl Store {
         let mut m = first;
         while m <= last {
             let rows = by_month.remove(&m.key()).unwrap_or_default();
-            out.push(MonthSummary { month: m, totals: totals_by_currency(rows.into_iter()) });
+            let b = balance_of(base, rows.into_iter());
+            out.push(MonthSummary { month: m, totals: b.currencies, base: b.base, unconverted: b.unconverted });
             m = m.next();
         }
         Ok(out)
@@ -383,7 +427,8 @@ impl Store {
         self.monthly_summaries(last.minus(months - 1), last)
     }
 
-    /// Totals per category for one kind between two days, largest first.
+    /// Totals per category for one kind between two days in the base currency, largest
+    /// first. Transactions without a rate are left out (the balance lists them).
     pub fn category_breakdown(
         &self,
         from: Option<NaiveDate>,
@@ -391,32 +436,25 @@ impl Store {
         kind: Kind,
     ) -> Result<Vec<CategoryTotal>> {
         let agg = self.aggregate(from, to, Group::Category)?;
+        let base = self.settings()?.base_currency;
         let categories: BTreeMap<Uuid, Category> = self.all_categories()?.into_iter().map(|c| (c.id, c)).collect();
         let numbers = self.category_numbers()?;
-        let mut per_currency: BTreeMap<String, i128> = BTreeMap::new();
-        let mut rows = Vec::new();
-        for ((key, k, cur), (units, count)) in &agg {
-            if *k != kind.as_i64() {
+        let mut per_category: BTreeMap<Uuid, (i128, u64)> = BTreeMap::new();
+        for ((key, k, _), sums) in &agg {
+            if *k != kind.as_i64() || sums.base_count == 0 {
                 continue;
             }
-            *per_currency.entry(cur.clone()).or_default() += units;
             let no = i64::from_le_bytes(key.as_slice().try_into().unwrap_or_default());
             let id = numbers.get(&no).copied().unwrap_or_else(|| doc::fallback_category(kind));
-            rows.push((id, cur.clone(), *units, *count));
+            let e = per_category.entry(id).or_default();
+            e.0 += sums.base;
+            e.1 += sums.base_count;
         }
-        let mut out: Vec<CategoryTotal> = rows
+        let all: i128 = per_category.values().map(|v| v.0).sum();
+        let mut out: Vec<CategoryTotal> = per_category
             .into_iter()
-            .filter_map(|(id, cur, units, count)| {
-                let currency = Currency::from_code(&cur)?;
-                let all = per_currency.get(&cur).copied().unwrap_or(0);
-                Some(CategoryTotal::new(
-                    id,
-                    categories.get(&id),
-                    currency,
-                    units_to_decimal(units),
-                    units_to_decimal(all),
-                    count,
-                ))
+            .map(|(id, (units, count))| {
+                CategoryTotal::new(id, categories.get(&id), base, units_to_decimal(units), units_to_decimal(all), count)
             })
             .collect();
         CategoryTotal::sort(&mut out);
@@ -456,20 +494,25 @@ impl Store {
                     _ => Vec::new(),
                 };
                 let entry = out.entry((key, r.get(1)?, r.get(2)?)).or_default();
-                entry.0 += i128::from(r.get::<_, i64>(3)?);
-                entry.1 += r.get::<_, i64>(4)? as u64;
+                entry.total += i128::from(r.get::<_, i64>(3)?);
+                entry.count += r.get::<_, i64>(4)? as u64;
+                entry.base += i128::from(r.get::<_, i64>(5)?);
+                entry.base_count += r.get::<_, i64>(6)? as u64;
+                entry.unrated += i128::from(r.get::<_, i64>(7)?);
             }
             Ok(())
         };
         let raw = format!(
-            "SELECT {tx_key}, t.kind, t.currency, sum(t.amount), count(*) FROM transactions t
-             WHERE t.date BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
+            "SELECT {tx_key}, t.kind, t.currency, sum(t.amount), count(*), coalesce(sum(t.base_amount), 0),
+                    count(t.base_amount), sum(CASE WHEN t.base_amount IS NULL THEN t.amount ELSE 0 END)
+             FROM transactions t WHERE t.date BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
         );
         if first_full <= last_full {
             add(
                 &format!(
-                    "SELECT {month_key}, kind, currency, sum(total), sum(count) FROM month_totals
-                     WHERE month BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
+                    "SELECT {month_key}, kind, currency, sum(total), sum(count), sum(base_total), sum(base_count),
+                            sum(unrated_total)
+                     FROM month_totals WHERE month BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
                 ),
                 [first_full.key(), last_full.key()],
             )?;
@@ -801,6 +844,12 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
         .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(o + 4, date))?;
     let tags: Option<String> = r.get(o + 9)?;
     let conflicts: Option<String> = r.get(o + 12)?;
+    let base_units: Option<i64> = r.get(o + 13)?;
+    let base_code: Option<String> = r.get(o + 14)?;
+    let base_amount = match (base_units, base_code.as_deref().and_then(Currency::from_code)) {
+        (Some(units), Some(base)) => Some(in_currency(units_to_decimal(units), base)),
+        _ => None,
+    };
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
         let ms: i64 = r.get(o + i)?;
         DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(o + i, ms))
@@ -820,27 +869,86 @@ fn row_to_transaction_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Transaction>
         tags: tags.as_deref().map(doc::split_tags).unwrap_or_default(),
         created_at: time(10)?,
         updated_at: time(11)?,
+        base_amount,
         conflicts: conflicts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
     })
 }
 
-fn totals_by_currency<'a>(rows: impl Iterator<Item = KindTotal<'a>>) -> Vec<Totals> {
-    let mut acc: BTreeMap<&str, (i128, i128, u64)> = BTreeMap::new();
-    for (kind, cur, (units, count)) in rows {
-        let e = acc.entry(cur).or_default();
-        if kind == Kind::Income.as_i64() {
-            e.0 += units;
-        } else {
-            e.1 += units;
-        }
-        e.2 += count;
-    }
-    acc.into_iter()
-        .filter_map(|(cur, (income, expense, count))| {
-            let currency = Currency::from_code(cur)?;
-            Some(Totals::new(currency, units_to_decimal(income), units_to_decimal(expense), count))
+/// Sums of the transactions of one kind and currency (one group of an aggregate), exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSums {
+    pub kind: Kind,
+    pub currency: Currency,
+    /// Original amounts, and how many transactions.
+    pub total: Decimal,
+    pub count: u64,
+    /// Converted amounts of those with a rate, and how many they are.
+    pub base: Decimal,
+    pub base_count: u64,
+    /// Original amounts of those without a rate.
+    pub unrated: Decimal,
+}
+
+impl GroupSums {
+    fn of_units(kind: i64, currency: &str, s: &Sums) -> Option<GroupSums> {
+        Some(GroupSums {
+            kind: Kind::from_i64(kind),
+            currency: Currency::from_code(currency)?,
+            total: units_to_decimal(s.total),
+            count: s.count,
+            base: units_to_decimal(s.base),
+            base_count: s.base_count,
+            unrated: units_to_decimal(s.unrated),
         })
-        .collect()
+    }
+}
+
+impl Balance {
+    /// A balance from groups of sums (the view's, or a server's aggregation of the same
+    /// records): converted into `base`, per currency, and what was not converted.
+    pub fn of(base: Currency, rows: impl IntoIterator<Item = GroupSums>) -> Balance {
+        let (mut income, mut expense, mut count) = (Decimal::ZERO, Decimal::ZERO, 0u64);
+        let mut per_currency: BTreeMap<Currency, (Decimal, Decimal, u64)> = BTreeMap::new();
+        let mut missing: BTreeMap<Currency, (Decimal, Decimal, u64)> = BTreeMap::new();
+        for g in rows {
+            let is_income = g.kind == Kind::Income;
+            let (all, none) = (per_currency.entry(g.currency).or_default(), g.count.saturating_sub(g.base_count));
+            if is_income {
+                income += g.base;
+                all.0 += g.total;
+            } else {
+                expense += g.base;
+                all.1 += g.total;
+            }
+            all.2 += g.count;
+            count += g.base_count;
+            if none > 0 {
+                let e = missing.entry(g.currency).or_default();
+                if is_income {
+                    e.0 += g.unrated;
+                } else {
+                    e.1 += g.unrated;
+                }
+                e.2 += none;
+            }
+        }
+        Balance {
+            base: Totals::new(base, income, expense, count),
+            currencies: per_currency.into_iter().map(|(c, (i, e, n))| Totals::new(c, i, e, n)).collect(),
+            unconverted: missing.into_iter().map(|(c, (i, e, n))| Unconverted::new(c, i, e, n)).collect(),
+        }
+    }
+}
+
+/// A balance from the view's aggregate rows.
+fn balance_of<'a>(base: Currency, rows: impl Iterator<Item = KindTotal<'a>>) -> Balance {
+    Balance::of(base, rows.filter_map(|(kind, cur, sums)| GroupSums::of_units(kind, cur, &sums)))
+}
+
+impl Unconverted {
+    pub fn new(currency: Currency, income: Decimal, expense: Decimal, count: u64) -> Unconverted {
+        Unconverted { currency, count, income: in_currency(income, currency), expense: in_currency(expense, currency) }
+    }
 }
 
 #[cfg(test)]

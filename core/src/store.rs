@@ -27,10 +27,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_sync.sql"),
     include_str!("../../migrations/sqlite/0003_plans.sql"),
+    include_str!("../../migrations/sqlite/0004_rates.sql"),
 ];
 
-/// The schema version that added the view's budgets and recurring rules.
-const PLANS_VERSION: i64 = 3;
+/// The schema version that added the view's exchange rates and converted amounts; a file
+/// from before rebuilds its view once (this also covers the budgets and recurring rules that
+/// version 3 added).
+const RATES_VERSION: i64 = 4;
 
 /// Incremental changes are folded into a new snapshot once there are at least this many
 /// of them and they take more room than the snapshot itself, so compaction is rare and its
@@ -66,7 +69,9 @@ pub struct Changed {
     pub payment_methods: std::collections::BTreeSet<uuid::Uuid>,
     pub budgets: std::collections::BTreeSet<uuid::Uuid>,
     pub recurring: std::collections::BTreeSet<uuid::Uuid>,
-    /// Transactions added, edited, deleted, or moved to another category.
+    /// Exchange rates were added, changed or removed.
+    pub rates: bool,
+    /// Transactions added, edited, deleted, moved to another category, or converted anew.
     pub transactions: std::collections::BTreeSet<uuid::Uuid>,
 }
 
@@ -77,6 +82,7 @@ impl Changed {
     pub fn is_empty(&self) -> bool {
         !self.everything
             && !self.settings
+            && !self.rates
             && self.categories.is_empty()
             && self.payment_methods.is_empty()
             && self.budgets.is_empty()
@@ -89,6 +95,7 @@ impl Changed {
             return;
         }
         self.settings |= t.settings;
+        self.rates |= !t.rates.is_empty();
         self.categories.extend(t.categories.iter().copied());
         self.payment_methods.extend(t.payment_methods.iter().copied());
         self.budgets.extend(t.budgets.iter().copied());
@@ -286,9 +293,10 @@ impl Store {
             commits_since_checkpoint: 0,
             changed: Changed::default(),
         };
-        // A file made before budgets and recurring rules had rows may hold some in its
-        // document (synced from a newer device): the view gets them once, at the upgrade.
-        if version < PLANS_VERSION {
+        // A file made before the view had budgets, recurring rules and exchange rates may hold
+        // some in its document (synced from a newer device), and its totals lack converted
+        // amounts: the view is built again once, at the upgrade.
+        if version < RATES_VERSION {
             store.rebuild_view()?;
         }
         Ok(store)
@@ -626,6 +634,7 @@ pub(crate) struct Containers {
     pub settings: ObjId,
     pub budgets: ObjId,
     pub recurring: ObjId,
+    pub rates: ObjId,
 }
 
 impl Containers {
@@ -637,6 +646,7 @@ impl Containers {
             settings: doc::container(d, doc::SETTINGS)?,
             budgets: doc::container(d, doc::BUDGETS)?,
             recurring: doc::container(d, doc::RECURRING)?,
+            rates: doc::container(d, doc::RATES)?,
         })
     }
 }
@@ -661,6 +671,10 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
         };
         if *container == c.settings {
             t.settings = true;
+            continue;
+        }
+        if *container == c.rates {
+            t.rates.extend(key.map(|k| k.to_string()));
             continue;
         }
         let Some(id) = key.and_then(|k| uuid::Uuid::parse_str(&k).ok()) else {

@@ -3,16 +3,19 @@
 //! **Invariant:** the view is a pure function of the document. `apply` updates the records a
 //! change touched, `rebuild` recomputes everything; both give the same rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::Automerge;
+use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::doc;
 use crate::error::Result;
 use crate::model::{Category, Kind, Transaction};
-use crate::money;
+use crate::money::{self, Currency};
+use crate::rates::{RateBook, RateKey, RateSource};
 use crate::store::Containers;
 
 /// The records a change touched, by id.
@@ -23,6 +26,8 @@ pub(crate) struct Touched {
     pub payment_methods: Vec<Uuid>,
     pub budgets: Vec<Uuid>,
     pub recurring: Vec<Uuid>,
+    /// Keys of the `rates` map.
+    pub rates: Vec<String>,
     /// Read back from the document.
     pub transactions: Vec<Uuid>,
     /// Created by this very change as a fresh object, so the document holds exactly these
@@ -43,14 +48,26 @@ impl Touched {
             ids.sort();
             ids.dedup();
         }
+        self.rates.sort();
+        self.rates.dedup();
     }
 }
 
 /// Writes the rows of the touched records; returns the transactions whose category now
-/// resolves differently (a category was deleted or merged) besides those touched.
+/// resolves differently (a category was deleted or merged), or whose converted amount changed
+/// (new rates, another base currency), besides those touched.
 pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched) -> Result<Vec<Uuid>> {
+    let old_base = base_currency(sql)?;
     if t.settings {
         write_settings(sql, d)?;
+    }
+    // Rates changed from this date on: conversions of later transactions may change.
+    let mut rates_since: Option<NaiveDate> = None;
+    for key in &t.rates {
+        write_rate_entry(sql, d, c, key)?;
+        if let Some(date) = RateKey::parse(key).map(|k| k.date()) {
+            rates_since = Some(rates_since.map_or(date, |s| s.min(date)));
+        }
     }
     let before = if t.categories.is_empty() { None } else { Some(Resolver::load(sql)?) };
     let mut removed = Vec::new();
@@ -80,22 +97,145 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
         write_rule(sql, d, c, id)?;
     }
     let resolver = Resolver::load(sql)?;
-    let moved = match before {
+    let mut moved = match before {
         Some(before) => resolver.reresolve(sql, &before, &removed)?,
         None => Vec::new(),
     };
+    let mut converter = Converter::new(base_currency(sql)?);
     for tx in &t.created {
-        upsert_transaction(sql, &resolver, tx, true)?;
+        upsert_transaction(sql, &resolver, &mut converter, tx, true)?;
     }
     for &id in &t.transactions {
         match doc::read_transaction(d, &c.transactions, id) {
-            Some(tx) => upsert_transaction(sql, &resolver, &tx, true)?,
+            Some(tx) => upsert_transaction(sql, &resolver, &mut converter, &tx, true)?,
             None => {
                 sql.execute("DELETE FROM transactions WHERE id = ?1", [id.as_bytes()])?;
             }
         }
     }
+    if converter.base != old_base {
+        moved.extend(reconvert(sql, &mut converter, None)?);
+    } else if let Some(since) = rates_since {
+        moved.extend(reconvert(sql, &mut converter, Some(since))?);
+    }
     Ok(moved)
+}
+
+/// Rewrites the rows of one entry of the `rates` map.
+fn write_rate_entry(sql: &Connection, d: &Automerge, c: &Containers, key: &str) -> Result<()> {
+    sql.prepare_cached("DELETE FROM rates WHERE key = ?1")?.execute([key])?;
+    let mut insert = sql.prepare_cached(
+        "INSERT OR REPLACE INTO rates (base, quote, date, source, rate, key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for r in doc::read_rate_entry(d, &c.rates, key) {
+        insert.execute(params![
+            r.from.code(),
+            r.to.code(),
+            date_key(r.date),
+            r.source.as_i64(),
+            r.rate.to_string(),
+            key
+        ])?;
+    }
+    Ok(())
+}
+
+/// The base currency as the view has it; a document that never set one (a server's replica
+/// of an account no device has synced yet) counts in US dollars, as `Store::settings` says.
+fn base_currency(sql: &Connection) -> Result<Option<Currency>> {
+    let code: Option<String> =
+        sql.query_row("SELECT value FROM settings WHERE key = 'base_currency'", [], |r| r.get(0)).optional()?;
+    Ok(Some(code.as_deref().and_then(Currency::from_code).unwrap_or_else(crate::model::default_base_currency)))
+}
+
+/// Converts amounts into the base currency with the view's rates, loading the rates of each
+/// currency the first time it is met (a ledger's rates are read only for the currencies its
+/// transactions use).
+pub(crate) struct Converter {
+    base: Option<Currency>,
+    book: RateBook,
+    loaded: HashSet<Currency>,
+}
+
+impl Converter {
+    pub(crate) fn new(base: Option<Currency>) -> Converter {
+        Converter { base, book: RateBook::new(), loaded: HashSet::new() }
+    }
+
+    /// The amount in the base currency, in the view's units; `None` without a rate.
+    pub(crate) fn base_units(
+        &mut self,
+        sql: &Connection,
+        amount: Decimal,
+        currency: Currency,
+        date: NaiveDate,
+    ) -> Result<Option<i64>> {
+        let Some(base) = self.base else { return Ok(None) };
+        if currency != base && self.loaded.insert(currency) {
+            let eur = crate::rates::euro();
+            let mut stmt = sql.prepare_cached(
+                "SELECT base, quote, date, source, rate FROM rates
+                 WHERE base IN (?1, ?2, ?3) AND quote IN (?1, ?2, ?3)",
+            )?;
+            let rows = stmt.query_map(params![currency.code(), base.code(), eur.code()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (from, to, date, source, rate) = row?;
+                let parsed = (
+                    Currency::from_code(&from),
+                    Currency::from_code(&to),
+                    date_of_key(date),
+                    rate.parse::<Decimal>().ok(),
+                );
+                if let (Some(from), Some(to), Some(date), Some(rate)) = parsed {
+                    self.book.insert(from, to, date, rate, RateSource::from_i64(source));
+                }
+            }
+        }
+        Ok(self.book.convert(amount, currency, base, date).and_then(|c| money::to_units(c.amount)))
+    }
+}
+
+/// Recomputes the converted amounts of the transactions dated `since` or later (all when
+/// `None`, after the base currency changed; otherwise only those not in the base currency,
+/// after new rates). Returns the ids whose converted amount changed.
+fn reconvert(sql: &Connection, converter: &mut Converter, since: Option<NaiveDate>) -> Result<Vec<Uuid>> {
+    let base = converter.base.map(|c| c.code()).unwrap_or_default();
+    /// rowid, id, amount, currency, date, converted amount.
+    type Row = (i64, Vec<u8>, i64, String, i64, Option<i64>);
+    let rows: Vec<Row> = {
+        let mut stmt = sql.prepare(
+            "SELECT rowid, id, amount, currency, date, base_amount FROM transactions
+             WHERE date >= ?1 AND (?2 OR currency <> ?3)",
+        )?;
+        let rows = stmt.query_map(params![since.map_or(0, date_key), since.is_none(), base], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut changed = Vec::new();
+    let mut update = sql.prepare_cached("UPDATE transactions SET base_amount = ?1 WHERE rowid = ?2")?;
+    for (rowid, id, units, code, date, old) in rows {
+        let (Some(currency), Some(date)) = (Currency::from_code(&code), date_of_key(date)) else { continue };
+        let amount = Decimal::try_from_i128_with_scale(i128::from(units), money::AMOUNT_SCALE).unwrap_or_default();
+        let new = converter.base_units(sql, amount, currency, date)?;
+        if new != old {
+            update.execute(params![new, rowid])?;
+            changed.extend(Uuid::from_slice(&id).ok());
+        }
+    }
+    Ok(changed)
+}
+
+fn date_of_key(key: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt((key / 10_000) as i32, (key / 100 % 100) as u32, (key % 100) as u32)
 }
 
 /// Recomputes the whole view from the document. The per-row triggers are suspended while the
@@ -120,9 +260,13 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
          DELETE FROM payment_methods;
          DELETE FROM settings;
          DELETE FROM budgets;
-         DELETE FROM recurring;",
+         DELETE FROM recurring;
+         DELETE FROM rates;",
     )?;
     write_settings(sql, d)?;
+    for key in doc::rate_keys(d, &c.rates) {
+        write_rate_entry(sql, d, c, &key)?;
+    }
     for id in doc::ids(d, &c.budgets) {
         write_budget(sql, d, c, id)?;
     }
@@ -140,14 +284,17 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
         }
     }
     let resolver = Resolver::load(sql)?;
+    let mut converter = Converter::new(base_currency(sql)?);
     for id in doc::ids(d, &c.transactions) {
         if let Some(tx) = doc::read_transaction(d, &c.transactions, id) {
-            upsert_transaction(sql, &resolver, &tx, false)?;
+            upsert_transaction(sql, &resolver, &mut converter, &tx, false)?;
         }
     }
     sql.execute_batch(
-        "INSERT INTO month_totals (month, category, kind, currency, total, count)
-             SELECT date / 100, category, kind, currency, sum(amount), count(*) FROM transactions GROUP BY 1, 2, 3, 4;
+        "INSERT INTO month_totals (month, category, kind, currency, total, count, base_total, base_count, unrated_total)
+             SELECT date / 100, category, kind, currency, sum(amount), count(*), coalesce(sum(base_amount), 0),
+                    count(base_amount), sum(CASE WHEN base_amount IS NULL THEN amount ELSE 0 END)
+             FROM transactions GROUP BY 1, 2, 3, 4;
          INSERT INTO transactions_fts (transactions_fts) VALUES ('rebuild');",
     )?;
     for trigger in triggers {
@@ -243,7 +390,13 @@ fn category_no(sql: &Connection, id: Uuid) -> Result<Option<i64>> {
     Ok(sql.query_row("SELECT no FROM categories WHERE id = ?1", [id.as_bytes()], |r| r.get(0)).optional()?)
 }
 
-fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, existing: bool) -> Result<()> {
+fn upsert_transaction(
+    sql: &Connection,
+    resolver: &Resolver,
+    converter: &mut Converter,
+    t: &Transaction,
+    existing: bool,
+) -> Result<()> {
     let (category, resolved_id) = resolver.resolve(t.category_id, t.kind);
     let category_ref = (resolved_id != Some(t.category_id)).then(|| t.category_id.as_bytes().to_vec());
     let payment_method = resolver.payment_method(t.payment_method_id);
@@ -251,17 +404,18 @@ fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, ex
     let amount = money::to_units(t.amount)
         .unwrap_or_else(|| money::to_units(t.amount.round_dp(money::AMOUNT_SCALE)).unwrap_or(0));
     let conflicts = (!t.conflicts.is_empty()).then(|| serde_json::to_string(&t.conflicts).unwrap_or_default());
+    let base_amount = converter.base_units(sql, t.amount, t.currency, t.date)?;
     let rowid: i64 = sql
         .prepare_cached(
             "INSERT INTO transactions (id, kind, amount, currency, date, category, category_ref, payment_method,
-                                   description, notes, tags, created_at, updated_at, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                                   description, notes, tags, created_at, updated_at, conflicts, base_amount)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (id) DO UPDATE SET
              kind = excluded.kind, amount = excluded.amount, currency = excluded.currency,
              date = excluded.date, category = excluded.category, category_ref = excluded.category_ref,
              payment_method = excluded.payment_method, description = excluded.description,
              notes = excluded.notes, tags = excluded.tags, created_at = excluded.created_at,
-             updated_at = excluded.updated_at, conflicts = excluded.conflicts
+             updated_at = excluded.updated_at, conflicts = excluded.conflicts, base_amount = excluded.base_amount
          RETURNING rowid",
         )?
         .query_row(
@@ -280,6 +434,7 @@ fn upsert_transaction(sql: &Connection, resolver: &Resolver, t: &Transaction, ex
                 t.created_at.timestamp_millis(),
                 t.updated_at.timestamp_millis(),
                 conflicts,
+                base_amount,
             ],
             |r| r.get(0),
         )?;
@@ -390,13 +545,15 @@ pub(crate) fn dump(sql: &Connection) -> Result<String> {
         "SELECT 'category', hex(id), name, kind, color, icon, archived, deleted, hex(merged_into) FROM categories ORDER BY id",
         "SELECT 'payment_method', hex(id), name, archived FROM payment_methods ORDER BY id",
         "SELECT 'transaction', hex(t.id), t.kind, t.amount, t.currency, t.date, hex(c.id), hex(t.category_ref), hex(p.id),
-                t.description, t.notes, t.tags, t.created_at, t.updated_at, t.conflicts
+                t.description, t.notes, t.tags, t.created_at, t.updated_at, t.conflicts, t.base_amount
          FROM transactions t LEFT JOIN categories c ON c.no = t.category LEFT JOIN payment_methods p ON p.no = t.payment_method
          ORDER BY t.id",
         "SELECT 'tag', hex(t.id), g.tag, g.date FROM transaction_tags g JOIN transactions t ON t.rowid = g.tx_rowid ORDER BY 2, 3",
         "SELECT 'budget', hex(id), body FROM budgets ORDER BY id",
         "SELECT 'recurring', hex(id), body FROM recurring ORDER BY id",
-        "SELECT 'month', m.month, hex(c.id), m.kind, m.currency, m.total, m.count
+        "SELECT 'rate', base, quote, date, source, rate, key FROM rates ORDER BY 2, 3, 4, 5",
+        "SELECT 'month', m.month, hex(c.id), m.kind, m.currency, m.total, m.count, m.base_total, m.base_count,
+                m.unrated_total
          FROM month_totals m LEFT JOIN categories c ON c.no = m.category ORDER BY 2, 3, 4, 5",
     ];
     let mut out = String::new();

@@ -8,8 +8,8 @@ use chrono::{NaiveDate, Utc};
 use expenso_core::model::parse_date;
 use expenso_core::sync::client::{Api, Credentials, SyncStatus};
 use expenso_core::{
-    Category, CategoryPatch, CategoryTotal, Decimal, Filter, Kind, Month, MonthSummary, NewCategory, NewTransaction,
-    PageRequest, PaymentMethod, Settings, Sort, SortBy, Totals, Transaction, TransactionPage, TransactionPatch,
+    Balance, Category, CategoryPatch, CategoryTotal, Decimal, Filter, Kind, Month, MonthSummary, NewCategory,
+    NewTransaction, PageRequest, PaymentMethod, Settings, Sort, SortBy, Transaction, TransactionPage, TransactionPatch,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -255,11 +255,7 @@ pub async fn list_tags(state: State<'_, AppState>) -> CommandResult<Vec<TagCount
 // ---- summaries ----
 
 #[tauri::command]
-pub async fn balance(
-    state: State<'_, AppState>,
-    from: Option<String>,
-    to: Option<String>,
-) -> CommandResult<Vec<Totals>> {
+pub async fn balance(state: State<'_, AppState>, from: Option<String>, to: Option<String>) -> CommandResult<Balance> {
     let (from, to) = (day("from", &from)?, day("to", &to)?);
     state.read(|s| s.balance(from, to))
 }

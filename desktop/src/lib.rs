@@ -7,6 +7,7 @@
 
 mod commands;
 mod error;
+mod money;
 mod plans;
 mod state;
 
@@ -92,6 +93,7 @@ pub fn run() {
             }
             app.manage(state);
             plans::start(app.handle().clone());
+            money::start(app.handle().clone());
             #[cfg(desktop)]
             menu::install(app)?;
             Ok(())
@@ -149,6 +151,10 @@ pub fn run() {
             plans::skip_occurrence,
             plans::book_occurrence,
             plans::run_plans,
+            money::rates,
+            money::set_rate,
+            money::delete_rate,
+            money::refresh_rates,
         ])
         .run(tauri::generate_context!())
         .expect("ExpensoTrack could not start");

@@ -41,6 +41,9 @@ pub struct Config {
     /// 100,000-transaction ledger takes about 210 MB.
     #[arg(long, env = "EXPENSO_LEDGER_CACHE_MB", default_value_t = 256)]
     pub ledger_cache_mb: u64,
+    /// Where the ECB's reference-rate files are fetched from (`eurofxref-*.xml`).
+    #[arg(long, env = "EXPENSO_ECB_URL", default_value = expenso_core::rates::ECB_BASE_URL)]
+    pub ecb_url: String,
     /// The SMTP server that sends password-reset e-mails (recovery is off without one).
     #[arg(long, env = "SMTP_HOST")]
     pub smtp_host: Option<String>,
@@ -71,6 +74,7 @@ impl fmt::Debug for Config {
             .field("ledger_cache_mb", &self.ledger_cache_mb)
             .field("public_url", &self.public_url)
             .field("web_dir", &self.web_dir)
+            .field("ecb_url", &self.ecb_url)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_security", &self.smtp_security)

@@ -52,6 +52,10 @@ const STEP_CHANGES: u32 = 200;
 const COALESCE: Duration = Duration::from_millis(100);
 /// Records written one by one up to this many; more are replaced in bulk.
 const ONE_BY_ONE: usize = 50;
+
+/// The shape of the published records. An account whose records an older server published
+/// (before they carried converted amounts) has them all published again by its next pass.
+const RECORDS_VERSION: i64 = 2;
 const BULK: usize = 1_000;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Replica>>>;
@@ -347,7 +351,7 @@ impl Ledgers {
             Some((upto, bytes)) => (upto, Some(bytes)),
             None => (0, None),
         };
-        let materialized = self.materialized(account).await?;
+        let (materialized, records_version) = self.progress(account).await?;
         let mut replica = self
             .blocking(move || {
                 Store::replica_in_memory(ActorId::random(), bytes.as_deref()).map(|store| Replica {
@@ -380,8 +384,9 @@ impl Ledgers {
             }
             replica = slot.expect("present");
             // The projections hold everything up to here already (if anything was ever
-            // published: a new account's first pass publishes the genesis' categories too).
-            if materialized > 0 {
+            // published: a new account's first pass publishes the genesis' categories too;
+            // and in today's shape: older records are all published again).
+            if materialized > 0 && records_version >= RECORDS_VERSION {
                 replica.store.take_changed();
             }
         }
@@ -404,7 +409,7 @@ impl Ledgers {
         // One write records how far the projections reach and ends the lease.
         let mut update = doc! { "$set": { "lease_until": BsonDateTime::from_millis(0) } };
         if let Ok(cursor) = &result {
-            update.insert("$max", doc! { "materialized": *cursor });
+            update.insert("$max", doc! { "materialized": *cursor, "records_version": RECORDS_VERSION });
         }
         self.inner
             .progress
@@ -515,9 +520,11 @@ impl Ledgers {
         }
     }
 
-    async fn materialized(&self, account: Uuid) -> Result<i64> {
+    /// How far the account's projections reach in its log, and the shape of its records.
+    async fn progress(&self, account: Uuid) -> Result<(i64, i64)> {
         let progress = self.inner.progress.find_one(doc! { "_id": account.to_string() }).await?;
-        Ok(progress.and_then(|d| int(d.get("materialized"))).unwrap_or(0))
+        let get = |key: &str| progress.as_ref().and_then(|d| int(d.get(key))).unwrap_or(0);
+        Ok((get("materialized"), get("records_version")))
     }
 
     /// Publishes what changed: records to MongoDB, categories, payment methods and settings
@@ -891,7 +898,8 @@ fn int(v: Option<&Bson>) -> Option<i64> {
     }
 }
 
-/// A transaction as the dashboard's records hold it; its amount is a Decimal128, exact.
+/// A transaction as the dashboard's records hold it; its amounts are Decimal128, exact. The
+/// amount in the base currency is null, and `rated` false, when no rate converts it.
 fn record(account: Uuid, t: &Transaction) -> Document {
     doc! {
         "_id": format!("{account}:{}", t.id),
@@ -900,6 +908,8 @@ fn record(account: Uuid, t: &Transaction) -> Document {
         "kind": t.kind.as_str(),
         "amount": decimal128(t.amount),
         "currency": t.currency.code(),
+        "base_amount": t.base_amount.map(|b| Bson::Decimal128(decimal128(b))).unwrap_or(Bson::Null),
+        "rated": t.base_amount.is_some(),
         "date": t.date.format("%Y-%m-%d").to_string(),
         "month": t.date.format("%Y-%m").to_string(),
         "category": t.category_id.to_string(),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ledger;
 pub mod mail;
 pub mod plans;
+pub mod rates;
 pub mod security;
 pub mod sync;
 pub mod ui;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Set to `true` when the server stops: open WebSockets close.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The ECB's rate files as last downloaded.
+    pub ecb: rates::EcbCache,
 }
 
 impl AppState {
@@ -75,7 +78,16 @@ impl AppState {
         let limiter = Arc::new(security::RateLimiter::new(config.auth_per_minute));
         let mailer = mail::Mailer::from_config(&config).context("configuring SMTP")?.map(Arc::new);
         let shutdown = Arc::new(tokio::sync::watch::Sender::new(false));
-        Ok(AppState { config: Arc::new(config), pg, log, ledgers, limiter, mailer, shutdown })
+        Ok(AppState {
+            config: Arc::new(config),
+            pg,
+            log,
+            ledgers,
+            limiter,
+            mailer,
+            shutdown,
+            ecb: rates::EcbCache::default(),
+        })
     }
 
     /// Starts the instance's background work: hearing of changes stored through other
@@ -91,7 +103,7 @@ impl AppState {
     info(title = "ExpensoTrack sync server", description = "Accounts, sessions and ledger sync for ExpensoTrack's devices and web dashboard."),
     modifiers(&BearerAuth),
     tags((name = "auth"), (name = "account"), (name = "sync"), (name = "transactions"), (name = "categories"),
-         (name = "summaries"), (name = "operations"))
+         (name = "summaries"), (name = "rates"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -119,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sync::router())
         .merge(web::router())
         .merge(plans::router())
+        .merge(rates::router())
         .split_for_parts();
     let router = router.route("/api/openapi.json", get(move || async move { Json(api) }));
     let router = match dashboard {

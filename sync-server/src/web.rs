@@ -20,8 +20,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use expenso_core::account::Profile;
 use expenso_core::model::parse_date;
 use expenso_core::{
-    Backup, Category, CategoryPatch, CategoryTotal, Currency, Decimal, Kind, Month, MonthSummary, NewCategory,
-    NewTransaction, PaymentMethod, RestoreSummary, Settings, Totals, Transaction, TransactionPage, TransactionPatch,
+    Backup, Balance, Category, CategoryPatch, CategoryTotal, Currency, Decimal, GroupSums, Kind, Month, MonthSummary,
+    NewCategory, NewTransaction, PaymentMethod, RestoreSummary, Settings, Transaction, TransactionPage,
+    TransactionPatch,
 };
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, Regex};
@@ -275,6 +276,10 @@ fn from_record(d: &Document) -> Result<Transaction> {
         tags,
         created_at: time("created_at")?,
         updated_at: time("updated_at")?,
+        base_amount: match d.get("base_amount") {
+            Some(Bson::Decimal128(v)) => Some(from_decimal128(v).ok_or_else(|| broken("base_amount"))?),
+            _ => None,
+        },
         conflicts,
     })
 }
@@ -598,14 +603,19 @@ async fn edit_payment_method(
 #[utoipa::path(get, path = "/api/v1/ledger/settings", tag = "categories", security(("bearer" = [])),
     responses((status = 200, body = Settings), (status = 401, body = ErrorBody)))]
 async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<Settings>> {
+    Ok(Json(settings_of(&state, auth.user_id).await?))
+}
+
+/// The ledger's settings from their projection, or as a new device would start the ledger
+/// when nothing was synced yet.
+pub(crate) async fn settings_of(state: &AppState, account: Uuid) -> Result<Settings> {
     let code: Option<String> = sqlx::query_scalar("SELECT base_currency FROM ledger_settings WHERE user_id = $1")
-        .bind(auth.user_id)
+        .bind(account)
         .fetch_optional(state.ledgers.pg())
         .await?;
     match code.as_deref().and_then(Currency::from_code) {
-        Some(base_currency) => Ok(Json(Settings { base_currency })),
-        // Nothing synced yet: the ledger as a new device would start it.
-        None => Ok(Json(state.ledgers.read(auth.user_id, |store| store.settings()).await?)),
+        Some(base_currency) => Ok(Settings { base_currency }),
+        None => state.ledgers.read(account, |store| store.settings()).await,
     }
 }
 
@@ -740,14 +750,15 @@ struct PeriodQuery {
 }
 
 /// Sums of the account's records in `[from, to]`, grouped by `by` (a record field or none),
-/// kind and currency, as exact decimals.
+/// kind and currency, as exact decimals: the original amounts, and the amounts converted into
+/// the base currency of those with a rate (a record's `rated`).
 async fn sums(
     state: &AppState,
     account: Uuid,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     by: Option<&str>,
-) -> Result<Vec<(String, Kind, Currency, Decimal, u64)>> {
+) -> Result<Vec<(String, GroupSums)>> {
     let mut filter = doc! { "account": account.to_string() };
     let mut date = Document::new();
     if let Some(f) = from {
@@ -759,52 +770,66 @@ async fn sums(
     if !date.is_empty() {
         filter.insert("date", date);
     }
-    let mut id = doc! { "kind": "$kind", "currency": "$currency" };
+    let mut id = doc! { "kind": "$kind", "currency": "$currency", "rated": "$rated" };
     if let Some(by) = by {
         id.insert("by", format!("${by}"));
     }
     let pipeline = [
         doc! { "$match": filter },
-        doc! { "$group": { "_id": id, "total": { "$sum": "$amount" }, "count": { "$sum": 1 } } },
+        doc! { "$group": {
+            "_id": id,
+            "total": { "$sum": "$amount" },
+            "base": { "$sum": "$base_amount" },
+            "count": { "$sum": 1 },
+        } },
     ];
     let docs: Vec<Document> = state.ledgers.records().aggregate(pipeline).await?.try_collect().await?;
     let broken = || Error::Internal(anyhow::anyhow!("a summary came back malformed"));
-    let mut out = Vec::with_capacity(docs.len());
+    let decimal = |v: Option<&Bson>| match v {
+        Some(Bson::Decimal128(v)) => from_decimal128(v).ok_or_else(broken),
+        // MongoDB's sum of no numbers (or of nulls only) is the integer 0.
+        Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => Ok(Decimal::ZERO),
+        _ => Err(broken()),
+    };
+    let mut out: BTreeMap<(String, Kind, Currency), GroupSums> = BTreeMap::new();
     for d in docs {
         let key = d.get_document("_id").map_err(|_| broken())?;
         let kind = Kind::from_str(key.get_str("kind").map_err(|_| broken())?).map_err(|_| broken())?;
         let currency = Currency::from_code(key.get_str("currency").map_err(|_| broken())?).ok_or_else(broken)?;
         let by = key.get_str("by").unwrap_or_default().to_string();
-        let total = match d.get("total") {
-            Some(Bson::Decimal128(v)) => from_decimal128(v).ok_or_else(broken)?,
-            Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => Decimal::ZERO,
-            _ => return Err(broken()),
-        };
+        let rated = key.get_bool("rated").unwrap_or(false);
+        let total = decimal(d.get("total"))?;
+        let base = decimal(d.get("base"))?;
         let count = int_of(d.get("count")).ok_or_else(broken)?;
-        out.push((by, kind, currency, total, count));
-    }
-    Ok(out)
-}
-
-fn totals(rows: impl Iterator<Item = (Kind, Currency, Decimal, u64)>) -> Vec<Totals> {
-    let mut acc: BTreeMap<&'static str, (Currency, Decimal, Decimal, u64)> = BTreeMap::new();
-    for (kind, currency, total, count) in rows {
-        let e = acc.entry(currency.code()).or_insert((currency, Decimal::ZERO, Decimal::ZERO, 0));
-        match kind {
-            Kind::Income => e.1 += total,
-            Kind::Expense => e.2 += total,
+        let g = out.entry((by, kind, currency)).or_insert(GroupSums {
+            kind,
+            currency,
+            total: Decimal::ZERO,
+            count: 0,
+            base: Decimal::ZERO,
+            base_count: 0,
+            unrated: Decimal::ZERO,
+        });
+        g.total += total;
+        g.count += count;
+        if rated {
+            g.base += base;
+            g.base_count += count;
+        } else {
+            g.unrated += total;
         }
-        e.3 += count;
     }
-    acc.into_values().map(|(currency, income, expense, count)| Totals::new(currency, income, expense, count)).collect()
+    Ok(out.into_iter().map(|((by, ..), g)| (by, g)).collect())
 }
 
-/// Income, expenses and net per currency over a period.
+/// Income, expenses and net over a period: converted into the base currency, per currency,
+/// and what no rate converts.
 #[utoipa::path(get, path = "/api/v1/summaries/balance", tag = "summaries", security(("bearer" = [])), params(PeriodQuery),
-    responses((status = 200, body = [Totals]), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn balance(State(state): State<AppState>, auth: Auth, Query(q): Query<PeriodQuery>) -> Result<Json<Vec<Totals>>> {
+    responses((status = 200, body = Balance), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn balance(State(state): State<AppState>, auth: Auth, Query(q): Query<PeriodQuery>) -> Result<Json<Balance>> {
     let rows = sums(&state, auth.user_id, day("from", &q.from)?, day("to", &q.to)?, None).await?;
-    Ok(Json(totals(rows.into_iter().map(|(_, k, c, t, n)| (k, c, t, n)))))
+    let base = settings_of(&state, auth.user_id).await?.base_currency;
+    Ok(Json(Balance::of(base, rows.into_iter().map(|(_, g)| g))))
 }
 
 async fn month_range(state: &AppState, account: Uuid, first: Month, last: Month) -> Result<Vec<MonthSummary>> {
@@ -812,15 +837,17 @@ async fn month_range(state: &AppState, account: Uuid, first: Month, last: Month)
         return Err(invalid("from", "the first month is after the last"));
     }
     let rows = sums(state, account, Some(first.first_day()), Some(last.last_day()), Some("month")).await?;
-    let mut by_month: BTreeMap<String, Vec<(Kind, Currency, Decimal, u64)>> = BTreeMap::new();
-    for (m, k, c, t, n) in rows {
-        by_month.entry(m).or_default().push((k, c, t, n));
+    let base = settings_of(state, account).await?.base_currency;
+    let mut by_month: BTreeMap<String, Vec<GroupSums>> = BTreeMap::new();
+    for (m, g) in rows {
+        by_month.entry(m).or_default().push(g);
     }
     let mut out = Vec::new();
     let mut m = first;
     while m <= last {
         let key = m.first_day().format("%Y-%m").to_string();
-        out.push(MonthSummary { month: m, totals: totals(by_month.remove(&key).unwrap_or_default().into_iter()) });
+        let b = Balance::of(base, by_month.remove(&key).unwrap_or_default());
+        out.push(MonthSummary { month: m, totals: b.currencies, base: b.base, unconverted: b.unconverted });
         m = m.next();
     }
     Ok(out)
@@ -887,8 +914,8 @@ struct BreakdownQuery {
     kind: Option<String>,
 }
 
-/// Totals per category for one kind over a period, largest first, with each one's share of
-/// its currency's total.
+/// Totals per category for one kind over a period in the base currency, largest first, with
+/// each one's share; transactions no rate converts are left out (the balance lists them).
 #[utoipa::path(get, path = "/api/v1/summaries/categories", tag = "summaries", security(("bearer" = [])),
     params(BreakdownQuery),
     responses((status = 200, body = [CategoryTotal]), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -902,22 +929,19 @@ async fn category_breakdown(
         None => Kind::Expense,
     };
     let rows = sums(&state, auth.user_id, day("from", &q.from)?, day("to", &q.to)?, Some("category")).await?;
+    let base = settings_of(&state, auth.user_id).await?.base_currency;
     let categories: BTreeMap<Uuid, Category> =
         categories_of(&state, auth.user_id, true).await?.into_iter().map(|c| (c.id, c)).collect();
-    let mut per_currency: BTreeMap<&'static str, Decimal> = BTreeMap::new();
-    for (_, k, c, t, _) in &rows {
-        if *k == kind {
-            *per_currency.entry(c.code()).or_default() += *t;
-        }
+    let mut per_category: BTreeMap<Uuid, (Decimal, u64)> = BTreeMap::new();
+    for (by, g) in rows.iter().filter(|(_, g)| g.kind == kind && g.base_count > 0) {
+        let e = per_category.entry(Uuid::parse_str(by).unwrap_or_default()).or_default();
+        e.0 += g.base;
+        e.1 += g.base_count;
     }
-    let mut out: Vec<CategoryTotal> = rows
+    let all: Decimal = per_category.values().map(|v| v.0).sum();
+    let mut out: Vec<CategoryTotal> = per_category
         .into_iter()
-        .filter(|(_, k, ..)| *k == kind)
-        .map(|(by, _, currency, total, count)| {
-            let id = Uuid::parse_str(&by).unwrap_or_default();
-            let all = per_currency.get(currency.code()).copied().unwrap_or_default();
-            CategoryTotal::new(id, categories.get(&id), currency, total, all, count)
-        })
+        .map(|(id, (total, count))| CategoryTotal::new(id, categories.get(&id), base, total, all, count))
         .collect();
     CategoryTotal::sort(&mut out);
     Ok(Json(out))

@@ -85,9 +85,9 @@ fn a_person_records_lists_edits_and_summarizes() {
     assert!(edited.get("tags").is_none_or(|t| t.as_array().unwrap().is_empty()));
 
     let summary = json(d, &["summary", "--month", "2026-11", "--months", "3"]);
-    assert_eq!(summary["totals"][0]["income"], "2500.00");
-    assert_eq!(summary["totals"][0]["expense"], "13.00");
-    assert_eq!(summary["totals"][0]["net"], "2487.00");
+    assert_eq!(summary["totals"]["currencies"][0]["income"], "2500.00");
+    assert_eq!(summary["totals"]["currencies"][0]["expense"], "13.00");
+    assert_eq!(summary["totals"]["base"]["net"], "2487.00");
     assert_eq!(summary["trend"].as_array().unwrap().len(), 3);
     assert_eq!(summary["trend"][1]["totals"][0]["currency"], "USD");
     let text = ok(d, &["summary", "--month", "2026-11"]);
@@ -271,5 +271,69 @@ fn budgets_alerts_and_recurring_bills_from_the_command_line() {
     json(d, &["recurring", "skip", short, &next]);
     assert!(fails(d, &["recurring", "skip", short, &next]).starts_with("error: due: "));
     assert!(ok(d, &["recurring", "list"]).contains("Streaming"));
+    ok(d, &["check"]);
+}
+
+/// Serves one ECB file over HTTP on a free port until the test ends; returns the address.
+fn ecb_file_server(name: &'static str, body: String) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut request);
+            let found = request.contains(&format!("/{name} "));
+            let (status, text) = if found { ("200 OK", body.as_str()) } else { ("404 Not Found", "") };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn totals_convert_with_fetched_and_manual_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--currency", "EUR"]);
+    ok(d, &["add", "100", "--category", "travel", "--currency", "USD", "--date", "2026-02-04", "-d", "Hotel"]);
+    ok(d, &["add", "20", "--category", "travel", "--date", "2026-02-04", "-d", "Train"]);
+    let text = ok(d, &["summary", "--month", "2026-02"]);
+    assert!(text.contains("1 transaction(s) in USD have no exchange rate"), "{text}");
+
+    // The ECB's history file (the transaction is older than the 90-day file reaches) from a
+    // local server (EXPENSO_ECB_URL): 1 EUR = 1.25 USD.
+    let xml = "<Cube><Cube time='2026-02-03'><Cube currency='USD' rate='1.25'/><Cube currency='GBP' rate='0.8'/></Cube></Cube>";
+    let url = ecb_file_server("eurofxref-hist.xml", xml.to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_expenso"))
+        .args(["--data-dir", d.to_str().unwrap(), "--json", "rates", "fetch"])
+        .env("EXPENSO_ECB_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fetched: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((fetched["feed"].as_str(), fetched["days"].as_u64()), (Some("history"), Some(1)));
+    let summary = json(d, &["summary", "--month", "2026-02"]);
+    // 100 / 1.25 = 80.00 EUR, plus 20 EUR.
+    assert_eq!(summary["totals"]["base"]["expense"], "100.00");
+    assert_eq!(summary["totals"]["unconverted"], serde_json::json!([]));
+    let shown = ok(d, &["show", json(d, &["list", "--search", "hotel"])["items"][0]["id"].as_str().unwrap()]);
+    assert!(shown.contains("80.00 EUR"), "{shown}");
+
+    // A manual rate wins on its date.
+    let rate = json(d, &["rates", "set", "USD", "0.9", "--date", "2026-02-04"]);
+    assert_eq!((rate["rate"].as_str(), rate["to"].as_str()), (Some("0.9"), Some("EUR")));
+    assert_eq!(json(d, &["summary", "--month", "2026-02"])["totals"]["base"]["expense"], "110.00");
+    let list = ok(d, &["rates", "list"]);
+    assert!(list.contains("1 USD = 0.9 EUR") && list.contains("2026-02-03"), "{list}");
+    assert!(fails(d, &["rates", "set", "USD", "0", "--date", "2026-02-04"]).contains("rate:"));
+    ok(d, &["rates", "delete", "USD", "--date", "2026-02-04"]);
+    assert_eq!(json(d, &["summary", "--month", "2026-02"])["totals"]["base"]["expense"], "100.00");
+    assert!(fails(d, &["rates", "delete", "USD", "--date", "2026-02-04"]).contains("not found"));
     ok(d, &["check"]);
 }

@@ -154,16 +154,25 @@ impl Store {
     fn spending(&self, first: NaiveDate, last: NaiveDate) -> Result<Spending> {
         let month = |d: NaiveDate| i64::from(d.year()) * 100 + i64::from(d.month());
         let mut stmt = self.conn.prepare_cached(
-            "SELECT m.month, c.id, m.currency, sum(m.total) FROM month_totals m JOIN categories c ON c.no = m.category
+            "SELECT m.month, c.id, m.currency, sum(m.total), sum(m.base_total)
+             FROM month_totals m JOIN categories c ON c.no = m.category
              WHERE m.kind = 0 AND m.month BETWEEN ?1 AND ?2
              GROUP BY 1, 2, 3",
         )?;
         let rows = stmt.query_map(rusqlite::params![month(first), month(last)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
         })?;
+        let units =
+            |u: i64| Decimal::try_from_i128_with_scale(u.into(), crate::money::AMOUNT_SCALE).unwrap_or(Decimal::MAX);
         let mut out = Vec::new();
         for row in rows {
-            let (m, id, currency, units) = row?;
+            let (m, id, currency, total, base_total) = row?;
             let (Some(date), Ok(id), Some(currency)) = (
                 NaiveDate::from_ymd_opt((m / 100) as i32, (m % 100) as u32, 1),
                 Uuid::from_slice(&id),
@@ -171,11 +180,9 @@ impl Store {
             ) else {
                 continue;
             };
-            let amount =
-                Decimal::try_from_i128_with_scale(units.into(), crate::money::AMOUNT_SCALE).unwrap_or(Decimal::MAX);
-            out.push((date, id, currency, amount));
+            out.push(SpentRow { month: date, category: id, currency, amount: units(total), base: units(base_total) });
         }
-        Ok(Spending { rows: out, categories: self.all_categories()? })
+        Ok(Spending { rows: out, base: self.settings()?.base_currency, categories: self.all_categories()? })
     }
 
     /// The spending every budget of `rows` needs for its periods from the one holding `from`
@@ -195,7 +202,7 @@ impl Store {
         let end = rows.iter().map(|r| r.budget.period.end_of(r.budget.period.start_of(last))).max();
         match (first, end) {
             (Some(first), Some(end)) => self.spending(first, end),
-            _ => Ok(Spending { rows: Vec::new(), categories: Vec::new() }),
+            _ => Ok(Spending { rows: Vec::new(), base: self.settings()?.base_currency, categories: Vec::new() }),
         }
     }
 
@@ -235,15 +242,16 @@ impl Store {
                     budget: b.clone(),
                     period_start: start,
                     period_end: end,
-                    carried: fixed(c, carried),
-                    limit: fixed(c, limit),
-                    spent: fixed(c, spent),
-                    remaining: fixed(c, limit - spent),
+                    carried: c.round(carried),
+                    limit: c.round(limit),
+                    spent: c.round(spent),
+                    remaining: c.round(limit - spent),
                     percent: percent_of(spent, limit),
-                    projected: fixed(
-                        c,
-                        if start > today { Decimal::ZERO } else { projection(spent, start, end, today) },
-                    ),
+                    projected: c.round(if start > today {
+                        Decimal::ZERO
+                    } else {
+                        projection(spent, start, end, today)
+                    }),
                     alerts: row.alerts.iter().filter(|a| a.period_start == start).map(|a| Alert::of(b, a)).collect(),
                 }
             })
@@ -684,6 +692,7 @@ impl Store {
                     tags: r.tags.clone(),
                     created_at: now,
                     updated_at: now,
+                    base_amount: None,
                     conflicts: BTreeMap::new(),
                 };
                 bookings.push((r.id, due, t));
@@ -726,22 +735,38 @@ impl Store {
     }
 }
 
-/// Expenses per (first of the month, category, currency).
+/// Expenses of one month, category and currency: as booked, and converted into the base
+/// currency (those with a rate).
+struct SpentRow {
+    /// The first of the month.
+    month: NaiveDate,
+    category: Uuid,
+    currency: crate::money::Currency,
+    amount: Decimal,
+    base: Decimal,
+}
+
+/// Expenses per month, category and currency.
 struct Spending {
-    rows: Vec<(NaiveDate, Uuid, crate::money::Currency, Decimal)>,
+    rows: Vec<SpentRow>,
+    base: crate::money::Currency,
     /// To follow a deleted category to where its transactions went, as the view does.
     categories: Vec<Category>,
 }
 
 impl Spending {
-    /// What a budget spent per period start within `[first, last]`.
+    /// What a budget spent per period start within `[first, last]`. A budget in the base
+    /// currency counts every expense, converted with the rate of its date; one in another
+    /// currency (the base changed since it was made) counts the expenses in its currency.
     fn by_period(&self, b: &Budget, first: NaiveDate, last: NaiveDate) -> BTreeMap<NaiveDate, Decimal> {
         let mut out = BTreeMap::new();
         let target = b.category_id.map(|c| live_category_id(&self.categories, c, Kind::Expense));
-        for (month, category, currency, amount) in &self.rows {
-            let counts = *currency == b.currency && target.is_none_or(|c| c == *category);
-            if counts && *month >= first && *month <= last {
-                *out.entry(b.period.start_of(*month)).or_insert(Decimal::ZERO) += *amount;
+        let converted = b.currency == self.base;
+        for row in &self.rows {
+            let counts = (converted || row.currency == b.currency) && target.is_none_or(|c| c == row.category);
+            if counts && row.month >= first && row.month <= last {
+                let amount = if converted { row.base } else { row.amount };
+                *out.entry(b.period.start_of(row.month)).or_insert(Decimal::ZERO) += amount;
             }
         }
         out

@@ -1,7 +1,8 @@
 //! The JSON backup restores a ledger exactly.
 
+use expenso_core::rates::EcbDay;
 use expenso_core::sample::Workload;
-use expenso_core::{Backup, Kind, NewCategory};
+use expenso_core::{Backup, Currency, Kind, NewCategory, NewRate};
 
 use crate::support::*;
 
@@ -20,12 +21,23 @@ fn export_then_restore_into_a_new_ledger_is_exact() {
     a.delete_category(gone.id, None, at(3)).unwrap();
     a.add_payment_method("Voucher", id(10), at(4)).unwrap();
     a.set_base_currency("GBP", at(5)).unwrap();
+    let manual = NewRate { from: "USD".into(), to: None, date: "2026-01-10".into(), rate: "0.79".into() };
+    a.set_rate(&manual, at(5)).unwrap();
+    let day = |d: u32, usd: &str| EcbDay {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap(),
+        rates: vec![
+            (Currency::from_code("USD").unwrap(), usd.parse().unwrap()),
+            (Currency::from_code("GBP").unwrap(), "0.86".parse().unwrap()),
+        ],
+    };
+    a.add_ecb_rates(&[day(2, "1.09"), day(5, "1.1")], at(5)).unwrap();
     let backup = a.export_backup().unwrap();
+    assert_eq!((backup.rates.len(), backup.ecb_rates.len()), (1, 2));
     let json = backup.to_json();
 
     let mut b = memory_store(2);
     let summary = b.restore_backup(&Backup::from_json(&json).unwrap(), at(6)).unwrap();
-    assert_eq!(summary.transactions, 400);
+    assert_eq!((summary.transactions, summary.rates), (400, 3));
     assert_eq!(b.export_backup().unwrap(), backup);
     assert_eq!(b.export_backup().unwrap().to_json(), json, "byte-identical round trip");
     assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());

@@ -1,7 +1,10 @@
 //! Property: any interleaving of random operations on 2–3 replicas, merged in any order,
 //! converges to the same document and the same view, and each view equals its document.
 
-use expenso_core::{CategoryPatch, Kind, NewCategory, NewTransaction, Store, TransactionPatch};
+use expenso_core::rates::EcbDay;
+use expenso_core::{
+    CategoryPatch, Currency, Decimal, Kind, NewCategory, NewRate, NewTransaction, Store, TransactionPatch,
+};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -53,6 +56,26 @@ pub enum Op {
         slot: u8,
         into_builtin: bool,
     },
+    /// A manual rate USD → EUR on a day of January.
+    SetRate {
+        replica: usize,
+        day: u8,
+        milli: u16,
+    },
+    DeleteRate {
+        replica: usize,
+        day: u8,
+    },
+    /// A day of ECB rates (dollars per euro).
+    EcbDay {
+        replica: usize,
+        day: u8,
+        milli: u16,
+    },
+    SetBase {
+        replica: usize,
+        usd: bool,
+    },
     Sync {
         from: usize,
         to: usize,
@@ -71,6 +94,10 @@ fn op(replicas: usize) -> impl Strategy<Value = Op> {
         1 => (r.clone(), 0u8..3).prop_map(|(replica, slot)| Op::AddCategory { replica, slot }),
         1 => (r.clone(), 0u8..3, 0u8..4).prop_map(|(replica, slot, word)| Op::RenameCategory { replica, slot, word }),
         1 => (r.clone(), 0u8..3, any::<bool>()).prop_map(|(replica, slot, into_builtin)| Op::DeleteCategory { replica, slot, into_builtin }),
+        1 => (r.clone(), 1u8..28, 1u16..2_000).prop_map(|(replica, day, milli)| Op::SetRate { replica, day, milli }),
+        1 => (r.clone(), 1u8..28).prop_map(|(replica, day)| Op::DeleteRate { replica, day }),
+        1 => (r.clone(), 1u8..28, 1u16..2_000).prop_map(|(replica, day, milli)| Op::EcbDay { replica, day, milli }),
+        1 => (r.clone(), any::<bool>()).prop_map(|(replica, usd)| Op::SetBase { replica, usd }),
         2 => (r.clone(), r).prop_map(|(from, to)| Op::Sync { from, to }),
     ]
 }
@@ -105,6 +132,8 @@ pub fn run(stores: &mut [Store], op: &Op, step: i64) {
                 date: format!("2026-01-{day:02}"),
                 category,
                 description: "start".into(),
+                // Some in dollars, which convert only once a rate exists.
+                currency: (cents % 3 == 0).then(|| "USD".to_string()),
                 ..NewTransaction::default()
             };
             stores[replica].add_transaction(&input, id(u128::from(slot)), now).map(drop)
@@ -148,6 +177,28 @@ pub fn run(stores: &mut [Store], op: &Op, step: i64) {
             };
             stores[replica].delete_category(category_id(slot), target, now).map(drop)
         }
+        Op::SetRate { replica, day, milli } => {
+            let input = NewRate {
+                from: "USD".into(),
+                to: Some("EUR".into()),
+                date: format!("2026-01-{day:02}"),
+                rate: format!("0.{milli:03}"),
+            };
+            stores[replica].set_rate(&input, now).map(drop)
+        }
+        Op::DeleteRate { replica, day } => {
+            let (usd, eur) = (Currency::from_code("USD").unwrap(), eur());
+            let date = chrono::NaiveDate::from_ymd_opt(2026, 1, u32::from(day)).unwrap();
+            stores[replica].delete_rate(usd, eur, date, now)
+        }
+        Op::EcbDay { replica, day, milli } => {
+            let day = EcbDay {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 1, u32::from(day)).unwrap(),
+                rates: vec![(Currency::from_code("USD").unwrap(), Decimal::new(1_000 + i64::from(milli), 3))],
+            };
+            stores[replica].add_ecb_rates(&[day], now).map(drop)
+        }
+        Op::SetBase { replica, usd } => stores[replica].set_base_currency(if usd { "USD" } else { "EUR" }, now),
         Op::Sync { from, to } if from != to => {
             let changes = stores[from].changes_since(&[]).unwrap();
             stores[to].apply_changes(&changes).map(drop)

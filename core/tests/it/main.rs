@@ -5,6 +5,7 @@ mod convergence;
 mod merge;
 mod plans;
 mod queries;
+mod rates;
 mod store;
 mod support;
 mod sync_harness;

@@ -75,7 +75,7 @@ fn delete_wins_over_a_concurrent_edit() {
     sync_both(&mut a, &mut b);
     for s in [&a, &b] {
         assert!(s.transaction(id(1)).unwrap().is_none());
-        assert!(s.balance(None, None).unwrap().is_empty());
+        assert!(s.balance(None, None).unwrap().currencies.is_empty());
         assert_eq!(s.verify().unwrap(), Ok(()));
     }
 }

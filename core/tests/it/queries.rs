@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use expenso_core::sample::Workload;
-use expenso_core::{Decimal, Filter, Kind, Month, NewTransaction, PageRequest, Sort, SortBy, Store};
+use expenso_core::{Decimal, Filter, Kind, Month, NewRate, NewTransaction, PageRequest, Sort, SortBy, Store};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -149,7 +149,7 @@ fn sorting_and_paging() {
 #[test]
 fn balance_summaries_breakdown_and_trend_are_exact() {
     let s = ledger();
-    let all = s.balance(None, None).unwrap();
+    let all = s.balance(None, None).unwrap().currencies;
     assert_eq!(all.len(), 2);
     let eur_totals = &all[0];
     assert_eq!(eur_totals.currency.code(), "EUR");
@@ -161,7 +161,7 @@ fn balance_summaries_breakdown_and_trend_are_exact() {
     assert_eq!(all[1].expense, dec("30.00"));
 
     // A period with partial months at both ends.
-    let mid = s.balance(Some(d("2026-01-15")), Some(d("2026-02-01"))).unwrap();
+    let mid = s.balance(Some(d("2026-01-15")), Some(d("2026-02-01"))).unwrap().currencies;
     assert_eq!((mid[0].income, mid[0].expense, mid[0].count), (dec("2500.00"), dec("52.70"), 3));
 
     let months = s.monthly_summaries("2025-12".parse().unwrap(), "2026-03".parse().unwrap()).unwrap();
@@ -189,17 +189,68 @@ fn balance_summaries_breakdown_and_trend_are_exact() {
             ("EUR".into(), "Travel".into(), "120.00".into(), "64.9".into()),
             ("EUR".into(), "Utilities".into(), "45.00".into(), "24.3".into()),
             ("EUR".into(), "Groceries".into(), "20.00".into(), "10.8".into()),
-            ("USD".into(), "Shopping".into(), "30.00".into(), "100.0".into()),
         ]
     );
+    // The dollars have no rate: left out of the converted figures and listed, never zero.
+    let balance = s.balance(None, None).unwrap();
+    assert_eq!((balance.base.currency.code(), balance.base.expense, balance.base.count), ("EUR", dec("185.00"), 6));
+    assert_eq!(balance.unconverted.len(), 1);
+    let missing = &balance.unconverted[0];
+    assert_eq!((missing.currency.code(), missing.count, missing.expense), ("USD", 1, dec("30.00")));
+    assert_eq!(months[1].unconverted.len() + months[2].unconverted.len(), 1);
+}
+
+#[test]
+fn a_rate_converts_every_figure_and_removing_it_takes_it_back() {
+    let mut s = ledger();
+    let rate = NewRate { from: "usd".into(), to: None, date: "2025-12-31".into(), rate: "0.9".into() };
+    s.set_rate(&rate, at(10)).unwrap();
+    let balance = s.balance(None, None).unwrap();
+    assert_eq!((balance.base.expense, balance.base.net, balance.base.count), (dec("212.00"), dec("4788.00"), 7));
+    assert!(balance.unconverted.is_empty());
+    let breakdown = s.category_breakdown(Some(d("2026-01-01")), Some(d("2026-02-28")), Kind::Expense).unwrap();
+    let rows: Vec<(&str, String, String)> =
+        breakdown.iter().map(|c| (c.name.as_str(), c.total.to_string(), c.percent.to_string())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("Travel", "120.00".into(), "56.6".into()),
+            ("Utilities", "45.00".into(), "21.2".into()),
+            ("Shopping", "27.00".into(), "12.7".into()),
+            ("Groceries", "20.00".into(), "9.4".into()),
+        ]
+    );
+    let shopping = s
+        .list_transactions(
+            &Filter { text: Some("online".into()), ..Filter::default() },
+            Sort::default(),
+            PageRequest::default(),
+        )
+        .unwrap();
+    assert_eq!(shopping.items[0].base_amount, Some(dec("27.00")));
+    s.verify().unwrap().unwrap();
+    // The ledger's base changes to dollars: every amount converts again, through the rate's inverse.
+    s.set_base_currency("USD", at(11)).unwrap();
+    let balance = s.balance(None, None).unwrap();
+    assert_eq!((balance.base.currency.code(), balance.base.expense), ("USD", dec("235.56")));
+    s.verify().unwrap().unwrap();
+    s.set_base_currency("EUR", at(12)).unwrap();
+    s.delete_rate("USD".parse().unwrap(), "EUR".parse().unwrap(), d("2025-12-31"), at(13)).unwrap();
+    let balance = s.balance(None, None).unwrap();
+    assert_eq!((balance.base.expense, balance.unconverted.len()), (dec("185.00"), 1));
+    assert_eq!(
+        s.delete_rate("USD".parse().unwrap(), "EUR".parse().unwrap(), d("2025-12-31"), at(14)).unwrap_err().code(),
+        "not_found"
+    );
+    s.verify().unwrap().unwrap();
 }
 
 #[test]
 fn periods_outside_the_ledgers_years_are_empty_or_refused() {
     let s = ledger();
-    assert!(s.balance(Some(d("1800-01-01")), Some(d("1899-12-31"))).unwrap().is_empty());
-    assert!(s.balance(Some(d("2300-01-01")), None).unwrap().is_empty());
-    assert_eq!(s.balance(Some(d("1800-01-01")), None).unwrap().len(), 2);
+    assert!(s.balance(Some(d("1800-01-01")), Some(d("1899-12-31"))).unwrap().currencies.is_empty());
+    assert!(s.balance(Some(d("2300-01-01")), None).unwrap().currencies.is_empty());
+    assert_eq!(s.balance(Some(d("1800-01-01")), None).unwrap().currencies.len(), 2);
     assert_eq!("1899-12".parse::<Month>().unwrap_err().code(), "invalid");
     assert_eq!("+262142-12".parse::<Month>().unwrap_err().code(), "invalid");
     let far = Month { year: 262_142, month: 12 };
@@ -211,10 +262,10 @@ fn periods_outside_the_ledgers_years_are_empty_or_refused() {
 fn totals_follow_edits_deletes_and_category_moves() {
     let mut s = ledger();
     s.edit_transaction(id(1), &expense_patch("2026-03-01"), at(20)).unwrap();
-    let march = s.balance(Some(d("2026-03-01")), Some(d("2026-03-31"))).unwrap();
+    let march = s.balance(Some(d("2026-03-01")), Some(d("2026-03-31"))).unwrap().currencies;
     assert_eq!(march[0].expense, dec("12.30"));
     s.delete_transaction(id(1), at(21)).unwrap();
-    assert!(s.balance(Some(d("2026-03-01")), Some(d("2026-03-31"))).unwrap().is_empty());
+    assert!(s.balance(Some(d("2026-03-01")), Some(d("2026-03-31"))).unwrap().currencies.is_empty());
     assert_eq!(s.verify().unwrap(), Ok(()));
 }
 
@@ -255,14 +306,14 @@ proptest! {
         let to = from + chrono::Duration::days(len);
         let plain: Vec<NewTransaction> = inputs.into_iter().map(|(_, t)| t).collect();
         let want = expected(&plain, from, to);
-        let got: BTreeMap<String, (Decimal, Decimal, u64)> = s.balance(Some(from), Some(to)).unwrap()
+        let got: BTreeMap<String, (Decimal, Decimal, u64)> = s.balance(Some(from), Some(to)).unwrap().currencies
             .into_iter().map(|t| (t.currency.code().to_string(), (t.income, t.expense, t.count))).collect();
         prop_assert_eq!(got, want);
         // The monthly summaries add up to the balance of the same months.
         let months = s.monthly_summaries(Month::of(from), Month::of(to)).unwrap();
         let mut sum: BTreeMap<String, Decimal> = BTreeMap::new();
         for m in &months { for t in &m.totals { *sum.entry(t.currency.code().into()).or_default() += t.net; } }
-        let whole: BTreeMap<String, Decimal> = s.balance(Some(Month::of(from).first_day()), Some(Month::of(to).last_day())).unwrap()
+        let whole: BTreeMap<String, Decimal> = s.balance(Some(Month::of(from).first_day()), Some(Month::of(to).last_day())).unwrap().currencies
             .into_iter().map(|t| (t.currency.code().to_string(), t.net)).collect();
         prop_assert_eq!(sum, whole);
     }

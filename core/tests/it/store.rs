@@ -29,7 +29,7 @@ fn adds_edits_deletes_and_restores_a_transaction() {
 
     let deleted = s.delete_transaction(id(1), at(3)).unwrap();
     assert!(s.transaction(id(1)).unwrap().is_none());
-    assert_eq!(s.balance(None, None).unwrap(), vec![]);
+    assert_eq!(s.balance(None, None).unwrap().currencies, vec![]);
     s.restore_transaction(&deleted, at(4)).unwrap();
     assert_eq!(s.transaction(id(1)).unwrap().unwrap(), edited);
     assert_eq!(s.verify().unwrap(), Ok(()));

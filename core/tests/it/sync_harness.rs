@@ -260,7 +260,11 @@ fn scenario(seed: u64, devices: usize, steps: usize) {
                     | Op::Delete { replica, .. }
                     | Op::AddCategory { replica, .. }
                     | Op::RenameCategory { replica, .. }
-                    | Op::DeleteCategory { replica, .. } => replica,
+                    | Op::DeleteCategory { replica, .. }
+                    | Op::SetRate { replica, .. }
+                    | Op::DeleteRate { replica, .. }
+                    | Op::EcbDay { replica, .. }
+                    | Op::SetBase { replica, .. } => replica,
                     Op::Sync { to, .. } => to,
                 };
                 run(&mut net.stores, &op, step as i64);

@@ -5,6 +5,7 @@ mod accounts;
 mod api;
 mod devices;
 mod plans;
+mod rates;
 mod support;
 mod sync;
 mod ui;

@@ -68,6 +68,8 @@ impl TestServer {
             smtp_username: None,
             smtp_password: None,
             smtp_from: "ExpensoTrack <no-reply@expenso.example>".into(),
+            // No test reaches the real ECB: those that fetch rates serve files of their own.
+            ecb_url: "http://127.0.0.1:9/".into(),
         };
         tweak(&mut config);
         let server = TestServer::serve(config).await;
@@ -234,6 +236,19 @@ impl SmtpSink {
         });
         SmtpSink { port, messages }
     }
+}
+
+/// A file server on port 0 standing in for the ECB: serves each `(name, body)` at `/name`.
+/// Returns its address.
+pub async fn ecb_server(files: Vec<(&'static str, String)>) -> String {
+    let mut router = axum::Router::new();
+    for (name, body) in files {
+        router = router.route(&format!("/{name}"), axum::routing::get(move || async move { body }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
 }
 
 /// A device: a real core ledger in memory, with a fixed actor per `n`.

@@ -27,8 +27,17 @@ fn input(kind: Kind, amount: &str, currency: &str, date: &str, category: &str, d
     }
 }
 
+/// A transaction's JSON without its converted amount.
+fn without_base(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("base_amount");
+    }
+    v
+}
+
 /// A varied ledger: two currencies, both kinds, several categories and months, tags.
-fn fill(store: &mut Store) {
+pub(crate) fn fill(store: &mut Store) {
     let rows = [
         (Kind::Expense, "12.50", "EUR", "2026-01-03", "groceries", "Market day"),
         (Kind::Expense, "3.20", "EUR", "2026-01-04", "groceries", "Bakery bread"),
@@ -51,7 +60,7 @@ fn fill(store: &mut Store) {
     }
 }
 
-async fn push_all(client: &Client, store: &mut Store) {
+pub(crate) async fn push_all(client: &Client, store: &mut Store) {
     let changes = store.changes_since(&[]).unwrap().into_iter().map(WireChange).collect();
     let (status, body) = client
         .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
@@ -61,7 +70,7 @@ async fn push_all(client: &Client, store: &mut Store) {
 
 /// Waits until the dashboard lists `count` transactions (the materializer runs beside the
 /// relay, so a device's push shows up shortly after it is acknowledged).
-async fn wait_for_records(client: &Client, count: u64) -> Value {
+pub(crate) async fn wait_for_records(client: &Client, count: u64) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (status, body) = client.send(Method::GET, "/api/v1/transactions?limit=500", None).await;
@@ -76,7 +85,7 @@ async fn wait_for_records(client: &Client, count: u64) -> Value {
 
 /// Everything the dashboard shows equals what a device's own ledger computes (once the
 /// materializer, which runs beside the relay, has caught up).
-async fn assert_dashboard_matches(client: &Client, store: &Store) {
+pub(crate) async fn assert_dashboard_matches(client: &Client, store: &Store) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let difference = dashboard_difference(client, store).await;
@@ -160,11 +169,20 @@ async fn the_dashboard_shows_what_devices_synced_and_its_edits_reach_them() {
 
     // Exact sums: 12.50 + 3.20 + 40.00 + 7.05 + 0.01 + 1234.56 EUR of expenses.
     let (_, balance) = web.send(Method::GET, "/api/v1/summaries/balance", None).await;
-    let eur = balance.as_array().unwrap().iter().find(|t| t["currency"] == "EUR").unwrap();
+    let currencies = balance["currencies"].as_array().unwrap();
+    let eur = currencies.iter().find(|t| t["currency"] == "EUR").unwrap();
     assert_eq!(eur["expense"], "1297.32");
-    let kwd = balance.as_array().unwrap().iter().find(|t| t["currency"] == "KWD").unwrap();
+    let kwd = currencies.iter().find(|t| t["currency"] == "KWD").unwrap();
     assert_eq!(kwd["expense"], "19.995");
     assert_eq!(eur["income"], "2500.00");
+    // No rates yet: the base-currency figures hold the euros, and the rest is listed apart.
+    assert_eq!(
+        (balance["base"]["currency"].as_str(), balance["base"]["expense"].as_str()),
+        (Some("EUR"), Some("1297.32"))
+    );
+    let missing: Vec<&str> =
+        balance["unconverted"].as_array().unwrap().iter().map(|u| u["currency"].as_str().unwrap()).collect();
+    assert_eq!(missing, ["KWD", "USD"]);
 
     // A transaction booked on the web reaches the device.
     let (status, created) = web
@@ -418,7 +436,7 @@ async fn one_account_cannot_see_or_change_another_ones_ledger() {
     let (status, _) = mallory.send(Method::DELETE, &format!("/api/v1/transactions/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, balance) = mallory.send(Method::GET, "/api/v1/summaries/balance", None).await;
-    assert_eq!(balance, json!([]));
+    assert_eq!((&balance["currencies"], &balance["base"]["count"]), (&json!([]), &json!(0)), "{balance}");
     let (status, _) = mallory
         .send(Method::PATCH, &format!("/api/v1/categories/{groceries}"), Some(json!({"name": "Mine now"})))
         .await;
@@ -678,7 +696,9 @@ async fn a_deleted_transaction_comes_back_with_its_id() {
     // A device that pulls has it again, with the same id.
     let cursor = pull(&phone, &mut device, cursor).await;
     let there = device.transaction(Uuid::parse_str(&id).unwrap()).unwrap().expect("the restored transaction");
-    assert_eq!(serde_json::to_value(&there).unwrap(), restored);
+    // The converted amount is each ledger's own (this device's base currency is not the
+    // account's yet: it never pushed its settings).
+    assert_eq!(without_base(&serde_json::to_value(&there).unwrap()), without_base(&restored));
 
     // A transaction that exists cannot be restored over, and the path must name the body's.
     let account = uuid_of(&server, "undo@example.com").await;
@@ -801,7 +821,12 @@ async fn the_export_holds_the_profile_and_the_whole_ledger() {
     assert_eq!(backup.transactions.len(), 11);
     for created in [&web_one, &web_two] {
         let there = backup.transactions.iter().find(|t| t.id.to_string() == created["id"].as_str().unwrap());
-        assert_eq!(serde_json::to_value(there.expect("the web's transaction is exported")).unwrap(), *created);
+        // A backup holds the records as the document has them: without the converted amount,
+        // which each ledger derives with its own rates.
+        assert_eq!(
+            serde_json::to_value(there.expect("the web's transaction is exported")).unwrap(),
+            without_base(created)
+        );
     }
     pull(&phone, &mut device, 0).await;
     assert_eq!(backup, device.export_backup().unwrap(), "the export equals a device's own backup");
@@ -885,7 +910,7 @@ async fn an_export_imported_into_another_account_reproduces_the_ledger_there_onc
     assert_eq!(
         summary,
         json!({"categories": backup.categories.len(), "payment_methods": backup.payment_methods.len(),
-               "transactions": 10})
+               "transactions": 10, "rates": 0})
     );
     assert_eq!(server.state.log.latest(bob_id).await.unwrap(), before + 1, "the restore is one change");
     assert_eq!(server.state.log.latest(alice_id).await.unwrap(), alice_latest, "Alice's log is untouched");

@@ -2,6 +2,7 @@
 //! dashboard) and Tauri commands over the core (desktop, mobile). Views never know which.
 import type {
   Alert,
+  Balance,
   Budget,
   BudgetPatch,
   BudgetStatus,
@@ -12,6 +13,7 @@ import type {
   MonthSummary,
   NewBudget,
   NewCategory,
+  NewRate,
   NewRecurring,
   NewTransaction,
   Occurrence,
@@ -19,12 +21,14 @@ import type {
   PlanRun,
   Profile,
   ProfileUpdate,
+  Rate,
+  RatesOverview,
   RecurringPatch,
   RecurringRule,
+  RefreshOutcome,
   SessionInfo,
   Settings,
   TagCount,
-  Totals,
   Transaction,
   TransactionPage,
   TransactionPatch,
@@ -116,8 +120,8 @@ export interface Backend {
   updateSettings(settings: { base_currency: string }): Promise<Settings>
   tags(): Promise<TagCount[]>
 
-  // ---- summaries ----
-  balance(from?: string, to?: string): Promise<Totals[]>
+  // ---- summaries (in the base currency, each transaction converted with its date's rate) ----
+  balance(from?: string, to?: string): Promise<Balance>
   months(from: string, to: string): Promise<MonthSummary[]>
   trend(last: string, months: number): Promise<MonthSummary[]>
   categoryBreakdown(from: string | undefined, to: string | undefined, kind: Kind): Promise<CategoryTotal[]>
@@ -150,4 +154,13 @@ export interface Backend {
    * raises the budgets' alerts.
    */
   runPlans(today: string): Promise<PlanRun>
+
+  // ---- exchange rates ----
+  /** The newest ECB rates held, the manual rates, the currencies in use, what has no rate. */
+  rates(): Promise<RatesOverview>
+  /** Sets a rate by hand: 1 `from` = `rate` `to` (the base currency by default) on a date. */
+  setRate(input: NewRate): Promise<Rate>
+  deleteRate(from: string, to: string, date: string): Promise<void>
+  /** Fetches the ECB's rates the ledger needs (none when current, unless `force`). */
+  refreshRates(today: string, force?: boolean): Promise<RefreshOutcome>
 }

@@ -18,6 +18,7 @@ import type {
   MonthSummary,
   NewBudget,
   NewCategory,
+  NewRate,
   NewRecurring,
   NewTransaction,
   Occurrence,
@@ -26,11 +27,14 @@ import type {
   Profile,
   ProfileUpdate,
   RecurringPatch,
+  Rate,
+  RatesOverview,
   RecurringRule,
+  RefreshOutcome,
   SessionInfo,
   Settings,
   TagCount,
-  Totals,
+  Balance,
   Transaction,
   TransactionPage,
   TransactionPatch,
@@ -365,7 +369,7 @@ export class HttpBackend implements Backend {
 
   // ---- summaries ----
 
-  balance(from?: string, to?: string): Promise<Totals[]> {
+  balance(from?: string, to?: string): Promise<Balance> {
     return this.json('GET', '/api/v1/summaries/balance' + params({ from, to }))
   }
 
@@ -445,6 +449,25 @@ export class HttpBackend implements Backend {
 
   runPlans(today: string): Promise<PlanRun> {
     return this.json('POST', '/api/v1/plans/run', { today })
+  }
+
+  // ---- exchange rates ----
+
+  rates(): Promise<RatesOverview> {
+    return this.json('GET', '/api/v1/rates')
+  }
+
+  setRate(input: NewRate): Promise<Rate> {
+    return this.json('POST', '/api/v1/rates', input)
+  }
+
+  async deleteRate(from: string, to: string, date: string): Promise<void> {
+    const path = [from, to, date].map(encodeURIComponent).join('/')
+    await this.authed('DELETE', `/api/v1/rates/${path}`)
+  }
+
+  refreshRates(today: string, force = false): Promise<RefreshOutcome> {
+    return this.json('POST', '/api/v1/rates/refresh' + params({ today, force: force ? 'true' : undefined }))
   }
 }
 

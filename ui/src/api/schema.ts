@@ -409,6 +409,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The newest ECB rates the ledger holds, its manual rates, the currencies in use and what
+         *     no rate converts.
+         */
+        get: operations["rates_overview"];
+        put?: never;
+        /**
+         * Sets a rate by hand: 1 `from` = `rate` `to` (the base currency by default) on a date. It
+         *     wins over the ECB's rate of that date; every total converts again.
+         */
+        post: operations["set_rate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rates/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fetches the ECB's reference rates the ledger needs (none while every transaction is in the
+         *     base currency or the rates are current) and stores them in the ledger.
+         */
+        post: operations["refresh_rates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rates/{from}/{to}/{date}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes a rate set by hand. */
+        delete: operations["delete_rate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/recurring": {
         parameters: {
             query?: never;
@@ -502,7 +563,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Income, expenses and net per currency over a period. */
+        /**
+         * Income, expenses and net over a period: converted into the base currency, per currency,
+         *     and what no rate converts.
+         */
         get: operations["balance"];
         put?: never;
         post?: never;
@@ -520,8 +584,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Totals per category for one kind over a period, largest first, with each one's share of
-         *     its currency's total.
+         * Totals per category for one kind over a period in the base currency, largest first, with
+         *     each one's share; transactions no rate converts are left out (the balance lists them).
          */
         get: operations["category_breakdown"];
         put?: never;
@@ -775,13 +839,34 @@ export interface components {
         Backup: {
             /** @description Deleted categories are included so that a restore resolves references identically. */
             categories: components["schemas"]["Category"][];
+            /**
+             * @description The days of ECB reference rates the ledger holds: date → `USD=1.0921 JPY=158.08 …`
+             *     (units per euro).
+             */
+            ecb_rates?: {
+                [key: string]: string;
+            };
             /** @description `expenso-backup`. */
             format: string;
             payment_methods: components["schemas"]["PaymentMethod"][];
+            /** @description Manual exchange rates. */
+            rates?: components["schemas"]["Rate"][];
             settings: components["schemas"]["Settings"];
             transactions: components["schemas"]["Transaction"][];
             /** Format: int32 */
             version: number;
+        };
+        /**
+         * @description Income, expenses and net over a period: converted into the base currency, per original
+         *     currency, and what could not be converted.
+         */
+        Balance: {
+            /** @description Every transaction with a rate for its date, converted into the base currency. */
+            base: components["schemas"]["Totals"];
+            /** @description Per original currency, converted or not. */
+            currencies: components["schemas"]["Totals"][];
+            /** @description Transactions of currencies with no rate for their dates: shown as such, never as zero. */
+            unconverted: components["schemas"]["Unconverted"][];
         };
         /** @description A spending limit per period, for one expense category or for all expenses. */
         Budget: {
@@ -900,6 +985,11 @@ export interface components {
              */
             moved: number;
         };
+        /**
+         * @description The ECB's three reference-rate files.
+         * @enum {string}
+         */
+        EcbFeed: "daily" | "last90_days" | "history";
         /** @description Every error answer: a stable code to branch on and a message for people. */
         ErrorBody: {
             code: string;
@@ -929,9 +1019,13 @@ export interface components {
             password: string;
         };
         MonthSummary: {
+            /** @description The month in the base currency: every transaction with a rate, converted. */
+            base: components["schemas"]["Totals"];
             month: string;
             /** @description One entry per currency used that month; empty for a month without transactions. */
             totals: components["schemas"]["Totals"][];
+            /** @description What could not be converted (no rate), per currency. */
+            unconverted: components["schemas"]["Unconverted"][];
         };
         NewBudget: {
             /** @default  */
@@ -973,6 +1067,29 @@ export interface components {
         };
         NewPaymentMethod: {
             name: string;
+        };
+        /** @description A manual rate as typed by a user. */
+        NewRate: {
+            /**
+             * @description `YYYY-MM-DD`.
+             * @default
+             */
+            date: string;
+            /**
+             * @description ISO 4217 code of the currency one unit of which is priced.
+             * @default
+             */
+            from: string;
+            /**
+             * @description How many `to` one `from` is worth, e.g. `0.9215`.
+             * @default
+             */
+            rate: string;
+            /**
+             * @description ISO 4217 code of the currency the price is in; defaults to the base currency.
+             * @default null
+             */
+            to: string | null;
         };
         NewRecurring: {
             /** @default  */
@@ -1173,6 +1290,39 @@ export interface components {
             latest: number;
             stored: string[];
         };
+        /** @description "1 `from` = `rate` `to`" on `date`. */
+        Rate: {
+            /** Format: date */
+            date: string;
+            from: string;
+            rate: string;
+            source: components["schemas"]["RateSource"];
+            to: string;
+        };
+        /** @enum {string} */
+        RateSource: "ecb" | "manual";
+        /** @description What a screen of rates shows. */
+        RatesOverview: {
+            base_currency: string;
+            /** @description Currencies of transactions other than the base currency. */
+            currencies: string[];
+            /**
+             * Format: date
+             * @description The oldest one.
+             */
+            ecb_first?: string | null;
+            /**
+             * Format: date
+             * @description The newest day of ECB rates the ledger holds.
+             */
+            ecb_latest?: string | null;
+            /** @description The ECB's rates of `ecb_latest`, as "1 EUR = rate X". */
+            ecb_rates: components["schemas"]["Rate"][];
+            /** @description Every manual rate, newest first. */
+            manual: components["schemas"]["Rate"][];
+            /** @description Transactions no rate converts, per currency (all time). */
+            unconverted: components["schemas"]["Unconverted"][];
+        };
         /**
          * @description Changes the series: occurrences not booked yet follow the new values. Changing the
          *     schedule (frequency, interval, day, month) without a new start starts it again today, so
@@ -1293,6 +1443,12 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description What a refresh did. */
+        RefreshOutcome: {
+            /** @description Days of rates added or changed in the ledger. */
+            days: number;
+            feed?: null | components["schemas"]["EcbFeed"];
+        };
         RefreshRequest: {
             refresh_token: string;
         };
@@ -1313,6 +1469,8 @@ export interface components {
         RestoreSummary: {
             categories: number;
             payment_methods: number;
+            /** @description Manual rates and days of ECB rates. */
+            rates?: number;
             transactions: number;
         };
         RunPlans: {
@@ -1382,6 +1540,12 @@ export interface components {
         /** @description A booked expense or income, as the view shows it. */
         Transaction: {
             amount: string;
+            /**
+             * @description The amount in the ledger's base currency, converted with the rate of the
+             *     transaction's date (see `rates.rs`); `None` when there is no rate for it. Derived by the
+             *     view, never stored in the document.
+             */
+            base_amount?: string | null;
             /** Format: uuid */
             category_id: string;
             /**
@@ -1435,6 +1599,14 @@ export interface components {
             payment_method: string | null;
             /** @default null */
             tags: string[] | null;
+        };
+        /** @description Transactions of a currency that has no rate for their dates: shown as such, never as zero. */
+        Unconverted: {
+            /** Format: int64 */
+            count: number;
+            currency: string;
+            expense: string;
+            income: string;
         };
         /**
          * Format: byte
@@ -2622,6 +2794,166 @@ export interface operations {
             };
         };
     };
+    rates_overview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatesOverview"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_rate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rate"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refresh_rates: {
+        parameters: {
+            query?: {
+                /** @description The caller's local date, `YYYY-MM-DD`; default the server's. */
+                today?: string;
+                /** @description Fetch even when the rates held are current. */
+                force?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefreshOutcome"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_rate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                from: string;
+                to: string;
+                /** @description YYYY-MM-DD */
+                date: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_recurring: {
         parameters: {
             query?: never;
@@ -2930,7 +3262,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Totals"][];
+                    "application/json": components["schemas"]["Balance"];
                 };
             };
             401: {

@@ -17,6 +17,7 @@ import type {
   MonthSummary,
   NewBudget,
   NewCategory,
+  NewRate,
   NewRecurring,
   NewTransaction,
   Occurrence,
@@ -25,11 +26,14 @@ import type {
   Profile,
   ProfileUpdate,
   RecurringPatch,
+  Rate,
+  RatesOverview,
   RecurringRule,
+  RefreshOutcome,
   SessionInfo,
   Settings,
   TagCount,
-  Totals,
+  Balance,
   Transaction,
   TransactionPage,
   TransactionPatch,
@@ -233,7 +237,7 @@ export class TauriBackend implements Backend {
 
   // ---- summaries ----
 
-  balance(from?: string, to?: string): Promise<Totals[]> {
+  balance(from?: string, to?: string): Promise<Balance> {
     return call('balance', { from: from ?? null, to: to ?? null })
   }
 
@@ -311,5 +315,23 @@ export class TauriBackend implements Backend {
 
   runPlans(today: string): Promise<PlanRun> {
     return call('run_plans', { today })
+  }
+
+  // ---- exchange rates ----
+
+  rates(): Promise<RatesOverview> {
+    return call('rates')
+  }
+
+  setRate(input: NewRate): Promise<Rate> {
+    return call('set_rate', { input })
+  }
+
+  async deleteRate(from: string, to: string, date: string): Promise<void> {
+    await call('delete_rate', { from, to, date })
+  }
+
+  refreshRates(today: string, force = false): Promise<RefreshOutcome> {
+    return call('refresh_rates', { today, force })
   }
 }

@@ -18,6 +18,8 @@ export type CategoryPatch = Partial<S['CategoryPatch']>
 export type PaymentMethod = S['PaymentMethod']
 export type Settings = S['Settings']
 export type Totals = S['Totals']
+export type Balance = S['Balance']
+export type Unconverted = S['Unconverted']
 export type MonthSummary = S['MonthSummary']
 export type CategoryTotal = S['CategoryTotal']
 export type Profile = S['Profile']
@@ -39,6 +41,12 @@ export type RecurringPatch = Partial<S['RecurringPatch']>
 export type Occurrence = S['Occurrence']
 export type OccurrenceStatus = S['OccurrenceStatus']
 export type PlanRun = S['PlanRun']
+
+// Exchange rates: the ECB's, fetched when online, and those typed by hand.
+export type Rate = S['Rate']
+export type NewRate = Pick<S['NewRate'], 'from' | 'date' | 'rate'> & Partial<S['NewRate']>
+export type RatesOverview = S['RatesOverview']
+export type RefreshOutcome = S['RefreshOutcome']
 
 /** What the transactions list asks for; every field is optional. */
 export interface TransactionQuery {
