@@ -7,6 +7,8 @@ mod account;
 mod output;
 mod plans;
 mod rates;
+mod reports;
+mod statements;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -91,8 +93,15 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Restore a JSON backup into the ledger (records are matched by id).
-    Import { file: PathBuf },
+    /// Import a bank statement (CSV, OFX/QFX, QIF: --preview first), or restore a JSON backup
+    /// (records are matched by id).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        statement: statements::StatementArgs,
+    },
+    /// A report for a period (this month by default): tables, CSV or PDF.
+    Report(reports::ReportArgs),
     /// Book generated sample transactions, to try the app out.
     SampleData {
         #[arg(long, default_value_t = 200)]
@@ -430,6 +439,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Recurring(r) => plans::recurring(&mut store, r, out),
         Command::Due => plans::due(&mut store, out),
         Command::Rates(command) => rates::rates(store, command, out),
+        Command::Report(args) => reports::report(&store, args, out),
         Command::Settings { currency } => {
             if let Some(code) = currency {
                 store.set_base_currency(&code, now())?;
@@ -449,8 +459,13 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             }
             Ok(())
         }
-        Command::Import { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        Command::Import { file, statement } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            // A backup is a JSON object; anything else is a bank statement.
+            if !bytes.trim_ascii_start().starts_with(b"{") {
+                return statements::import_statement(&mut store, &file, &bytes, &statement, out);
+            }
+            let text = String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", file.display()))?;
             let backup = Backup::from_json(&text).with_context(|| format!("{}", file.display()))?;
             let summary = store.restore_backup(&backup, now()).with_context(|| format!("{}", file.display()))?;
             out.message(
@@ -651,7 +666,7 @@ fn summary(store: &Store, s: SummaryArgs, out: &Out) -> Result<()> {
 
 /// Writes a file through a temporary sibling and a rename, so a failure never leaves half a
 /// backup behind.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)

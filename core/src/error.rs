@@ -38,6 +38,12 @@ pub enum Error {
     #[error("invalid backup: {0}")]
     BadBackup(String),
 
+    /// A bank statement file that cannot be imported, and where: `line` is 1-based (0 means
+    /// the file as a whole, e.g. one with no transactions), `column` is 1-based where the
+    /// format has columns. No row of such a file is imported.
+    #[error("{}: {message}", import_location(file, *line, *column))]
+    BadImport { file: String, line: usize, column: Option<usize>, message: String },
+
     #[error("storage error: {0}")]
     Sqlite(rusqlite::Error),
 
@@ -75,9 +81,19 @@ impl Error {
             Error::TooNew { .. } => "too_new",
             Error::BadChange(_) => "bad_change",
             Error::BadBackup(_) => "bad_backup",
+            Error::BadImport { .. } => "bad_import",
             Error::Sqlite(_) => "storage",
             Error::Automerge(_) => "document",
             Error::Io(_) => "io",
         }
+    }
+}
+
+/// "statement.csv, line 14, column 3", or just the file name for the file as a whole.
+fn import_location(file: &str, line: usize, column: Option<usize>) -> String {
+    match (line, column) {
+        (0, _) => file.to_string(),
+        (line, None) => format!("{file}, line {line}"),
+        (line, Some(column)) => format!("{file}, line {line}, column {column}"),
     }
 }

@@ -274,10 +274,10 @@ type KindTotal<'a> = (i64, &'a str, Sums);
 
 /// The tables a transaction is read from: the view keeps local numbers for categories and
 /// payment methods, their ids live in their own tables.
-const TX_FROM: &str =
+pub(crate) const TX_FROM: &str =
     "transactions t LEFT JOIN categories c ON c.no = t.category LEFT JOIN payment_methods p ON p.no = t.payment_method";
 
-const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, c.id, p.id, t.description,
+pub(crate) const TX_COLUMNS: &str = "t.id, t.kind, t.amount, t.currency, t.date, c.id, p.id, t.description,
      t.notes, t.tags, t.created_at, t.updated_at, t.conflicts, t.base_amount,
      coalesce((SELECT value FROM settings WHERE key = 'base_currency'), 'USD')";
 
@@ -825,7 +825,7 @@ impl CategoryTotal {
     }
 }
 
-fn row_to_transaction(r: &Row<'_>) -> rusqlite::Result<Transaction> {
+pub(crate) fn row_to_transaction(r: &Row<'_>) -> rusqlite::Result<Transaction> {
     row_to_transaction_at(r, 0)
 }
 

@@ -9,6 +9,7 @@ mod commands;
 mod error;
 mod money;
 mod plans;
+mod reports;
 mod state;
 
 /// The TypeScript declarations of what the commands and events carry beyond the core's API
@@ -155,6 +156,11 @@ pub fn run() {
             money::set_rate,
             money::delete_rate,
             money::refresh_rates,
+            reports::report,
+            reports::save_report,
+            reports::choose_statement,
+            reports::preview_statement,
+            reports::import_statement,
         ])
         .run(tauri::generate_context!())
         .expect("ExpensoTrack could not start");
@@ -183,6 +189,8 @@ mod menu {
                 &item("sync_now", "Sync now", Some("CmdOrCtrl+R"))?,
                 &item("export", "Export a backup…", Some("CmdOrCtrl+E"))?,
                 &item("import", "Import a backup…", None)?,
+                &item("import_statement", "Import a bank statement…", Some("CmdOrCtrl+I"))?,
+                &item("report", "Reports…", Some("CmdOrCtrl+P"))?,
                 &PredefinedMenuItem::separator(app)?,
                 &PredefinedMenuItem::quit(app, None)?,
             ],
@@ -209,6 +217,7 @@ mod menu {
                 &item("go_dashboard", "Dashboard", Some("CmdOrCtrl+1"))?,
                 &item("go_transactions", "Transactions", Some("CmdOrCtrl+2"))?,
                 &item("go_categories", "Categories", Some("CmdOrCtrl+3"))?,
+                &item("go_reports", "Reports", Some("CmdOrCtrl+5"))?,
                 &item("go_settings", "Settings", Some("CmdOrCtrl+4"))?,
             ],
         )?;

@@ -20,6 +20,8 @@ pub struct AppState {
     ledger: Mutex<Option<Arc<Mutex<Store>>>>,
     sync: Mutex<Option<SyncHandle>>,
     plans: Arc<tokio::sync::Notify>,
+    /// The bank statement the user picked last (its preview and import read it).
+    statement: Mutex<Option<PathBuf>>,
     pub device_name: String,
 }
 
@@ -31,8 +33,16 @@ pub enum AppEvent {
     Changed,
     /// Sync's state changed.
     Sync { status: SyncStatus },
-    /// A menu item or shortcut: `new_transaction`, `search`, `export`, `import`.
+    /// A menu item or shortcut: `new_transaction`, `search`, `export`, `import`,
+    /// `import_statement`, `report`.
     Menu { id: String },
+    /// A statement import wrote `done` of its `total` transactions.
+    ImportProgress {
+        #[ts(type = "number")]
+        done: usize,
+        #[ts(type = "number")]
+        total: usize,
+    },
 }
 
 pub const EVENT: &str = "expenso://event";
@@ -48,6 +58,7 @@ impl AppState {
             ledger: Mutex::new(None),
             sync: Mutex::new(None),
             plans: Arc::new(tokio::sync::Notify::new()),
+            statement: Mutex::new(None),
             device_name: format!("ExpensoTrack desktop{}", host.map(|h| format!(" on {h}")).unwrap_or_default()),
         }
     }
@@ -198,6 +209,14 @@ impl AppState {
         if let Some(h) = self.sync.lock().expect("sync lock").as_ref() {
             h.local_change();
         }
+    }
+
+    pub fn choose_statement(&self, path: PathBuf) {
+        *self.statement.lock().expect("statement lock") = Some(path);
+    }
+
+    pub fn chosen_statement(&self) -> Option<PathBuf> {
+        self.statement.lock().expect("statement lock").clone()
     }
 
     /// Forgets the open ledger (before its files are deleted).

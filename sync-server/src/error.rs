@@ -97,7 +97,9 @@ impl From<sqlx::Error> for Error {
 impl From<expenso_core::Error> for Error {
     fn from(e: expenso_core::Error) -> Self {
         match e {
-            expenso_core::Error::Invalid { .. } | expenso_core::Error::BadBackup(_) => Error::Invalid(e.to_string()),
+            expenso_core::Error::Invalid { .. }
+            | expenso_core::Error::BadBackup(_)
+            | expenso_core::Error::BadImport { .. } => Error::Invalid(e.to_string()),
             expenso_core::Error::NotFound { entity, .. } => Error::NotFound(entity),
             expenso_core::Error::CategoryInUse { .. } => Error::CategoryInUse(e.to_string()),
             other => Error::Internal(other.into()),

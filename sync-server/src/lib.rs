@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod mail;
 pub mod plans;
 pub mod rates;
+pub mod reports;
 pub mod security;
 pub mod sync;
 pub mod ui;
@@ -103,7 +104,7 @@ impl AppState {
     info(title = "ExpensoTrack sync server", description = "Accounts, sessions and ledger sync for ExpensoTrack's devices and web dashboard."),
     modifiers(&BearerAuth),
     tags((name = "auth"), (name = "account"), (name = "sync"), (name = "transactions"), (name = "categories"),
-         (name = "summaries"), (name = "rates"), (name = "operations"))
+         (name = "summaries"), (name = "rates"), (name = "reports"), (name = "import"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -132,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router())
         .merge(plans::router())
         .merge(rates::router())
+        .merge(reports::router())
         .split_for_parts();
     let router = router.route("/api/openapi.json", get(move || async move { Json(api) }));
     let router = match dashboard {

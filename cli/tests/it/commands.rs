@@ -337,3 +337,79 @@ fn totals_convert_with_fetched_and_manual_rates() {
     assert!(fails(d, &["rates", "delete", "USD", "--date", "2026-02-04"]).contains("not found"));
     ok(d, &["check"]);
 }
+
+fn sample(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data/import").join(name).display().to_string()
+}
+
+#[test]
+fn a_bank_statement_is_previewed_imported_once_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--currency", "EUR"]);
+    let csv = sample("de_girokonto.csv");
+    let preview = ok(d, &["import", &csv, "--preview"]);
+    assert!(preview.contains("8 new") && preview.contains("Nothing was written"), "{preview}");
+    assert!(preview.contains("Bäckerei Schröder GmbH"), "decoded from Windows-1252: {preview}");
+    assert_eq!(json(d, &["list"])["total"], 0);
+    let done = json(d, &["import", &csv]);
+    assert_eq!((done["added"].as_u64(), done["skipped"].as_u64()), (Some(8), Some(1)));
+    let again = json(d, &["import", &csv]);
+    assert_eq!((again["added"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(8)));
+    // A bad file: one line naming file, line and column; nothing written.
+    let err = fails(d, &["import", &sample("bad_date.csv")]);
+    assert!(err.contains("bad_date.csv, line "), "{err}");
+    assert_eq!(json(d, &["list"])["total"], 8);
+    // Columns named by hand.
+    let own = d.join("own.csv");
+    std::fs::write(&own, "when;what;how much\n03.04.2024;Kiosk;-2,50\n").unwrap();
+    let err = fails(d, &["import", own.to_str().unwrap(), "--columns", "date=when,amount=nope,description=what"]);
+    assert!(err.contains("nope"), "{err}");
+    let done = json(
+        d,
+        &[
+            "import",
+            own.to_str().unwrap(),
+            "--columns",
+            "date=when,amount=how much,description=what",
+            "--decimal-comma",
+            "--tag",
+            "cash",
+        ],
+    );
+    assert_eq!(done["added"], 1);
+
+    // The March report: CSV rows sum to the totals, the PDF is written.
+    let report = json(d, &["report", "--month", "2024-03"]);
+    assert_eq!(
+        (report["summary"]["income"].as_str(), report["summary"]["expense"].as_str()),
+        (Some("2869.99"), Some("1519.98"))
+    );
+    let text = ok(d, &["report", "--month", "2024-03", "--format", "csv"]);
+    assert!(text.starts_with('\u{feff}'), "UTF-8 with a byte-order mark");
+    assert_eq!(text.lines().count(), 1 + 8);
+    assert!(text.contains("Bäckerei Schröder GmbH"));
+    let pdf = d.join("march.pdf");
+    let written = json(
+        d,
+        &[
+            "report",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-31",
+            "--format",
+            "pdf",
+            "-o",
+            pdf.to_str().unwrap(),
+            "--paper",
+            "letter",
+        ],
+    );
+    assert_eq!(written["period"]["label"], "March 2024");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    let table = ok(d, &["report", "--quarter", "2024-Q1"]);
+    assert!(table.contains("Q1 2024") && table.contains("By category"), "{table}");
+    assert!(fails(d, &["report", "--quarter", "2024-Q5"]).contains("quarter"));
+    ok(d, &["check"]);
+}

@@ -2,10 +2,12 @@
 
 mod backup;
 mod convergence;
+mod imports;
 mod merge;
 mod plans;
 mod queries;
 mod rates;
+mod reports;
 mod store;
 mod support;
 mod sync_harness;

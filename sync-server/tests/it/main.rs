@@ -6,6 +6,7 @@ mod api;
 mod devices;
 mod plans;
 mod rates;
+mod reports;
 mod support;
 mod sync;
 mod ui;

@@ -411,7 +411,7 @@ async fn bad_web_edits_change_nothing() {
     server.cleanup().await;
 }
 
-async fn uuid_of(server: &TestServer, email: &str) -> Uuid {
+pub(crate) async fn uuid_of(server: &TestServer, email: &str) -> Uuid {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&server.state.pg).await.unwrap()
 }
 

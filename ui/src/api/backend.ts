@@ -12,6 +12,10 @@ import type {
   Kind,
   MonthSummary,
   NewBudget,
+  ImportOptions,
+  ImportOutcome,
+  ImportPreview,
+  Inspection,
   NewCategory,
   NewRate,
   NewRecurring,
@@ -26,7 +30,9 @@ import type {
   RecurringPatch,
   RecurringRule,
   RefreshOutcome,
+  Report,
   SessionInfo,
+  StatementFile,
   Settings,
   TagCount,
   Transaction,
@@ -163,4 +169,17 @@ export interface Backend {
   deleteRate(from: string, to: string, date: string): Promise<void>
   /** Fetches the ECB's rates the ledger needs (none when current, unless `force`). */
   refreshRates(today: string, force?: boolean): Promise<RefreshOutcome>
+
+  // ---- reports ----
+  /** The report of `[from, to]` (`YYYY-MM-DD`, both included), in the base currency. */
+  report(from: string, to: string): Promise<Report>
+  /** Saves the report as a CSV or PDF file (a download, or the system's save dialog); its name. */
+  saveReport(from: string, to: string, format: 'csv' | 'pdf', paper?: 'a4' | 'letter'): Promise<string | null>
+
+  // ---- bank statements ----
+  /** Picks a statement (the web takes `file`; a device opens its own dialog) and inspects it. */
+  chooseStatement(file?: File): Promise<{ file: StatementFile; inspection: Inspection } | null>
+  previewStatement(file: StatementFile, options: ImportOptions): Promise<ImportPreview>
+  /** Imports all or nothing; a device reports progress as `import_progress` events. */
+  importStatement(file: StatementFile, options: ImportOptions): Promise<ImportOutcome>
 }

@@ -27,4 +27,4 @@ account: AccountInfo | null, sync: SyncStatus, };
 
 export type Imported = { file: string, categories: number, payment_methods: number, transactions: number, };
 
-export type AppEvent = { "kind": "changed" } | { "kind": "sync", status: SyncStatus, } | { "kind": "menu", id: string, };
+export type AppEvent = { "kind": "changed" } | { "kind": "sync", status: SyncStatus, } | { "kind": "menu", id: string, } | { "kind": "import_progress", done: number, total: number, };

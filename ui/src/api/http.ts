@@ -17,6 +17,10 @@ import type {
   Kind,
   MonthSummary,
   NewBudget,
+  ImportOptions,
+  ImportOutcome,
+  ImportPreview,
+  Inspection,
   NewCategory,
   NewRate,
   NewRecurring,
@@ -31,6 +35,8 @@ import type {
   RatesOverview,
   RecurringRule,
   RefreshOutcome,
+  Report,
+  StatementFile,
   SessionInfo,
   Settings,
   TagCount,
@@ -267,19 +273,7 @@ export class HttpBackend implements Backend {
   }
 
   async saveExport(): Promise<string | null> {
-    const res = await this.authed('GET', '/api/v1/account/export')
-    const disposition = res.headers.get('Content-Disposition') ?? ''
-    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'expensotrack-export.json'
-    // The browser's own download: the file goes where the user's downloads go.
-    const url = URL.createObjectURL(await res.blob())
-    const a = document.createElement('a')
-    a.href = url
-    a.download = filename
-    document.body.appendChild(a)
-    a.click()
-    a.remove()
-    setTimeout(() => URL.revokeObjectURL(url), 10_000)
-    return filename
+    return download(await this.authed('GET', '/api/v1/account/export'), 'expensotrack-export.json')
   }
 
   async importBackup(file?: File): Promise<ImportSummary | null> {
@@ -469,6 +463,58 @@ export class HttpBackend implements Backend {
   refreshRates(today: string, force = false): Promise<RefreshOutcome> {
     return this.json('POST', '/api/v1/rates/refresh' + params({ today, force: force ? 'true' : undefined }))
   }
+
+  // ---- reports ----
+
+  report(from: string, to: string): Promise<Report> {
+    return this.json('GET', '/api/v1/reports' + params({ from, to }))
+  }
+
+  async saveReport(from: string, to: string, format: 'csv' | 'pdf', paper: 'a4' | 'letter' = 'a4'): Promise<string | null> {
+    const res = await this.authed('GET', '/api/v1/reports' + params({ from, to, format, paper }))
+    return download(res, `expensotrack-report-${from}-${to}.${format}`)
+  }
+
+  // ---- bank statements ----
+
+  async chooseStatement(file?: File): Promise<{ file: StatementFile; inspection: Inspection } | null> {
+    if (!file) return null
+    const statement: StatementFile = { name: file.name, content: base64(new Uint8Array(await file.arrayBuffer())) }
+    const inspection = await this.json<Inspection>('POST', '/api/v1/import/inspect', { file_name: file.name, content: statement.content })
+    return { file: statement, inspection }
+  }
+
+  previewStatement(file: StatementFile, options: ImportOptions): Promise<ImportPreview> {
+    return this.json('POST', '/api/v1/import/preview', { file_name: file.name, content: file.content, options })
+  }
+
+  importStatement(file: StatementFile, options: ImportOptions): Promise<ImportOutcome> {
+    return this.json('POST', '/api/v1/import', { file_name: file.name, content: file.content, options })
+  }
+}
+
+/** Hands a response's body to the browser's own download (where the user's downloads go). */
+async function download(res: Response, fallback: string): Promise<string> {
+  const disposition = res.headers.get('Content-Disposition') ?? ''
+  const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallback
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = filename
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  return filename
+}
+
+/** Bytes as base64, in slices (a large file would overflow one `String.fromCharCode` call). */
+function base64(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  }
+  return btoa(binary)
 }
 
 function readTokens(storage: Storage): StoredTokens | null {

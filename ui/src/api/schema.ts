@@ -314,6 +314,66 @@ export interface paths {
         patch: operations["edit_category"];
         trace?: never;
     };
+    "/api/v1/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports the statement: all or nothing (a bad row and nothing is written); rows already in
+         *     the ledger are never added again.
+         */
+        post: operations["import_statement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/import/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a statement file is: its format and, for CSV, its columns, first rows and a guessed
+         *     mapping of them. Writes nothing.
+         */
+        post: operations["inspect_statement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What importing the statement would do: every row with its kind, suggested category and
+         *     whether it is already in the ledger. Writes nothing.
+         */
+        post: operations["preview_statement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ledger/import": {
         parameters: {
             query?: never;
@@ -550,6 +610,27 @@ export interface paths {
         put?: never;
         /** Skips one occurrence: nothing is booked for it. */
         post: operations["skip_occurrence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A period's report in the base currency: income, expenses and net, by category, payment
+         *     method and tag, month by month, against the period before and the budgets, and the
+         *     transactions. As JSON, or as a CSV or PDF file to download.
+         */
+        get: operations["report"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -835,6 +916,21 @@ export interface components {
             /** Format: int32 */
             threshold: number;
         };
+        /**
+         * @description Where the amount is. An empty amount cell counts as zero: like a zero amount, its row is
+         *     skipped and counted in `ParsedFile::skipped`.
+         */
+        AmountColumns: {
+            column: components["schemas"]["Column"];
+            negative_is_expense?: boolean;
+            /** @enum {string} */
+            type: "signed";
+        } | {
+            credit: components["schemas"]["Column"];
+            debit: components["schemas"]["Column"];
+            /** @enum {string} */
+            type: "debit_credit";
+        };
         /** @description The whole ledger: what `expenso export` writes and `expenso import` reads. */
         Backup: {
             /** @description Deleted categories are included so that a restore resolves references identically. */
@@ -893,6 +989,24 @@ export interface components {
             thresholds: number[];
             /** Format: date-time */
             updated_at: string;
+        };
+        /** @description A budget against what was spent, for each of its periods that overlap the report's. */
+        BudgetLine: {
+            actual: string;
+            /** Format: uuid */
+            budget_id: string;
+            /**
+             * Format: date
+             * @description The budget's own period (a month or a year).
+             */
+            from: string;
+            limit: string;
+            name: string;
+            /** @description Actual as a percentage of the limit, one decimal. */
+            percent: string;
+            remaining: string;
+            /** Format: date */
+            to: string;
         };
         BudgetPatch: {
             /** @default null */
@@ -962,6 +1076,11 @@ export interface components {
             /** @default null */
             name: string | null;
         };
+        /**
+         * @description Where a suggested category comes from.
+         * @enum {string}
+         */
+        CategorySource: "file" | "chosen" | "payee" | "default";
         CategoryTotal: {
             /** Format: uuid */
             category_id: string;
@@ -975,6 +1094,91 @@ export interface components {
             percent: string;
             total: string;
         };
+        /**
+         * @description A column of the file: its 0-based position, or its name in the header row (compared
+         *     without regard to case or surrounding spaces). Error messages count columns from 1, as
+         *     spreadsheets do.
+         */
+        Column: number | string;
+        /**
+         * @description The same figures for the period before (of the same length), and the change in percent
+         *     (`None` where the previous figure is zero).
+         */
+        Comparison: {
+            expense_change?: string | null;
+            income_change?: string | null;
+            net_change?: string | null;
+            period: components["schemas"]["Period"];
+            summary: components["schemas"]["Summary"];
+        };
+        /** @description How to read a CSV file: the user confirms (or corrects) what `sniff_csv` guessed. */
+        CsvMapping: {
+            /**
+             * @default {
+             *       "type": "signed",
+             *       "column": 1,
+             *       "negative_is_expense": true
+             *     }
+             */
+            amount: components["schemas"]["AmountColumns"];
+            /** @default null */
+            category_column: null | components["schemas"]["Column"];
+            /** @default null */
+            currency_column: null | components["schemas"]["Column"];
+            /** @default 0 */
+            date_column: components["schemas"]["Column"];
+            /**
+             * @description A chrono format ("%d.%m.%Y"), or "auto": ISO and month-name dates, else day- or
+             *     month-first as the values show (a day above 12 settles it); a file where every date
+             *     reads both ways is refused with a request to choose.
+             * @default auto
+             */
+            date_format: string;
+            /**
+             * @description `.` or `,`; the other one, spaces and apostrophes may group thousands.
+             * @default .
+             */
+            decimal_separator: string;
+            /**
+             * @description `None` detects it among `,` `;` tab and `|`.
+             * @default null
+             */
+            delimiter: string | null;
+            /** @default 2 */
+            description_column: components["schemas"]["Column"];
+            /** @default auto */
+            encoding: components["schemas"]["Encoding"];
+            /**
+             * @description The first row after `skip_rows` holds column names.
+             * @default true
+             */
+            header: boolean;
+            /** @default null */
+            id_column: null | components["schemas"]["Column"];
+            /** @default null */
+            notes_column: null | components["schemas"]["Column"];
+            /**
+             * @description Lines before the table (account number, period) that some banks write.
+             * @default 0
+             */
+            skip_rows: number;
+        };
+        /** @description What a CSV file looks like, to show the user before the import, with a guessed mapping. */
+        CsvSniff: {
+            delimiter: string;
+            /** @description The encoding found (never `Auto`). */
+            encoding: components["schemas"]["Encoding"];
+            /** @description The header row's names, or "Column 1", "Column 2"… when the file has none. */
+            headers: string[];
+            mapping?: null | components["schemas"]["CsvMapping"];
+            /** @description The first data rows. */
+            rows: string[][];
+        };
+        /**
+         * @description Day/month order of a QIF file's dates. QIF does not say; `Auto` decides from the values.
+         * @enum {string}
+         */
+        DateOrder: "auto" | "dmy" | "mdy" | "ymd";
         DeleteAccount: {
             password: string;
         };
@@ -985,11 +1189,30 @@ export interface components {
              */
             moved: number;
         };
+        /** @description A transaction already in the ledger that a row repeats. */
+        DuplicateOf: {
+            /** Format: date */
+            date: string;
+            description: string;
+            /**
+             * @description The very same row, imported before (it is never imported twice); otherwise a
+             *     transaction that looks the same, entered another way.
+             */
+            exact: boolean;
+            /** Format: uuid */
+            id: string;
+        };
         /**
          * @description The ECB's three reference-rate files.
          * @enum {string}
          */
         EcbFeed: "daily" | "last90_days" | "history";
+        /**
+         * @description A text encoding of a CSV file. `Auto` looks for a byte-order mark, then takes valid UTF-8
+         *     as UTF-8 and anything else as Windows-1252 (what spreadsheet programs write on Windows).
+         * @enum {string}
+         */
+        Encoding: "auto" | "utf-8" | "utf-16le" | "utf-16be" | "windows-1252" | "latin1";
         /** @description Every error answer: a stable code to branch on and a message for people. */
         ErrorBody: {
             code: string;
@@ -1001,12 +1224,102 @@ export interface components {
             format: string;
             ledger: components["schemas"]["Backup"];
         };
+        /**
+         * @description The kinds of statement files this module reads.
+         * @enum {string}
+         */
+        FileFormat: "csv" | "ofx" | "qif";
         /** @enum {string} */
         Frequency: "daily" | "weekly" | "monthly" | "yearly";
         /** @description What the import takes. */
         ImportFile: components["schemas"]["Backup"] | components["schemas"]["ExportedLedger"];
+        /** @description How to read a file and what to do with its rows. */
+        ImportOptions: {
+            /**
+             * @description A category (id or name) per line, as chosen in the preview; other lines take the
+             *     suggestion.
+             * @default {}
+             */
+            categories: {
+                [key: string]: string;
+            };
+            /**
+             * @description The currency of rows the file does not give one for (default: the file's, else the
+             *     base currency).
+             * @default null
+             */
+            currency: string | null;
+            /** @default auto */
+            date_order: components["schemas"]["DateOrder"];
+            /** @default null */
+            format: null | components["schemas"]["FileFormat"];
+            /**
+             * @description Lines flagged as likely duplicates to import anyway.
+             * @default []
+             */
+            include_duplicates: number[];
+            /** @default null */
+            mapping: null | components["schemas"]["CsvMapping"];
+            /**
+             * @description A payment method's id or name for every row (default "Other").
+             * @default null
+             */
+            payment_method: string | null;
+            /**
+             * @description Lines not to import.
+             * @default []
+             */
+            skip_lines: number[];
+            /**
+             * @description Tags every imported transaction gets.
+             * @default []
+             */
+            tags: string[];
+        };
+        /** @description What an import did. */
+        ImportOutcome: {
+            added: number;
+            duplicates: number;
+            skipped: number;
+        };
+        /** @description What importing a file would do. */
+        ImportPreview: {
+            account?: string | null;
+            /** @description Rows already in the ledger or looking like a transaction there. */
+            duplicates: number;
+            file: string;
+            format: components["schemas"]["FileFormat"];
+            /** @description Rows the import would write. */
+            new: number;
+            rows: components["schemas"]["PreviewRow"][];
+            /** @description Rows left out: zero amounts in the file, and lines the user skipped. */
+            skipped: number;
+        };
+        /**
+         * @description What a file is, before anything is chosen: its format, and for a CSV file its columns,
+         *     first rows and a guessed mapping.
+         */
+        Inspection: {
+            csv?: null | components["schemas"]["CsvSniff"];
+            file: string;
+            format: components["schemas"]["FileFormat"];
+        };
         /** @enum {string} */
         Kind: "expense" | "income";
+        /** @description One line of a breakdown (a category, a payment method or a tag), for one kind. */
+        Line: {
+            /** @description `#rrggbb` (categories only). */
+            color?: string | null;
+            /** Format: int64 */
+            count: number;
+            /** @description The category's or payment method's id; the tag itself for tags. */
+            key: string;
+            kind: components["schemas"]["Kind"];
+            name: string;
+            /** @description Share of the kind's total, in percent with one decimal. */
+            percent: string;
+            total: string;
+        };
         /** @description One stored change with its place in the account's log. */
         LoggedChange: {
             change: components["schemas"]["WireChange"];
@@ -1017,6 +1330,14 @@ export interface components {
             device_name?: string | null;
             email: string;
             password: string;
+        };
+        MonthLine: {
+            /** Format: int64 */
+            count: number;
+            expense: string;
+            income: string;
+            month: string;
+            net: string;
         };
         MonthSummary: {
             /** @description The month in the base currency: every transaction with a rate, converted. */
@@ -1230,6 +1551,17 @@ export interface components {
             archived?: boolean | null;
             name?: string | null;
         };
+        /**
+         * @description A span of days, both ends included, with the words that name it ("March 2025",
+         *     "Q1 2025", "2025", "1 Mar 2025 – 15 Apr 2025").
+         */
+        Period: {
+            /** Format: date */
+            from: string;
+            label: string;
+            /** Format: date */
+            to: string;
+        };
         /** @description What evaluating the budgets and schedules did. */
         PlanRun: {
             /** @description Alerts raised by this run. */
@@ -1241,6 +1573,28 @@ export interface components {
             booked: number;
             /** @description Occurrences not booked yet whose reminder day has come (or that wait for confirmation). */
             reminders: components["schemas"]["Occurrence"][];
+        };
+        PreviewRow: {
+            /** @description Positive; the kind says which way the money went. */
+            amount: string;
+            /** Format: uuid */
+            category_id: string;
+            category_source: components["schemas"]["CategorySource"];
+            currency: string;
+            /** Format: date */
+            date: string;
+            description: string;
+            duplicate?: null | components["schemas"]["DuplicateOf"];
+            /**
+             * Format: uuid
+             * @description The id the transaction gets.
+             */
+            id: string;
+            /** @description Whether the import writes it (not skipped, not a duplicate left out). */
+            included: boolean;
+            kind: components["schemas"]["Kind"];
+            line: number;
+            notes: string;
         };
         /** @description The account's profile. */
         Profile: {
@@ -1452,6 +1806,48 @@ export interface components {
         RefreshRequest: {
             refresh_token: string;
         };
+        /** @description Everything a period report shows. Amounts are in `base_currency` unless said otherwise. */
+        Report: {
+            base_currency: string;
+            budgets: components["schemas"]["BudgetLine"][];
+            /** @description Expense lines first, each kind largest first. */
+            categories: components["schemas"]["Line"][];
+            /** Format: date-time */
+            generated_at: string;
+            /**
+             * @description Every month the period touches, in order (partial months at the ends count only the
+             *     period's days).
+             */
+            months: components["schemas"]["MonthLine"][];
+            payment_methods: components["schemas"]["Line"][];
+            period: components["schemas"]["Period"];
+            previous: components["schemas"]["Comparison"];
+            summary: components["schemas"]["Summary"];
+            tags: components["schemas"]["Line"][];
+            title: string;
+            /** @description In date order, oldest first. */
+            transactions: components["schemas"]["ReportRow"][];
+            unconverted: components["schemas"]["Unconverted"][];
+        };
+        /** @description One transaction as a report lists it: the original amount and its conversion. */
+        ReportRow: {
+            amount: string;
+            category: string;
+            /** @description The amount in the base currency; `None` when the currency had no rate that day. */
+            converted?: string | null;
+            currency: string;
+            /** Format: date */
+            date: string;
+            description: string;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["Kind"];
+            notes: string;
+            payment_method: string;
+            /** @description Units of the base currency per unit of `currency` that day (1 for the base itself). */
+            rate?: string | null;
+            tags: string[];
+        };
         ResetConfirm: {
             new_password: string;
             token: string;
@@ -1506,6 +1902,26 @@ export interface components {
             display_name?: string;
             email: string;
             password: string;
+        };
+        /** @description A bank statement as the API takes it. */
+        Statement: {
+            /** @description The file's bytes, base64. */
+            content: string;
+            /** @description The file's name (for its format and for errors). */
+            file_name: string;
+            /** @description How to read it and what to do with its rows (the preview's options). */
+            options?: components["schemas"]["ImportOptions"];
+        };
+        /** @description Income, expenses and net of a period in the base currency. */
+        Summary: {
+            /**
+             * Format: int64
+             * @description Transactions counted (those with a rate).
+             */
+            count: number;
+            expense: string;
+            income: string;
+            net: string;
         };
         TagCount: {
             /**
@@ -2524,6 +2940,147 @@ export interface operations {
             };
         };
     };
+    import_statement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Statement"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOutcome"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inspect_statement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Statement"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Inspection"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview_statement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Statement"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreview"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     import_ledger: {
         parameters: {
             query?: never;
@@ -3226,6 +3783,51 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report: {
+        parameters: {
+            query: {
+                /** @description First day, `YYYY-MM-DD`. */
+                from: string;
+                /** @description Last day, `YYYY-MM-DD`. */
+                to: string;
+                /** @description `json` (default), `csv` (one row per transaction) or `pdf`. */
+                format?: string;
+                /** @description The PDF's paper: `a4` (default) or `letter`. */
+                paper?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or the file (text/csv, application/pdf) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

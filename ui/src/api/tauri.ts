@@ -16,6 +16,10 @@ import type {
   Kind,
   MonthSummary,
   NewBudget,
+  ImportOptions,
+  ImportOutcome,
+  ImportPreview,
+  Inspection,
   NewCategory,
   NewRate,
   NewRecurring,
@@ -30,6 +34,8 @@ import type {
   RatesOverview,
   RecurringRule,
   RefreshOutcome,
+  Report,
+  StatementFile,
   SessionInfo,
   Settings,
   TagCount,
@@ -333,5 +339,31 @@ export class TauriBackend implements Backend {
 
   refreshRates(today: string, force = false): Promise<RefreshOutcome> {
     return call('refresh_rates', { today, force })
+  }
+
+  // ---- reports ----
+
+  report(from: string, to: string): Promise<Report> {
+    return call('report', { from, to })
+  }
+
+  saveReport(from: string, to: string, format: 'csv' | 'pdf', paper: 'a4' | 'letter' = 'a4'): Promise<string | null> {
+    return call('save_report', { from, to, format, paper })
+  }
+
+  // ---- bank statements ----
+
+  async chooseStatement(): Promise<{ file: StatementFile; inspection: Inspection } | null> {
+    // The app keeps the file the system's dialog picked; its preview and import read it there.
+    const chosen = await call<{ name: string; inspection: Inspection } | null>('choose_statement')
+    return chosen && { file: { name: chosen.name }, inspection: chosen.inspection }
+  }
+
+  previewStatement(_file: StatementFile, options: ImportOptions): Promise<ImportPreview> {
+    return call('preview_statement', { options })
+  }
+
+  importStatement(_file: StatementFile, options: ImportOptions): Promise<ImportOutcome> {
+    return call('import_statement', { options })
   }
 }

@@ -48,6 +48,27 @@ export type NewRate = Pick<S['NewRate'], 'from' | 'date' | 'rate'> & Partial<S['
 export type RatesOverview = S['RatesOverview']
 export type RefreshOutcome = S['RefreshOutcome']
 
+// Period reports.
+export type Report = S['Report']
+export type ReportLine = S['Line']
+
+// Bank statements: what a file is, how to read it, what importing it would do and did.
+export type FileFormat = S['FileFormat']
+export type CsvMapping = S['CsvMapping']
+export type CsvSniff = S['CsvSniff']
+export type Inspection = S['Inspection']
+export type ImportOptions = Partial<S['ImportOptions']>
+export type ImportPreview = S['ImportPreview']
+export type PreviewRow = S['PreviewRow']
+export type ImportOutcome = S['ImportOutcome']
+
+/** A statement the user picked: on the web its bytes travel with it; a device keeps the file. */
+export interface StatementFile {
+  name: string
+  /** base64 (the web). */
+  content?: string
+}
+
 /** What the transactions list asks for; every field is optional. */
 export interface TransactionQuery {
   from?: string
