@@ -75,6 +75,9 @@ fn test(extra: &[String]) -> Result<()> {
     ensure_rust_components()?;
     // The workspace's desktop crate builds against the system's WebKitGTK.
     desktop::ensure_libraries()?;
+    // The PDF report's tests read the documents back with poppler (pdftotext, pdfinfo) and
+    // render a page to look at (pdftoppm).
+    services::ensure_packages(&[("poppler-utils", "/usr/bin/pdftotext")])?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     ui::check_and_build()?;
