@@ -52,13 +52,24 @@ impl Store {
             txs.push(t);
         }
         let count = txs.len();
-        self.commit(now, |tx, c| {
-            for t in &txs {
-                doc::put_transaction(tx, &c.transactions, t)?;
-            }
-            Ok(((), Touched { created: txs, ..Touched::default() }))
-        })?;
+        self.add_checked(txs, now)?;
         Ok(count)
+    }
+
+    /// Books transactions validated already (`Lookup::validate_new`) in one change. One whose
+    /// id the document has meanwhile (another process booked it) is left as it is. Returns
+    /// how many were booked.
+    pub(crate) fn add_checked(&mut self, txs: Vec<Transaction>, now: DateTime<Utc>) -> Result<usize> {
+        self.commit(now, |tx, c| {
+            let mut created = Vec::with_capacity(txs.len());
+            for t in txs {
+                if doc::child_map(tx, &c.transactions, &t.id.to_string())?.is_none() {
+                    doc::put_transaction(tx, &c.transactions, &t)?;
+                    created.push(t);
+                }
+            }
+            Ok((created.len(), Touched { created, ..Touched::default() }))
+        })
     }
 
     /// Changes some fields of a transaction; fields left out stay as they are.

@@ -23,8 +23,12 @@ commands:
   test     install what is missing, then run formatting, lint and every test: the Rust workspace,
            the UI (lint, types, unit tests, build), the web dashboard in Chromium and the desktop
            app through WebDriver
+  fuzz     fuzz the bank statement parsers with cargo-fuzz (installed if missing): `cargo xtask fuzz
+           [csv|ofx|qif] [seconds]`, every target for 60 s by default; crashes land in
+           core/fuzz/artifacts
   bench    run the benchmarks and print their tables: `ledger` (the core on reference ledgers of 10k
-           and 100k transactions), `load` (the sync server with 100 and 1,000 devices, and a
+           and 100k transactions), `reports` (a one-year PDF report, the CSV export of 100k
+           transactions, importing 10k-row CSV and OFX statements), `load` (the sync server with 100 and 1,000 devices, and a
            fresh device downloading a 100k ledger) and `sync` (devices syncing 10k and 100k
            transactions through the server, and a one-edit round trip) and `ui` (the web
            dashboard's bundle size, first paint and list scrolling with 10k and 100k
@@ -41,6 +45,7 @@ fn main() -> Result<()> {
         Some("bundle") => desktop::bundle(),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -100,6 +105,34 @@ fn test(extra: &[String]) -> Result<()> {
     rust.and(web).and(app)
 }
 
+/// `cargo xtask fuzz [target] [seconds]`: libFuzzer on the statement parsers (`core/fuzz`).
+/// cargo-fuzz needs nightly features; `RUSTC_BOOTSTRAP` lets the stable toolchain build them.
+fn fuzz(extra: &[String]) -> Result<()> {
+    const TARGETS: [&str; 3] = ["csv", "ofx", "qif"];
+    let targets: Vec<&str> = match extra.first().map(String::as_str) {
+        Some(t) if TARGETS.contains(&t) => vec![t],
+        Some(other) if other.parse::<u64>().is_err() => bail!("unknown fuzz target {other:?}: csv, ofx or qif"),
+        _ => TARGETS.to_vec(),
+    };
+    let seconds = extra.iter().find_map(|a| a.parse::<u64>().ok()).unwrap_or(60);
+    if !has("cargo", &["fuzz", "--version"]) {
+        run("cargo", &["install", "cargo-fuzz", "--locked"])?;
+    }
+    for target in targets {
+        eprintln!("$ (cd core/fuzz && cargo fuzz run {target} -- -max_total_time={seconds})");
+        let status = Command::new("cargo")
+            .args(["fuzz", "run", target, "--", &format!("-max_total_time={seconds}")])
+            .current_dir("core/fuzz")
+            .env("RUSTC_BOOTSTRAP", "1")
+            .status()
+            .context("cannot start cargo fuzz")?;
+        if !status.success() {
+            bail!("fuzzing {target} found a failure ({status}); the input is in core/fuzz/artifacts/{target}");
+        }
+    }
+    Ok(())
+}
+
 /// rustfmt and clippy come with rustup's default profile but not its minimal one.
 fn ensure_rust_components() -> Result<()> {
     let missing: Vec<&str> = [("rustfmt", "fmt"), ("clippy", "clippy")]
@@ -115,13 +148,17 @@ fn ensure_rust_components() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench [ledger|load|sync|ui]`: the core's ledger benchmark, the sync server's
-/// load benchmark, the devices' sync benchmark and the web dashboard's (all but the first
-/// start the databases as the tests do); all without an argument.
+/// `cargo xtask bench [ledger|reports|load|sync|ui|desktop]`: the core's ledger and report
+/// benchmarks, the sync server's load benchmark, the devices' sync benchmark, the web
+/// dashboard's and the desktop app's (those with a server start the databases as the tests
+/// do); all without an argument.
 fn bench(extra: &[String]) -> Result<()> {
     let which = extra.first().map(String::as_str);
     if matches!(which, None | Some("ledger")) {
         run("cargo", &["bench", "--locked", "-p", "expenso-core", "--bench", "ledger"])?;
+    }
+    if matches!(which, None | Some("reports")) {
+        run("cargo", &["bench", "--locked", "-p", "expenso-core", "--bench", "reports"])?;
     }
     if matches!(which, None | Some("load")) {
         let _mongo = services::ensure_test_databases()?;
@@ -138,8 +175,8 @@ fn bench(extra: &[String]) -> Result<()> {
     if matches!(which, None | Some("desktop")) {
         desktop::bench(extra.iter().any(|a| a == "--release"))?;
     }
-    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "load" | "sync" | "ui" | "desktop")) {
-        bail!("unknown benchmark {other:?}: ledger, load, sync, ui or desktop");
+    if let Some(other) = which.filter(|w| !matches!(*w, "ledger" | "reports" | "load" | "sync" | "ui" | "desktop")) {
+        bail!("unknown benchmark {other:?}: ledger, reports, load, sync, ui or desktop");
     }
     Ok(())
 }

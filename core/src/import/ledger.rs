@@ -28,7 +28,7 @@ use super::{detect_format, parse_csv, parse_ofx, parse_qif, sniff_csv, CsvMappin
 use super::{FileFormat, ParsedFile, ParsedRow};
 use crate::doc;
 use crate::error::{Error, Result};
-use crate::model::{Kind, NewTransaction};
+use crate::model::{Kind, NewTransaction, Transaction};
 use crate::money::Currency;
 use crate::store::Store;
 
@@ -239,7 +239,7 @@ fn payee_key(text: &str) -> String {
 impl Store {
     /// What importing `file` (read from `file_name`) with `options` would do; writes nothing.
     pub fn preview_import(&self, file_name: &str, file: &ParsedFile, options: &ImportOptions) -> Result<ImportPreview> {
-        Ok(self.plan_import(file_name, file, options)?.preview)
+        Ok(self.plan_import(file_name, file, options, Utc::now())?.preview)
     }
 
     /// Imports `file`: checks every row first (one bad row and nothing is written), then
@@ -253,33 +253,30 @@ impl Store {
         now: DateTime<Utc>,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<ImportOutcome> {
-        let plan = self.plan_import(file_name, file, options)?;
-        let total = plan.inputs.len();
-        let mut done = 0;
+        let plan = self.plan_import(file_name, file, options, now)?;
+        let total = plan.checked.len();
+        let (mut done, mut added) = (0, 0);
         progress(0, total);
-        for chunk in plan.inputs.chunks(BATCH) {
-            self.add_transactions(chunk, now).map_err(|e| match e {
-                // Every row was checked above; what the store still refuses (another process
-                // booked the same id meanwhile) names its line.
-                Error::Invalid { field, message } => {
-                    let (line, field) = line_of(&field, &plan.lines[done..]);
-                    Error::BadImport {
-                        file: file_name.to_string(),
-                        line,
-                        column: None,
-                        message: format!("{field}: {message}"),
-                    }
-                }
-                other => other,
-            })?;
-            done += chunk.len();
+        let mut rows = plan.checked.into_iter().peekable();
+        while rows.peek().is_some() {
+            let batch: Vec<Transaction> = rows.by_ref().take(BATCH).collect();
+            done += batch.len();
+            added += self.add_checked(batch, now)?;
             progress(done, total);
         }
         let p = &plan.preview;
-        Ok(ImportOutcome { added: total, duplicates: p.duplicates, skipped: p.skipped })
+        // A row another process booked meanwhile (the same statement imported at the same
+        // moment) counts as a duplicate.
+        Ok(ImportOutcome { added, duplicates: p.duplicates + (total - added), skipped: p.skipped })
     }
 
-    fn plan_import(&self, file_name: &str, file: &ParsedFile, options: &ImportOptions) -> Result<Plan> {
+    fn plan_import(
+        &self,
+        file_name: &str,
+        file: &ParsedFile,
+        options: &ImportOptions,
+        now: DateTime<Utc>,
+    ) -> Result<Plan> {
         let lookup = self.lookup()?;
         let base = self.settings()?.base_currency;
         let default_currency = match options.currency.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
@@ -313,8 +310,7 @@ impl Store {
             duplicates: 0,
             skipped: file.skipped,
         };
-        let mut inputs = Vec::new();
-        let mut input_lines = Vec::new();
+        let mut checked = Vec::new();
         for (row, id) in file.rows.iter().zip(ids) {
             let kind = if row.amount < Decimal::ZERO { Kind::Expense } else { Kind::Income };
             let amount = row.amount.abs();
@@ -360,7 +356,7 @@ impl Store {
                     tags: tags.clone(),
                 };
                 // Checked now, so that a bad row stops the import before anything is written.
-                lookup.validate_new(&input, id, Utc::now()).map_err(|e| match e {
+                let t = lookup.validate_new(&input, id, now).map_err(|e| match e {
                     Error::Invalid { field, message } => Error::BadImport {
                         file: file_name.to_string(),
                         line: row.line,
@@ -369,8 +365,7 @@ impl Store {
                     },
                     other => other,
                 })?;
-                inputs.push((id, input));
-                input_lines.push(row.line);
+                checked.push(t);
             }
             preview.rows.push(PreviewRow {
                 line: row.line,
@@ -387,7 +382,7 @@ impl Store {
                 included,
             });
         }
-        Ok(Plan { preview, inputs, lines: input_lines })
+        Ok(Plan { preview, checked })
     }
 
     /// For each payee seen before (and for each payee's first word), the category its
@@ -446,9 +441,8 @@ impl Store {
 
 struct Plan {
     preview: ImportPreview,
-    inputs: Vec<(Uuid, NewTransaction)>,
-    /// The file's line of each input.
-    lines: Vec<usize>,
+    /// The rows to write, checked by the rules typed input follows.
+    checked: Vec<Transaction>,
 }
 
 /// Kind, currency and amount (normalized): what a repeated payment has in common.
@@ -518,17 +512,4 @@ fn suggest(
         }
     }
     (doc::fallback_category(kind), CategorySource::Default)
-}
-
-/// The file's line of the input that `field` ("transaction #3: amount", counted within a
-/// batch whose lines are `lines`) names.
-fn line_of(field: &str, lines: &[usize]) -> (usize, String) {
-    let parsed = field.strip_prefix("transaction #").and_then(|rest| rest.split_once(": "));
-    match parsed {
-        Some((n, inner)) => {
-            let index = n.parse::<usize>().unwrap_or(1).saturating_sub(1);
-            (lines.get(index).copied().unwrap_or(0), inner.to_string())
-        }
-        None => (0, field.to_string()),
-    }
 }
