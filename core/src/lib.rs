@@ -32,8 +32,8 @@ pub use plans::{
     OccurrenceStatus, PlanRun, RecurringPatch, RecurringRule,
 };
 pub use query::{
-    Balance, CategoryTotal, Filter, GroupSums, Month, MonthSummary, PageRequest, Sort, SortBy, Totals, TransactionPage,
-    Unconverted,
+    Balance, CategoryTotal, Filter, GroupSums, Month, MonthRow, MonthSummary, PageRequest, PeriodSplit, Sort, SortBy,
+    Totals, TransactionPage, Unconverted,
 };
 pub use rates::{NewRate, Rate, RateSource, RatesOverview};
 pub use rust_decimal::Decimal;

@@ -464,21 +464,8 @@ impl Store {
     /// Sums over a period: whole months from `month_totals`, the partial months at either end
     /// from the transactions themselves.
     fn aggregate(&self, from: Option<NaiveDate>, to: Option<NaiveDate>, group: Group) -> Result<Aggregates> {
-        // Every stored date lies within the years validation allows; clamping keeps month
-        // arithmetic away from the calendar's ends.
-        let first = NaiveDate::from_ymd_opt(model::MIN_YEAR, 1, 1).expect("valid");
-        let last = NaiveDate::from_ymd_opt(model::MAX_YEAR, 12, 31).expect("valid");
-        let (from, to) = (from.unwrap_or(first), to.unwrap_or(last));
-        if to < first || from > last {
-            return Ok(Aggregates::new());
-        }
-        let (from, to) = (from.max(first), to.min(last));
         let mut out = Aggregates::new();
-        if from > to {
-            return Ok(out);
-        }
-        let first_full = if from.day() == 1 { Month::of(from) } else { Month::of(from).next() };
-        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) { Month::of(to) } else { Month::of(to).minus(1) };
+        let Some(split) = PeriodSplit::of(from, to) else { return Ok(out) };
         let (month_key, tx_key) = match group {
             Group::None => ("x''", "x''"),
             Group::Month => ("month", "t.date / 100"),
@@ -507,7 +494,7 @@ impl Store {
                     count(t.base_amount), sum(CASE WHEN t.base_amount IS NULL THEN t.amount ELSE 0 END)
              FROM transactions t WHERE t.date BETWEEN ?1 AND ?2 GROUP BY 1, 2, 3"
         );
-        if first_full <= last_full {
+        if let Some((first_full, last_full)) = split.whole {
             add(
                 &format!(
                     "SELECT {month_key}, kind, currency, sum(total), sum(count), sum(base_total), sum(base_count),
@@ -516,14 +503,9 @@ impl Store {
                 ),
                 [first_full.key(), last_full.key()],
             )?;
-            if from < first_full.first_day() {
-                add(&raw, [date_key(from), date_key(first_full.first_day().pred_opt().expect("after MIN"))])?;
-            }
-            if to > last_full.last_day() {
-                add(&raw, [date_key(last_full.last_day().succ_opt().expect("before MAX")), date_key(to)])?;
-            }
-        } else {
-            add(&raw, [date_key(from), date_key(to)])?;
+        }
+        for (a, b) in split.days {
+            add(&raw, [date_key(a), date_key(b)])?;
         }
         Ok(out)
     }
@@ -633,6 +615,89 @@ impl Store {
     pub fn transaction_count(&self) -> Result<u64> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM transactions", [], |r| r.get(0))?;
         Ok(n as u64)
+    }
+}
+
+/// A period cut for summing: the whole months in it (summed from monthly totals), and the days
+/// of partial months at either end (summed from the transactions). Open ends reach the years
+/// a ledger holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodSplit {
+    pub whole: Option<(Month, Month)>,
+    pub days: Vec<(NaiveDate, NaiveDate)>,
+}
+
+impl PeriodSplit {
+    /// `None` when the period holds no day a ledger can have.
+    pub fn of(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Option<PeriodSplit> {
+        // Every stored date lies within the years validation allows; clamping keeps month
+        // arithmetic away from the calendar's ends.
+        let first = NaiveDate::from_ymd_opt(model::MIN_YEAR, 1, 1).expect("valid");
+        let last = NaiveDate::from_ymd_opt(model::MAX_YEAR, 12, 31).expect("valid");
+        let (from, to) = (from.unwrap_or(first).max(first), to.unwrap_or(last).min(last));
+        if from > to {
+            return None;
+        }
+        let first_full = if from.day() == 1 { Month::of(from) } else { Month::of(from).next() };
+        let last_full = if to.succ_opt().is_none_or(|d| d.day() == 1) { Month::of(to) } else { Month::of(to).minus(1) };
+        if first_full > last_full {
+            return Some(PeriodSplit { whole: None, days: vec![(from, to)] });
+        }
+        let mut days = Vec::new();
+        if from < first_full.first_day() {
+            days.push((from, first_full.first_day().pred_opt().expect("after MIN")));
+        }
+        if to > last_full.last_day() {
+            days.push((last_full.last_day().succ_opt().expect("before MAX"), to));
+        }
+        Some(PeriodSplit { whole: Some((first_full, last_full)), days })
+    }
+}
+
+/// One row of the view's monthly totals: a month's transactions of one category, kind and
+/// currency (what a server projects for its dashboard's sums).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthRow {
+    pub month: Month,
+    pub category_id: Uuid,
+    pub sums: GroupSums,
+}
+
+impl Store {
+    /// The monthly totals of the given months (all of them when `None`).
+    pub fn month_rows(&self, months: Option<&[Month]>) -> Result<Vec<MonthRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.month, c.id, m.kind, m.currency, m.total, m.count, m.base_total, m.base_count, m.unrated_total
+             FROM month_totals m JOIN categories c ON c.no = m.category ORDER BY 1, 2, 3, 4",
+        )?;
+        let wanted: Option<std::collections::HashSet<i64>> = months.map(|ms| ms.iter().map(|m| m.key()).collect());
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                uuid_col(r, 1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                Sums {
+                    total: i128::from(r.get::<_, i64>(4)?),
+                    count: r.get::<_, i64>(5)? as u64,
+                    base: i128::from(r.get::<_, i64>(6)?),
+                    base_count: r.get::<_, i64>(7)? as u64,
+                    unrated: i128::from(r.get::<_, i64>(8)?),
+                },
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, category_id, kind, currency, sums) = row?;
+            if wanted.as_ref().is_some_and(|w| !w.contains(&key)) {
+                continue;
+            }
+            let month = Month { year: (key / 100) as i32, month: (key % 100) as u32 };
+            if let Some(sums) = GroupSums::of_units(kind, &currency, &sums) {
+                out.push(MonthRow { month, category_id, sums });
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -13,13 +13,13 @@
 //! `dirty` flag, set in the same transaction that stores a change, makes sure an account whose
 //! materialization was interrupted is picked up again, by any instance.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use expenso_core::sync::WireChange;
-use expenso_core::{ActorId, Changed, Decimal, Store, Transaction};
+use expenso_core::{ActorId, Changed, Decimal, Month, MonthRow, Store, Transaction};
 use futures::TryStreamExt;
 use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{doc, Binary, Bson, DateTime as BsonDateTime, Decimal128, Document};
@@ -53,9 +53,10 @@ const COALESCE: Duration = Duration::from_millis(100);
 /// Records written one by one up to this many; more are replaced in bulk.
 const ONE_BY_ONE: usize = 50;
 
-/// The shape of the published records. An account whose records an older server published
-/// (before they carried converted amounts) has them all published again by its next pass.
-const RECORDS_VERSION: i64 = 2;
+/// The shape of the published records and totals. An account whose projections an older
+/// server published (before records carried converted amounts, before monthly totals) has
+/// them all published again by its next pass.
+const RECORDS_VERSION: i64 = 3;
 const BULK: usize = 1_000;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Replica>>>;
@@ -89,6 +90,9 @@ struct Inner {
     log: ChangeLog,
     pg: sqlx::PgPool,
     records: Collection<Document>,
+    /// Per account, month, category, kind and currency: the view's monthly totals, so that
+    /// the dashboard sums whole months from a few rows instead of every record.
+    month_totals: Collection<Document>,
     snapshots: Collection<Document>,
     counters: Collection<Document>,
     /// Per account: how far the projections reach (`materialized`) and the lease.
@@ -113,6 +117,8 @@ impl Ledgers {
                 IndexModel::builder().keys(doc! { "account": 1, "category": 1, "date": -1 }).build(),
             ])
             .await?;
+        let month_totals = db.collection::<Document>("month_totals");
+        month_totals.create_index(IndexModel::builder().keys(doc! { "account": 1, "month": 1 }).build()).await?;
         let snapshots = db.collection::<Document>("snapshots");
         snapshots
             .create_index(
@@ -131,6 +137,7 @@ impl Ledgers {
                 log,
                 pg,
                 records,
+                month_totals,
                 snapshots,
                 counters,
                 progress,
@@ -625,7 +632,31 @@ impl Ledgers {
                 after = Some(last.id);
                 self.inner.records.insert_many(page.iter().map(|t| record(account, t))).await?;
             }
+            let rows = slot.as_ref().expect("caught up").store.month_rows(None).map_err(internal)?;
+            self.inner.month_totals.delete_many(doc! { "account": &key }).await?;
+            for chunk in rows.chunks(BULK) {
+                self.inner.month_totals.insert_many(chunk.iter().map(|r| month_total(account, r))).await?;
+            }
             return Ok(());
+        }
+        // The months whose totals change: those the changed records are in now, and those
+        // they were in before (read from the records about to be replaced).
+        let mut months: BTreeSet<String> = gathered
+            .records
+            .iter()
+            .filter_map(|(_, r)| r.as_ref()?.get_str("month").ok().map(str::to_string))
+            .collect();
+        for chunk in gathered.records.chunks(BULK) {
+            let keys: Vec<String> = chunk.iter().map(|(id, _)| format!("{key}:{id}")).collect();
+            let old: Vec<Document> = self
+                .inner
+                .records
+                .find(doc! { "_id": { "$in": keys } })
+                .projection(doc! { "month": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            months.extend(old.iter().filter_map(|d| d.get_str("month").ok().map(str::to_string)));
         }
         if gathered.records.len() <= ONE_BY_ONE {
             for (id, record) in gathered.records {
@@ -647,6 +678,15 @@ impl Ledgers {
                 if !docs.is_empty() {
                     self.inner.records.insert_many(docs).await?;
                 }
+            }
+        }
+        if !months.is_empty() {
+            let wanted: Vec<Month> = months.iter().filter_map(|m| m.parse().ok()).collect();
+            let rows = slot.as_ref().expect("caught up").store.month_rows(Some(&wanted)).map_err(internal)?;
+            let list: Vec<&String> = months.iter().collect();
+            self.inner.month_totals.delete_many(doc! { "account": &key, "month": { "$in": list } }).await?;
+            if !rows.is_empty() {
+                self.inner.month_totals.insert_many(rows.iter().map(|r| month_total(account, r))).await?;
             }
         }
         Ok(())
@@ -845,10 +885,15 @@ impl Ledgers {
         self.inner.cache.lock().expect("cache lock").remove(&account);
         let key = account.to_string();
         self.inner.records.delete_many(doc! { "account": &key }).await?;
+        self.inner.month_totals.delete_many(doc! { "account": &key }).await?;
         self.inner.snapshots.delete_many(doc! { "account": &key }).await?;
         self.inner.progress.delete_one(doc! { "_id": &key }).await?;
         drop(guard);
         Ok(())
+    }
+
+    pub fn month_totals(&self) -> &Collection<Document> {
+        &self.inner.month_totals
     }
 
     pub fn records(&self) -> &Collection<Document> {
@@ -921,6 +966,24 @@ fn record(account: Uuid, t: &Transaction) -> Document {
         "created_at": BsonDateTime::from_millis(t.created_at.timestamp_millis()),
         "updated_at": BsonDateTime::from_millis(t.updated_at.timestamp_millis()),
         "conflicts": mongodb::bson::to_bson(&t.conflicts).unwrap_or(Bson::Null),
+    }
+}
+
+/// One row of the view's monthly totals as the dashboard's sums read it.
+fn month_total(account: Uuid, r: &MonthRow) -> Document {
+    let g = &r.sums;
+    doc! {
+        "_id": format!("{account}:{}:{}:{}:{}", r.month, r.category_id, g.kind.as_str(), g.currency.code()),
+        "account": account.to_string(),
+        "month": r.month.to_string(),
+        "category": r.category_id.to_string(),
+        "kind": g.kind.as_str(),
+        "currency": g.currency.code(),
+        "total": decimal128(g.total),
+        "count": g.count as i64,
+        "base": decimal128(g.base),
+        "base_count": g.base_count as i64,
+        "unrated": decimal128(g.unrated),
     }
 }
 

@@ -21,7 +21,7 @@ use expenso_core::account::Profile;
 use expenso_core::model::parse_date;
 use expenso_core::{
     Backup, Balance, Category, CategoryPatch, CategoryTotal, Currency, Decimal, GroupSums, Kind, Month, MonthSummary,
-    NewCategory, NewTransaction, PaymentMethod, RestoreSummary, Settings, Transaction, TransactionPage,
+    NewCategory, NewTransaction, PaymentMethod, PeriodSplit, RestoreSummary, Settings, Transaction, TransactionPage,
     TransactionPatch,
 };
 use futures::TryStreamExt;
@@ -120,6 +120,21 @@ fn month(field: &str, text: &str) -> Result<Month> {
         return Err(invalid(field, format!("{text:?} is outside the years a ledger holds")));
     }
     Ok(m)
+}
+
+/// The period of a list query that filters by nothing else (`None` when it does).
+fn period_only(q: &ListQuery) -> Result<Option<(Option<NaiveDate>, Option<NaiveDate>)>> {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    let filtered =
+        [&q.kind, &q.categories, &q.payment_methods, &q.min_amount, &q.max_amount, &q.tags, &q.q].into_iter().any(set);
+    if filtered {
+        return Ok(None);
+    }
+    if let Some(m) = q.month.as_deref().filter(|m| !m.trim().is_empty()) {
+        let m = month("month", m)?;
+        return Ok(Some((Some(m.first_day()), Some(m.last_day()))));
+    }
+    Ok(Some((day("from", &q.from)?, day("to", &q.to)?)))
 }
 
 /// The records filter of a list query, always within the account.
@@ -228,7 +243,12 @@ async fn list_transactions(
     }
     sort.insert("_id", dir);
     let records = state.ledgers.records();
-    let total = records.count_documents(filter.clone()).await?;
+    let total = match period_only(&q)? {
+        // Only a period: counted from the monthly totals (and the days of partial months),
+        // not record by record.
+        Some((from, to)) => sums(&state, auth.user_id, from, to, None).await?.iter().map(|(_, g)| g.count).sum(),
+        None => records.count_documents(filter.clone()).await?,
+    };
     let docs: Vec<Document> = records
         .find(filter)
         .sort(sort)
@@ -749,9 +769,11 @@ struct PeriodQuery {
     to: Option<String>,
 }
 
-/// Sums of the account's records in `[from, to]`, grouped by `by` (a record field or none),
-/// kind and currency, as exact decimals: the original amounts, and the amounts converted into
-/// the base currency of those with a rate (a record's `rated`).
+/// Sums over `[from, to]`, grouped by `by` (`category`, `month` or nothing), kind and
+/// currency, as exact decimals: the original amounts, and the amounts converted into the base
+/// currency of those with a rate. Whole months come from the monthly totals the materializer
+/// keeps (a few rows a month), the days of partial months at either end from the records
+/// (a record's `rated` says whether it converted), as the core's own queries do.
 async fn sums(
     state: &AppState,
     account: Uuid,
@@ -759,31 +781,7 @@ async fn sums(
     to: Option<NaiveDate>,
     by: Option<&str>,
 ) -> Result<Vec<(String, GroupSums)>> {
-    let mut filter = doc! { "account": account.to_string() };
-    let mut date = Document::new();
-    if let Some(f) = from {
-        date.insert("$gte", f.format("%Y-%m-%d").to_string());
-    }
-    if let Some(t) = to {
-        date.insert("$lte", t.format("%Y-%m-%d").to_string());
-    }
-    if !date.is_empty() {
-        filter.insert("date", date);
-    }
-    let mut id = doc! { "kind": "$kind", "currency": "$currency", "rated": "$rated" };
-    if let Some(by) = by {
-        id.insert("by", format!("${by}"));
-    }
-    let pipeline = [
-        doc! { "$match": filter },
-        doc! { "$group": {
-            "_id": id,
-            "total": { "$sum": "$amount" },
-            "base": { "$sum": "$base_amount" },
-            "count": { "$sum": 1 },
-        } },
-    ];
-    let docs: Vec<Document> = state.ledgers.records().aggregate(pipeline).await?.try_collect().await?;
+    let Some(split) = PeriodSplit::of(from, to) else { return Ok(Vec::new()) };
     let broken = || Error::Internal(anyhow::anyhow!("a summary came back malformed"));
     let decimal = |v: Option<&Bson>| match v {
         Some(Bson::Decimal128(v)) => from_decimal128(v).ok_or_else(broken),
@@ -792,15 +790,11 @@ async fn sums(
         _ => Err(broken()),
     };
     let mut out: BTreeMap<(String, Kind, Currency), GroupSums> = BTreeMap::new();
-    for d in docs {
+    let mut group = |d: &Document, rated: Option<bool>| -> Result<()> {
         let key = d.get_document("_id").map_err(|_| broken())?;
         let kind = Kind::from_str(key.get_str("kind").map_err(|_| broken())?).map_err(|_| broken())?;
         let currency = Currency::from_code(key.get_str("currency").map_err(|_| broken())?).ok_or_else(broken)?;
         let by = key.get_str("by").unwrap_or_default().to_string();
-        let rated = key.get_bool("rated").unwrap_or(false);
-        let total = decimal(d.get("total"))?;
-        let base = decimal(d.get("base"))?;
-        let count = int_of(d.get("count")).ok_or_else(broken)?;
         let g = out.entry((by, kind, currency)).or_insert(GroupSums {
             kind,
             currency,
@@ -810,13 +804,67 @@ async fn sums(
             base_count: 0,
             unrated: Decimal::ZERO,
         });
+        let total = decimal(d.get("total"))?;
+        let count = int_of(d.get("count")).ok_or_else(broken)?;
         g.total += total;
         g.count += count;
-        if rated {
-            g.base += base;
-            g.base_count += count;
-        } else {
-            g.unrated += total;
+        match rated {
+            // A group of records: converted or not, all of it.
+            Some(true) => {
+                g.base += decimal(d.get("base"))?;
+                g.base_count += count;
+            }
+            Some(false) => g.unrated += total,
+            // A group of monthly totals: both parts summed apart.
+            None => {
+                g.base += decimal(d.get("base"))?;
+                g.base_count += int_of(d.get("base_count")).ok_or_else(broken)?;
+                g.unrated += decimal(d.get("unrated"))?;
+            }
+        }
+        Ok(())
+    };
+    let account_key = account.to_string();
+    if let Some((first, last)) = split.whole {
+        let mut id = doc! { "kind": "$kind", "currency": "$currency" };
+        if let Some(by) = by {
+            id.insert("by", format!("${by}"));
+        }
+        let pipeline = [
+            doc! { "$match": { "account": &account_key, "month": { "$gte": first.to_string(), "$lte": last.to_string() } } },
+            doc! { "$group": {
+                "_id": id,
+                "total": { "$sum": "$total" },
+                "count": { "$sum": "$count" },
+                "base": { "$sum": "$base" },
+                "base_count": { "$sum": "$base_count" },
+                "unrated": { "$sum": "$unrated" },
+            } },
+        ];
+        let docs: Vec<Document> = state.ledgers.month_totals().aggregate(pipeline).await?.try_collect().await?;
+        for d in &docs {
+            group(d, None)?;
+        }
+    }
+    for (a, b) in split.days {
+        let mut id = doc! { "kind": "$kind", "currency": "$currency", "rated": "$rated" };
+        if let Some(by) = by {
+            id.insert("by", format!("${by}"));
+        }
+        let range = doc! { "$gte": a.format("%Y-%m-%d").to_string(), "$lte": b.format("%Y-%m-%d").to_string() };
+        let pipeline = [
+            doc! { "$match": { "account": &account_key, "date": range } },
+            doc! { "$group": {
+                "_id": id,
+                "total": { "$sum": "$amount" },
+                "base": { "$sum": "$base_amount" },
+                "count": { "$sum": 1 },
+            } },
+        ];
+        let docs: Vec<Document> = state.ledgers.records().aggregate(pipeline).await?.try_collect().await?;
+        for d in &docs {
+            let rated = d.get_document("_id").ok().and_then(|k| k.get_bool("rated").ok()).unwrap_or(false);
+            group(d, Some(rated))?;
         }
     }
     Ok(out.into_iter().map(|((by, ..), g)| (by, g)).collect())

@@ -118,8 +118,21 @@ async fn dashboard_difference(client: &Client, store: &Store) -> Option<String> 
     if let Some(d) = differ("records", &Value::Array(web), &Value::Array(local)) {
         return Some(d);
     }
+    // Whole months come from the monthly totals, the days of partial months from the records.
+    let (from, to) = (chrono::NaiveDate::from_ymd_opt(2026, 1, 15), chrono::NaiveDate::from_ymd_opt(2026, 3, 2));
+    let partial = Filter { from, to, ..Filter::default() };
+    let counted =
+        store.list_transactions(&partial, Sort::default(), PageRequest { offset: 0, limit: 1 }).unwrap().total;
+    let (_, page) = client.send(Method::GET, "/api/v1/transactions?from=2026-01-15&to=2026-03-02&limit=1", None).await;
+    if let Some(d) = differ("a period's count", &page["total"], &json!(counted)) {
+        return Some(d);
+    }
     let checks = [
         ("/api/v1/summaries/balance".to_string(), serde_json::to_value(store.balance(None, None).unwrap()).unwrap()),
+        (
+            "/api/v1/summaries/balance?from=2026-01-15&to=2026-03-02".to_string(),
+            serde_json::to_value(store.balance(from, to).unwrap()).unwrap(),
+        ),
         (
             "/api/v1/summaries/months?from=2025-12&to=2026-04".into(),
             serde_json::to_value(
