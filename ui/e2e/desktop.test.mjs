@@ -28,7 +28,8 @@ after(async () => {
 
 async function device(name) {
   const dir = mkdtempSync(join(tmpdir(), `expenso-${name}-`))
-  const driver = await startDriver({ EXPENSO_DATA_DIR: dir })
+  // No test reaches the real ECB: the app's background fetch of rates fails quietly.
+  const driver = await startDriver({ EXPENSO_DATA_DIR: dir, EXPENSO_ECB_URL: 'http://127.0.0.1:9/' })
   drivers.push(driver)
   return { dir, driver, launch: () => App.launch(driver, application) }
 }
@@ -106,6 +107,55 @@ describe('desktop app', () => {
     await goTo(app, '#/budgets')
     await app.waitForText('Near the limit')
     await app.screenshot('desktop-app-budgets')
+    await app.quit()
+  })
+
+  test('converts another currency with a rate typed in Settings, and reports the month', async () => {
+    const a = await device('rates')
+    const app = await a.launch()
+    await app.waitForText('Welcome to ExpensoTrack')
+    await app.select('#welcome-currency', 'EUR')
+    await app.clickText('Start my ledger')
+    await app.waitForText('Nothing booked yet')
+    await addExpense(app, '20', 'Bakery')
+    // 50 dollars, booked through the app's own command (the form's currency list is long).
+    const today = await app.exec(() => {
+      const d = new Date()
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+    })
+    await app.exec(
+      (day) =>
+        window.__TAURI_INTERNALS__.invoke('create_transaction', {
+          input: { kind: 'expense', amount: '50', currency: 'USD', date: day, category: 'travel', description: 'Taxi in New York' },
+        }),
+      today,
+    )
+    // No rate yet: the dollars are shown apart, never as zero.
+    await goTo(app, '#/transactions')
+    await app.waitForText('Taxi in New York')
+    await goTo(app, '#/')
+    await app.find('[data-testid=unconverted]')
+    assert.match(await app.text('[data-testid=expenses]'), /€20\.00/)
+    // A rate typed in Settings: 1 USD = 0.9 EUR from the first of the month.
+    await goTo(app, '#/settings')
+    await app.find('[data-testid=rate-form]')
+    await app.select('#rate-from', 'USD')
+    await app.type('#rate-value', '0.9')
+    await app.exec((day) => {
+      const input = document.querySelector('#rate-date')
+      input.value = day.slice(0, 8) + '01'
+      input.dispatchEvent(new Event('input', { bubbles: true }))
+    }, today)
+    await app.clickText('Add rate')
+    await app.until('the rate to be listed', () => document.querySelector('[data-testid=manual-rates]')?.textContent.includes('1 USD = 0.9 EUR'))
+    await goTo(app, '#/')
+    await app.until('the dollars to convert', () => !document.querySelector('[data-testid=unconverted]') && document.querySelector('[data-testid=expenses]')?.textContent.includes('65.00'))
+    // This month's report: 20 + 45 in euros.
+    await goTo(app, '#/reports')
+    await app.find('[data-testid=report-expense]')
+    await app.until('the report to show the month', () => document.querySelector('[data-testid=report-expense]')?.textContent.includes('65.00'))
+    assert.equal((await app.exec(() => document.querySelectorAll('[data-testid=report-row]').length)), 2)
+    await app.screenshot('desktop-app-report')
     await app.quit()
   })
 

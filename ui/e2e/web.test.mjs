@@ -5,7 +5,7 @@ import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { launchBrowser, outDir, screenshot, SIZES, smtpSink, startServer } from './harness.mjs'
+import { launchBrowser, outDir, screenshot, SIZES, smtpSink, startServer, uiDir } from './harness.mjs'
 
 let smtp
 let server
@@ -240,6 +240,138 @@ async function plansScenario(page, size) {
   await page.getByTestId('tx-row').filter({ hasText: 'Newspaper' }).getByText('-€4.00').waitFor()
   await page.close()
 }
+
+/** The core's statement fixtures. */
+const STATEMENTS = join(uiDir, '..', 'core/tests/data/import')
+
+/** The text of the option a select shows. */
+function chosenOption(page, selector) {
+  return page.locator(selector).evaluate((el) => el.selectedOptions[0]?.textContent?.trim() ?? '')
+}
+
+/**
+ * Bank statements and reports on the real server: a bad file is refused naming its line; a
+ * German bank's CSV (Windows-1252, decimal commas, a preamble) is read with the guessed
+ * columns and imported, once (the same file again adds nothing); the report of March 2024
+ * then has its exact totals and downloads as CSV and PDF.
+ */
+async function statementScenario(page, size) {
+  await signUp(page, `${size}.import.${Date.now()}@example.com`, 'Emil')
+
+  // The empty transactions list offers the import.
+  await navigate(page, size, 'Transactions')
+  await page.getByText('No transactions yet').waitFor()
+  await page.getByRole('link', { name: 'Import a bank statement' }).click()
+  await page.getByRole('heading', { name: 'Import a bank statement', level: 1 }).waitFor()
+  await fitsTheScreen(page, 'Import')
+
+  // A date that does not exist: the error names the file, the line and the column, and nothing is imported.
+  await page.getByTestId('statement-file').setInputFiles(join(STATEMENTS, 'bad_date.csv'))
+  await page.getByTestId('import-continue').click()
+  const bad = page.getByTestId('import-columns-error')
+  await bad.getByText(/bad_date\.csv, line 14, column 3/).waitFor()
+  await bad.getByText('31/02/2024').waitFor()
+  await fitsTheScreen(page, 'Import error')
+  await screenshot(page, `${size}-import-error`)
+
+  // A German bank's statement: the mapping step shows the guessed columns.
+  await page.getByRole('button', { name: 'Back' }).click()
+  await page.getByTestId('statement-file').setInputFiles(join(STATEMENTS, 'de_girokonto.csv'))
+  await page.getByRole('heading', { name: 'Match the columns' }).waitFor()
+  assert.match(await chosenOption(page, '#map-date'), /^Buchungstag/)
+  assert.match(await chosenOption(page, '#map-amount'), /^Betrag \(EUR\)/)
+  assert.match(await chosenOption(page, '#map-description'), /^Auftraggeber\/Empfänger/)
+  assert.equal(await chosenOption(page, '#map-decimal'), 'Comma (1.234,56)')
+  await page.getByRole('table', { name: 'First rows of de_girokonto.csv' }).getByText('REWE Markt Köln').waitFor()
+  await fitsTheScreen(page, 'Import columns')
+  await screenshot(page, `${size}-import-columns`)
+  await page.getByTestId('import-continue').click()
+
+  // The preview: 8 new rows (the zero-amount fee is skipped).
+  await page.getByRole('heading', { name: 'Review the transactions' }).waitFor()
+  await page.getByTestId('count-new').locator('dd').getByText('8', { exact: true }).waitFor()
+  await page.getByTestId('count-duplicates').locator('dd').getByText('0', { exact: true }).waitFor()
+  await page.getByTestId('count-skipped').locator('dd').getByText('1', { exact: true }).waitFor()
+  assert.equal(await page.getByTestId('import-row').count(), 8)
+  await page.getByTestId('import-row').filter({ hasText: 'Vermieter Hans Weiß' }).getByText('-€1,234.56').waitFor()
+  // Unticking a row counts it as skipped; ticking it again brings it back.
+  const rent = page.getByLabel(/^Import line \d+: Vermieter Hans Weiß/)
+  await rent.uncheck()
+  await page.getByTestId('count-new').locator('dd').getByText('7', { exact: true }).waitFor()
+  await page.getByTestId('count-skipped').locator('dd').getByText('2', { exact: true }).waitFor()
+  await rent.check()
+  await page.getByTestId('count-new').locator('dd').getByText('8', { exact: true }).waitFor()
+  await fitsTheScreen(page, 'Import preview')
+  await page.evaluate(() => window.scrollTo(0, 0))
+  await screenshot(page, `${size}-import-preview`)
+
+  await page.getByRole('button', { name: 'Import 8 transactions' }).click()
+  await page.getByTestId('import-outcome').getByText('Added 8 transactions; 1 skipped.').waitFor()
+  await page.getByRole('link', { name: 'Report for March 2024' }).waitFor()
+  await fitsTheScreen(page, 'Import result')
+  await screenshot(page, `${size}-import-done`)
+
+  // The same file again: nothing new, every row already imported.
+  await page.getByRole('button', { name: 'Import another file' }).click()
+  await page.getByTestId('statement-file').setInputFiles(join(STATEMENTS, 'de_girokonto.csv'))
+  await page.getByTestId('import-continue').click()
+  await page.getByTestId('count-new').locator('dd').getByText('0', { exact: true }).waitFor()
+  await page.getByTestId('count-duplicates').locator('dd').getByText('8', { exact: true }).waitFor()
+  assert.equal(await page.getByTestId('import-row').filter({ hasText: 'Already imported' }).count(), 8)
+  assert.ok(await page.getByTestId('import-run').isDisabled(), 'nothing to import')
+  await page.getByText('Nothing new to import').waitFor()
+
+  // The report of March 2024: exact totals in euros, against February (nothing then).
+  await navigate(page, size, 'Reports')
+  await page.getByRole('heading', { name: 'Reports', level: 1 }).waitFor()
+  await page.getByLabel('Period', { exact: true }).selectOption('custom')
+  await page.getByLabel('From').fill('2024-03-01')
+  await page.getByLabel('To', { exact: true }).fill('2024-03-31')
+  // Back to whole months: the month of the days chosen.
+  await page.getByLabel('Period', { exact: true }).selectOption('month')
+  await page.getByTestId('period-label').getByText('March 2024').waitFor()
+  const value = (measure) => page.getByTestId(`report-${measure}`).getByTestId('report-value')
+  await value('income').getByText('€2,869.99', { exact: true }).waitFor()
+  assert.equal((await value('expense').textContent()).trim(), '€1,519.98')
+  assert.equal((await value('net').textContent()).trim(), '+€1,350.01')
+  await page.getByTestId('report-expense').getByText('Nothing in February 2024 to compare with').waitFor()
+  await page.getByTestId('report-expense-categories').getByTestId('report-line').first().waitFor()
+  assert.equal(await page.getByTestId('report-row').count(), 8)
+  await fitsTheScreen(page, 'Reports')
+  await screenshot(page, `${size}-reports`)
+  await page.screenshot({ path: join(outDir, `${size}-reports-full.png`), fullPage: true })
+
+  // Downloads: the CSV and the PDF of the same period.
+  const csvDownload = page.waitForEvent('download')
+  await page.getByRole('button', { name: 'Download CSV' }).first().click()
+  const csv = await csvDownload
+  assert.equal(csv.suggestedFilename(), 'expensotrack-report-2024-03-01-2024-03-31.csv')
+  assert.match(await readFile(await csv.path(), 'utf8'), /REWE Markt Köln/)
+  await page.getByTestId('notice').filter({ hasText: 'Saved expensotrack-report-2024-03-01-2024-03-31.csv.' }).waitFor()
+  await page.getByLabel('Paper size').selectOption('a4')
+  const pdfDownload = page.waitForEvent('download')
+  await page.getByRole('button', { name: 'Download PDF' }).click()
+  const pdf = await pdfDownload
+  assert.equal(pdf.suggestedFilename(), 'expensotrack-report-2024-03-01-2024-03-31.pdf')
+  const bytes = await readFile(await pdf.path())
+  assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-')
+
+  // The address holds the period: a reload shows the same report.
+  await page.reload()
+  await page.getByTestId('period-label').getByText('March 2024').waitFor()
+  await value('income').getByText('€2,869.99', { exact: true }).waitFor()
+  await page.close()
+}
+
+describe('bank statements and reports', () => {
+  test('at desktop size', async () => {
+    await statementScenario(await newPage('desktop'), 'desktop')
+  })
+
+  test('at phone size', async () => {
+    await statementScenario(await newPage('phone'), 'phone')
+  })
+})
 
 describe('web dashboard at desktop size', () => {
   test('sign up, book, filter, edit, delete with undo, categories, password change and recovery', async () => {

@@ -81,3 +81,44 @@ export function shiftPeriod(p: Period, steps: number): Period {
 export function endMonth(p: Period, today: Date = new Date()): string {
   return p.to ? p.to.slice(0, 7) : isoMonth(today)
 }
+
+/** The kinds of period a report is of: whole calendar periods, or any days. */
+export const REPORT_KINDS: readonly PeriodKind[] = ['month', 'quarter', 'year', 'custom']
+
+/** Whether `day` is a real `YYYY-MM-DD` calendar day. */
+export function isDay(day: unknown): day is string {
+  if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return false
+  return isoDay(parseDay(day)) === day
+}
+
+/**
+ * A period from a page's address (`?period=quarter&from=2024-01-01&to=…`): a month, quarter or
+ * year is the one that contains `from`; custom days need both ends in order. Null when the
+ * address holds no such period (or one of a kind not in `kinds`).
+ */
+export function periodFromQuery(kind: unknown, from: unknown, to: unknown, kinds: readonly PeriodKind[] = REPORT_KINDS): Period | null {
+  if (typeof kind !== 'string' || !kinds.includes(kind as PeriodKind) || !isDay(from)) return null
+  const k = kind as PeriodKind
+  if (k === 'month' || k === 'quarter' || k === 'year') return periodOf(k, parseDay(from))
+  if (k === 'custom' && isDay(to) && from <= to) return { kind: k, from, to }
+  return null
+}
+
+/** What a range of days is, for its name: a calendar month, quarter or year, or just days. */
+export type PeriodShape =
+  | { type: 'month'; year: number; month0: number }
+  | { type: 'quarter'; year: number; quarter: number }
+  | { type: 'year'; year: number }
+  | { type: 'days' }
+
+export function shapeOf(from: string, to: string): PeriodShape {
+  const a = parseDay(from)
+  const b = parseDay(to)
+  const wholeMonths = a.getDate() === 1 && b.getDate() === lastDayOfMonth(b.getFullYear(), b.getMonth())
+  if (!wholeMonths || a.getFullYear() !== b.getFullYear()) return { type: 'days' }
+  const months = b.getMonth() - a.getMonth() + 1
+  if (months === 1) return { type: 'month', year: a.getFullYear(), month0: a.getMonth() }
+  if (months === 3 && a.getMonth() % 3 === 0) return { type: 'quarter', year: a.getFullYear(), quarter: a.getMonth() / 3 + 1 }
+  if (months === 12) return { type: 'year', year: a.getFullYear() }
+  return { type: 'days' }
+}
