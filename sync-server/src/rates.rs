@@ -33,8 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// How long a downloaded ECB file is used for every account before it is fetched again.
 const FRESH_FOR: Duration = Duration::from_secs(3600);
 
-/// One downloaded file: when, and its days.
-type Downloaded = (Instant, Arc<Vec<EcbDay>>);
+/// How long a failed download is not tried again (the ECB down, or no way out): the
+/// dashboards asking meanwhile are told at once.
+const RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// One file as last fetched: when, and its days (or that the fetch failed).
+type Downloaded = (Instant, Option<Arc<Vec<EcbDay>>>);
 
 /// The ECB's files as last downloaded, shared by every request of this instance.
 #[derive(Clone, Default)]
@@ -44,22 +48,27 @@ pub struct EcbCache {
 
 impl EcbCache {
     async fn get(&self, source: &RateSourceUrl, feed: EcbFeed) -> Result<Arc<Vec<EcbDay>>> {
+        let unavailable = || Error::Unavailable("the ECB's exchange rates cannot be reached now; try again later");
         // One download at a time: concurrent requests for the same file wait for it.
         let mut files = self.files.lock().await;
-        if let Some((at, days)) = files.get(&feed) {
-            if at.elapsed() < FRESH_FOR {
-                return Ok(days.clone());
+        match files.get(&feed) {
+            Some((at, Some(days))) if at.elapsed() < FRESH_FOR => return Ok(days.clone()),
+            Some((at, None)) if at.elapsed() < RETRY_AFTER => return Err(unavailable()),
+            _ => {}
+        }
+        match fetch_ecb(source, feed).await {
+            Ok(days) => {
+                let days = Arc::new(days);
+                files.insert(feed, (Instant::now(), Some(days.clone())));
+                Ok(days)
+            }
+            Err(FetchError::Ledger(e)) => Err(Error::from(e)),
+            Err(other) => {
+                tracing::warn!(error = %other, "fetching the ECB's rates failed; not tried again for 5 minutes");
+                files.insert(feed, (Instant::now(), None));
+                Err(unavailable())
             }
         }
-        let days = Arc::new(fetch_ecb(source, feed).await.map_err(|e| match e {
-            FetchError::Ledger(e) => Error::from(e),
-            other => {
-                tracing::warn!(error = %other, "fetching the ECB's rates failed");
-                Error::Unavailable("the ECB's exchange rates cannot be reached now; try again later")
-            }
-        })?);
-        files.insert(feed, (Instant::now(), days.clone()));
-        Ok(days)
     }
 }
 

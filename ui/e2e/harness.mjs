@@ -124,6 +124,8 @@ export async function startServer(smtpPort) {
     EXPENSO_WEB_DIR: join(uiDir, 'dist'),
     EXPENSO_PUBLIC_URL: base,
     EXPENSO_AUTH_PER_MINUTE: '1000',
+    // No test or benchmark reaches the real ECB (the machines have no way out).
+    EXPENSO_ECB_URL: process.env.EXPENSO_ECB_URL ?? 'http://127.0.0.1:9/',
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(smtpPort ?? 25),
     SMTP_SECURITY: 'none',
