@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_sync.sql"),
     include_str!("../../migrations/sqlite/0003_plans.sql"),
     include_str!("../../migrations/sqlite/0004_rates.sql"),
+    include_str!("../../migrations/sqlite/0005_month_changes.sql"),
 ];
 
 /// The schema version that added the view's exchange rates and converted amounts; a file
@@ -71,6 +72,9 @@ pub struct Changed {
     pub recurring: std::collections::BTreeSet<uuid::Uuid>,
     /// Exchange rates were added, changed or removed.
     pub rates: bool,
+    /// Months whose totals changed (those of transactions added, edited, deleted, moved or
+    /// converted anew, before and after).
+    pub months: std::collections::BTreeSet<crate::query::Month>,
     /// Transactions added, edited, deleted, moved to another category, or converted anew.
     pub transactions: std::collections::BTreeSet<uuid::Uuid>,
 }
@@ -83,6 +87,7 @@ impl Changed {
         !self.everything
             && !self.settings
             && !self.rates
+            && self.months.is_empty()
             && self.categories.is_empty()
             && self.payment_methods.is_empty()
             && self.budgets.is_empty()
@@ -103,6 +108,12 @@ impl Changed {
         self.transactions.extend(t.transactions.iter().copied().chain(t.created.iter().map(|t| t.id)).chain(moved));
         if self.transactions.len() > CHANGED_LIST_MAX {
             self.set_everything();
+        }
+    }
+
+    fn add_months(&mut self, months: Vec<crate::query::Month>) {
+        if !self.everything {
+            self.months.extend(months);
         }
     }
 
@@ -368,8 +379,10 @@ impl Store {
         let seq = insert_change(&sql, &change)?;
         insert_outbox(&sql, &change)?;
         let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
+        let months = view::drain_months(&sql)?;
         sql.commit()?;
         self.changed.add(&touched, moved);
+        self.changed.add_months(months);
         loaded.seen_seq = loaded.seen_seq.max(seq);
         loaded.pending_changes += 1;
         loaded.pending_bytes += change.raw_bytes().len() as u64;
@@ -450,11 +463,15 @@ impl Store {
                 touched_by_ops(&loaded.doc, &containers, &fresh, &mut touched);
             }
             let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
-            Some((touched, moved))
+            let months = view::drain_months(&sql)?;
+            Some((touched, moved, months))
         };
         sql.commit()?;
         match changed {
-            Some((touched, moved)) => self.changed.add(&touched, moved),
+            Some((touched, moved, months)) => {
+                self.changed.add(&touched, moved);
+                self.changed.add_months(months);
+            }
             None => self.changed.set_everything(),
         }
         loaded.seen_seq = seq;

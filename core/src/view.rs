@@ -357,7 +357,16 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
     for trigger in triggers {
         sql.execute_batch(&trigger)?;
     }
+    // A rebuild changes everything; the months it touched need no list.
+    sql.execute_batch("DELETE FROM month_changes")?;
     Ok(())
+}
+
+/// The months whose totals changed since the last call (see `month_changes`), and forgets them.
+pub(crate) fn drain_months(sql: &Connection) -> Result<Vec<crate::query::Month>> {
+    let mut stmt = sql.prepare_cached("DELETE FROM month_changes RETURNING month")?;
+    let keys = stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(keys.into_iter().map(|k| crate::query::Month { year: (k / 100) as i32, month: (k % 100) as u32 }).collect())
 }
 
 /// A budget as the view keeps it: the record and its alerts, as JSON (a ledger has a few of

@@ -13,7 +13,7 @@
 //! `dirty` flag, set in the same transaction that stores a change, makes sure an account whose
 //! materialization was interrupted is picked up again, by any instance.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -639,25 +639,6 @@ impl Ledgers {
             }
             return Ok(());
         }
-        // The months whose totals change: those the changed records are in now, and those
-        // they were in before (read from the records about to be replaced).
-        let mut months: BTreeSet<String> = gathered
-            .records
-            .iter()
-            .filter_map(|(_, r)| r.as_ref()?.get_str("month").ok().map(str::to_string))
-            .collect();
-        for chunk in gathered.records.chunks(BULK) {
-            let keys: Vec<String> = chunk.iter().map(|(id, _)| format!("{key}:{id}")).collect();
-            let old: Vec<Document> = self
-                .inner
-                .records
-                .find(doc! { "_id": { "$in": keys } })
-                .projection(doc! { "month": 1 })
-                .await?
-                .try_collect()
-                .await?;
-            months.extend(old.iter().filter_map(|d| d.get_str("month").ok().map(str::to_string)));
-        }
         if gathered.records.len() <= ONE_BY_ONE {
             for (id, record) in gathered.records {
                 let _id = format!("{key}:{id}");
@@ -680,10 +661,12 @@ impl Ledgers {
                 }
             }
         }
-        if !months.is_empty() {
-            let wanted: Vec<Month> = months.iter().filter_map(|m| m.parse().ok()).collect();
+        // The months whose totals changed, as the replica's view says (those its changed
+        // transactions are in now and were in before).
+        if !changed.months.is_empty() {
+            let wanted: Vec<Month> = changed.months.iter().copied().collect();
             let rows = slot.as_ref().expect("caught up").store.month_rows(Some(&wanted)).map_err(internal)?;
-            let list: Vec<&String> = months.iter().collect();
+            let list: Vec<String> = wanted.iter().map(Month::to_string).collect();
             self.inner.month_totals.delete_many(doc! { "account": &key, "month": { "$in": list } }).await?;
             if !rows.is_empty() {
                 self.inner.month_totals.insert_many(rows.iter().map(|r| month_total(account, r))).await?;

@@ -340,3 +340,22 @@ fn rusqlite_create_empty(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
 }
+
+#[test]
+fn the_months_whose_totals_changed_are_reported_before_and_after_an_edit() {
+    let mut s = memory_store(1);
+    s.add_transaction(&expense("10", "2026-01-20", "groceries"), id(1), at(1)).unwrap();
+    s.take_changed();
+    let patch = expenso_core::TransactionPatch { date: Some("2026-02-03".into()), ..Default::default() };
+    s.edit_transaction(id(1), &patch, at(2)).unwrap();
+    let months: Vec<String> = s.take_changed().months.iter().map(|m| m.to_string()).collect();
+    assert_eq!(months, ["2026-01", "2026-02"]);
+    // A merge reports them too.
+    let mut other = memory_store(2);
+    sync(&mut s, &mut other);
+    other.take_changed();
+    s.delete_transaction(id(1), at(3)).unwrap();
+    sync(&mut s, &mut other);
+    let months: Vec<String> = other.take_changed().months.iter().map(|m| m.to_string()).collect();
+    assert_eq!(months, ["2026-02"]);
+}
