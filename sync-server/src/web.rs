@@ -122,6 +122,35 @@ fn month(field: &str, text: &str) -> Result<Month> {
     Ok(m)
 }
 
+/// From this offset on, a page of the whole list seeks its month first.
+const SEEK_FROM: u64 = 1_000;
+
+/// The month a page at `offset` of the whole list starts in (newest first when `newest`),
+/// and how many transactions come before that month.
+async fn seek_month(state: &AppState, account: Uuid, offset: u64, newest: bool) -> Result<Option<(Month, u64)>> {
+    let pipeline = [
+        doc! { "$match": { "account": account.to_string() } },
+        doc! { "$group": { "_id": "$month", "count": { "$sum": "$count" } } },
+    ];
+    let docs: Vec<Document> = state.ledgers.month_totals().aggregate(pipeline).await?.try_collect().await?;
+    let mut months: Vec<(Month, u64)> = docs
+        .iter()
+        .filter_map(|d| Some((d.get_str("_id").ok()?.parse::<Month>().ok()?, int_of(d.get("count"))?)))
+        .collect();
+    months.sort_by_key(|(m, _)| *m);
+    if newest {
+        months.reverse();
+    }
+    let mut before = 0;
+    for (month, count) in months {
+        if before + count > offset {
+            return Ok(Some((month, before)));
+        }
+        before += count;
+    }
+    Ok(None)
+}
+
 /// The period of a list query that filters by nothing else (`None` when it does).
 fn period_only(q: &ListQuery) -> Result<Option<(Option<NaiveDate>, Option<NaiveDate>)>> {
     let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
@@ -243,20 +272,28 @@ async fn list_transactions(
     }
     sort.insert("_id", dir);
     let records = state.ledgers.records();
-    let total = match period_only(&q)? {
+    let period = period_only(&q)?;
+    let total = match period {
         // Only a period: counted from the monthly totals (and the days of partial months),
         // not record by record.
         Some((from, to)) => sums(&state, auth.user_id, from, to, None).await?.iter().map(|(_, g)| g.count).sum(),
         None => records.count_documents(filter.clone()).await?,
     };
-    let docs: Vec<Document> = records
-        .find(filter)
-        .sort(sort)
-        .skip(q.offset.unwrap_or(0))
-        .limit(i64::from(limit))
-        .await?
-        .try_collect()
-        .await?;
+    let mut offset = q.offset.unwrap_or(0);
+    let mut filter = filter;
+    // A deep page of the whole list in date order: the monthly counts say which month it
+    // starts in, so the database skips within that month rather than over every record
+    // before it.
+    if key == "date" && period == Some((None, None)) && offset >= SEEK_FROM {
+        if let Some((start, before)) = seek_month(&state, auth.user_id, offset, dir < 0).await? {
+            let bound = if dir < 0 { "$lte" } else { "$gte" };
+            let day = if dir < 0 { start.last_day() } else { start.first_day() };
+            filter.insert("date", doc! { bound: day.format("%Y-%m-%d").to_string() });
+            offset -= before;
+        }
+    }
+    let docs: Vec<Document> =
+        records.find(filter).sort(sort).skip(offset).limit(i64::from(limit)).await?.try_collect().await?;
     let items = docs.iter().map(from_record).collect::<Result<Vec<_>>>()?;
     Ok(Json(TransactionPage { items, total }))
 }

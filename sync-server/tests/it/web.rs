@@ -1155,3 +1155,43 @@ async fn a_backup_of_five_thousand_transactions_fits_and_arrives_as_one_change()
     assert_eq!(balance, serde_json::to_value(source.balance(None, None).unwrap()).unwrap());
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn deep_pages_of_the_whole_list_seek_their_month_and_match_plain_skipping() {
+    let server = TestServer::start().await;
+    let web = server.account("deep@example.com").await;
+    let mut ledger = device(7);
+    let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let mut workload = expenso_core::sample::Workload::prepare(
+        &mut ledger,
+        11,
+        chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+        at,
+    )
+    .unwrap();
+    workload.fill(&mut ledger, 1_300, 500, at).unwrap();
+    push_all(&web, &mut ledger).await;
+    wait_for_records(&web, 1_300).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+    };
+    for order in ["desc", "asc"] {
+        for offset in [1_000, 1_117, 1_250, 1_299, 1_300] {
+            // The whole list seeks; "from 1900" is the same list, skipped record by record.
+            let (_, seeking) = web
+                .send(Method::GET, &format!("/api/v1/transactions?order={order}&offset={offset}&limit=40"), None)
+                .await;
+            let (_, plain) = web
+                .send(
+                    Method::GET,
+                    &format!("/api/v1/transactions?from=1900-01-01&order={order}&offset={offset}&limit=40"),
+                    None,
+                )
+                .await;
+            assert_eq!(seeking["total"], json!(1_300));
+            assert_eq!(ids(&seeking), ids(&plain), "{order} from {offset}");
+            assert_eq!(ids(&seeking).len(), (1_300 - offset).min(40) as usize);
+        }
+    }
+    server.cleanup().await;
+}
