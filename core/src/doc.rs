@@ -257,7 +257,21 @@ fn parse_time(v: &ScalarValue) -> Option<DateTime<Utc>> {
 /// resolves deleted categories. `None` if the record is absent or malformed.
 pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Transaction> {
     let obj = child_map(doc, txs, &id.to_string()).ok()??;
-    let mut r = FieldReader::new(doc, &obj);
+    read_transaction_in(doc, &obj, id)
+}
+
+/// The records of a top-level map with their objects, in one pass over the map (cheaper than
+/// looking each key up); keys that are not UUIDs and values that are not maps are skipped.
+pub fn records(doc: &impl ReadDoc, map: &ObjId) -> Vec<(Uuid, ObjId)> {
+    doc.map_range(map, ..)
+        .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+        .filter_map(|item| Some((Uuid::parse_str(&item.key).ok()?, item.id())))
+        .collect()
+}
+
+/// Reads the transaction `id` from its object (see [`records`]).
+pub fn read_transaction_in(doc: &impl ReadDoc, obj: &ObjId, id: Uuid) -> Option<Transaction> {
+    let mut r = FieldReader::new(doc, obj);
     let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
     let currency = r.field("currency", |v| str_of(v).and_then(Currency::from_code))?;
     let amount = r.field("amount", |v| str_of(v).and_then(|s| s.parse::<Decimal>().ok()))?;

@@ -298,13 +298,26 @@ fn date_of_key(key: i64) -> Option<NaiveDate> {
 /// Recomputes the whole view from the document. The per-row triggers are suspended while the
 /// rows go in; the totals and the full-text index are then computed in one pass each, which
 /// is many times faster for a large ledger (a fresh device's first download).
+/// Records read from the document per hand-over to the writing thread.
+const REBUILD_CHUNK: usize = 512;
+
 pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result<()> {
-    let triggers: Vec<String> = {
+    // The triggers, and the secondary indexes of the tables refilled row by row: each index
+    // is built again at the end, by sorting, instead of growing one random insert at a time.
+    let (triggers, indexes): (Vec<String>, Vec<(String, String)>) = {
         let mut stmt =
             sql.prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'transactions'")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        let triggers = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut stmt = sql.prepare(
+            "SELECT name, sql FROM sqlite_schema
+             WHERE type = 'index' AND tbl_name IN ('transactions', 'transaction_tags') AND sql IS NOT NULL",
+        )?;
+        let indexes = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        (triggers, indexes)
     };
+    for (name, _) in &indexes {
+        sql.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
     sql.execute_batch(
         "DROP TRIGGER IF EXISTS transactions_ai;
          DROP TRIGGER IF EXISTS transactions_ad;
@@ -342,11 +355,26 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
     }
     let resolver = Resolver::load(sql)?;
     let mut converter = Converter::new(base_currency(sql)?);
-    for id in doc::ids(d, &c.transactions) {
-        if let Some(tx) = doc::read_transaction(d, &c.transactions, id) {
-            upsert_transaction(sql, &resolver, &mut converter, &tx, false)?;
+    // The document is read on a second thread while this one writes the rows: reading a
+    // record's fields and inserting its row take about as long as each other.
+    let records = doc::records(d, &c.transactions);
+    std::thread::scope(|scope| -> Result<()> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Transaction>>(4);
+        scope.spawn(move || {
+            for chunk in records.chunks(REBUILD_CHUNK) {
+                let batch = chunk.iter().filter_map(|(id, obj)| doc::read_transaction_in(d, obj, *id)).collect();
+                if send.send(batch).is_err() {
+                    break; // the writer failed and stopped listening
+                }
+            }
+        });
+        for batch in receive {
+            for tx in &batch {
+                upsert_transaction(sql, &resolver, &mut converter, tx, false)?;
+            }
         }
-    }
+        Ok(())
+    })?;
     sql.execute_batch(
         "INSERT INTO month_totals (month, category, kind, currency, total, count, base_total, base_count, unrated_total)
              SELECT date / 100, category, kind, currency, sum(amount), count(*), coalesce(sum(base_amount), 0),
@@ -354,6 +382,9 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
              FROM transactions GROUP BY 1, 2, 3, 4;
          INSERT INTO transactions_fts (transactions_fts) VALUES ('rebuild');",
     )?;
+    for (_, index) in indexes {
+        sql.execute_batch(&index)?;
+    }
     for trigger in triggers {
         sql.execute_batch(&trigger)?;
     }

@@ -172,26 +172,22 @@ impl Store {
         // happens only to a ledger file copied from another device or restored from an old
         // copy, and automerge would refuse the next change made here.
         let mut new_changes = 0;
-        for change in server.get_changes(&[]) {
-            if loaded.doc.get_change_meta_by_hash(&change.hash()).is_none() {
-                if change.actor_id() == &self.actor {
+        // Metadata only: rebuilding every change of a large snapshot would cost seconds.
+        for change in server.get_changes_meta(&[]) {
+            if loaded.doc.get_change_meta_by_hash(&change.hash).is_none() {
+                if *change.actor == self.actor {
                     drop(sql);
                     self.doc = Some(loaded);
                     return Err(Error::BadChange(format!(
                         "the server holds change {} of this device that this ledger lacks; was this ledger file \
                          copied or restored from an old copy? Log out, wipe the local data and log in again",
-                        change.hash()
+                        change.hash
                     )));
                 }
                 new_changes += 1;
             }
         }
-        let local_only: Vec<Change> = loaded
-            .doc
-            .get_changes(&[])
-            .into_iter()
-            .filter(|c| server.get_change_meta_by_hash(&c.hash()).is_none())
-            .collect();
+        let local_only: Vec<Change> = server.get_changes_added(&loaded.doc);
         let local_hashes: std::collections::HashSet<ChangeHash> = local_only.iter().map(Change::hash).collect();
         let mut doc = server;
         doc.apply_changes(local_only.iter().cloned()).map_err(|e| Error::BadChange(e.to_string()))?;
