@@ -215,6 +215,27 @@ impl Store {
         Store::init(Connection::open_in_memory()?, None, actor, base_currency, now)
     }
 
+    /// A ledger's compacted document, made without a view or a file: `document` (a saved
+    /// one, or the genesis alone) with `changes` applied. A server makes a snapshot this way
+    /// while the account's replica is busy.
+    pub fn compact_document(document: Option<&[u8]>, changes: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        let mut doc = match document {
+            Some(bytes) => {
+                Automerge::load(bytes).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?
+            }
+            None => doc::genesis(),
+        };
+        let parsed = changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                Change::from_bytes(bytes).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        doc.apply_changes(parsed).map_err(|e| Error::BadChange(e.to_string()))?;
+        Ok(doc.save())
+    }
+
     /// An in-memory replica of a ledger that exists elsewhere: it starts from `document` (a
     /// saved document, see [`Store::save_document`]) or from the genesis alone, and writes
     /// nothing of its own until asked to. A server keeps one to answer for an account.

@@ -35,6 +35,8 @@ use crate::sync::ChangeLog;
 const SNAPSHOT_PART: usize = 4 * 1024 * 1024;
 /// A new snapshot is taken once this many changes arrived after the last one.
 pub const SNAPSHOT_EVERY: i64 = 500;
+/// … or once this many bytes of changes arrived (a large import is a few big changes).
+const SNAPSHOT_BYTES: i64 = expenso_core::sync::SNAPSHOT_MIN_BYTES;
 /// How long one instance may materialize an account before another may take over.
 const LEASE: Duration = Duration::from_secs(60);
 /// A replica unused this long is dropped.
@@ -355,7 +357,7 @@ impl Ledgers {
     /// (so that only what came later counts as changed).
     async fn load(&self, account: Uuid) -> Result<Replica> {
         let (snapshot_upto, bytes) = match self.stored_snapshot(account).await? {
-            Some((upto, bytes)) => (upto, Some(bytes)),
+            Some(stored) => (stored.upto, Some(stored.bytes)),
             None => (0, None),
         };
         let (materialized, records_version) = self.progress(account).await?;
@@ -675,45 +677,92 @@ impl Ledgers {
         Ok(())
     }
 
-    /// Stores a new snapshot once enough changes arrived since the last.
+    /// Stores a new snapshot once enough changes, or enough bytes of changes, arrived since
+    /// the last.
     async fn maybe_snapshot(&self, account: Uuid, replica: &mut Replica) -> Result<()> {
-        if replica.cursor - replica.snapshot_upto < SNAPSHOT_EVERY {
+        let (latest, log_bytes) = self.inner.log.size(account).await?;
+        let many = replica.cursor - replica.snapshot_upto >= SNAPSHOT_EVERY;
+        let stored_bytes = if many { None } else { self.stored_snapshot(account).await?.and_then(|s| s.log_bytes) };
+        let large = matches!((log_bytes, stored_bytes), (Some(now), Some(then)) if now - then >= SNAPSHOT_BYTES);
+        if !many && !large {
             return Ok(());
         }
         let bytes = replica.store.save_document().map_err(internal)?;
-        self.store_snapshot(account, replica.cursor, &bytes).await?;
+        // The log's size is known at the replica's position only when nothing came after it.
+        let at = log_bytes.filter(|_| replica.cursor >= latest);
+        self.store_snapshot(account, replica.cursor, &bytes, at).await?;
         replica.snapshot_upto = replica.cursor;
         Ok(())
     }
 
-    async fn store_snapshot(&self, account: Uuid, upto: i64, bytes: &[u8]) -> Result<()> {
+    /// `log_bytes`: the bytes of the log up to `upto`, where known (less is safe: the snapshot
+    /// then only looks older than it is).
+    async fn store_snapshot(&self, account: Uuid, upto: i64, bytes: &[u8], log_bytes: Option<i64>) -> Result<()> {
         let key = account.to_string();
         let parts: Vec<&[u8]> = bytes.chunks(SNAPSHOT_PART).collect();
         let count = parts.len() as i32;
         let now = BsonDateTime::now();
         for (i, part) in parts.into_iter().enumerate() {
             let filter = doc! { "account": &key, "upto": upto, "part": i as i32 };
-            let body = doc! {
+            let mut body = doc! {
                 "account": &key, "upto": upto, "part": i as i32, "parts": count, "created_at": now,
                 "data": Binary { subtype: BinarySubtype::Generic, bytes: part.to_vec() },
             };
+            if let Some(log_bytes) = log_bytes {
+                body.insert("log_bytes", log_bytes);
+            }
             self.inner.snapshots.replace_one(filter, body).upsert(true).await?;
         }
         self.inner.snapshots.delete_many(doc! { "account": &key, "upto": { "$lt": upto } }).await?;
         Ok(())
     }
 
-    /// The newest complete snapshot: its log position and bytes.
-    async fn stored_snapshot(&self, account: Uuid) -> Result<Option<(i64, Vec<u8>)>> {
+    /// A snapshot made without the replica: the stored one (if any) with the log after it
+    /// applied, saved compacted and stored for the next fresh device. `latest`/`log_bytes`:
+    /// the log's size read before.
+    async fn snapshot_from_log(
+        &self,
+        account: Uuid,
+        stored: Option<StoredSnapshot>,
+        latest: i64,
+        log_bytes: Option<i64>,
+    ) -> Result<(i64, Vec<u8>)> {
+        let (mut upto, base) = match stored {
+            Some(s) => (s.upto, Some(s.bytes)),
+            None => (0, None),
+        };
+        let mut raw = Vec::new();
+        loop {
+            let page = self.inner.log.pull(account, upto, expenso_core::sync::MAX_PULL).await?;
+            if page.changes.is_empty() {
+                break;
+            }
+            upto = page.cursor;
+            raw.extend(page.changes.into_iter().map(|c| c.change.0));
+            if !page.more {
+                break;
+            }
+        }
+        let bytes = self
+            .blocking(move || Store::compact_document(base.as_deref(), raw))
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("account {account}: a snapshot from the log: {e}")))?;
+        self.store_snapshot(account, upto, &bytes, log_bytes.filter(|_| upto >= latest)).await?;
+        Ok((upto, bytes))
+    }
+
+    /// The newest complete snapshot.
+    async fn stored_snapshot(&self, account: Uuid) -> Result<Option<StoredSnapshot>> {
         let key = account.to_string();
         let newest = self
             .inner
             .snapshots
             .find_one(doc! { "account": &key })
             .sort(doc! { "upto": -1 })
-            .projection(doc! { "upto": 1, "parts": 1 })
+            .projection(doc! { "upto": 1, "parts": 1, "log_bytes": 1 })
             .await?;
         let Some(newest) = newest else { return Ok(None) };
+        let log_bytes = newest.get_i64("log_bytes").ok();
         let (Some(upto), Some(parts)) = (int(newest.get("upto")), int(newest.get("parts"))) else {
             return Ok(None);
         };
@@ -732,20 +781,31 @@ impl Ledgers {
         for d in &docs {
             bytes.extend_from_slice(&d.get_binary_generic("data").map_err(|e| Error::Internal(e.into()))?[..]);
         }
-        Ok(Some((upto, bytes)))
+        Ok(Some(StoredSnapshot { upto, bytes, log_bytes }))
     }
 
     /// A compacted snapshot for a fresh device and the log position it covers: the stored
-    /// one while few changes came after it, else a new one made now.
+    /// one while few changes (and few bytes of them) came after it, else a new one made now.
     pub async fn snapshot(&self, account: Uuid) -> Result<(i64, Vec<u8>)> {
-        let latest = self.inner.log.latest(account).await?;
-        if let Some((upto, bytes)) = self.stored_snapshot(account).await? {
-            if latest - upto < SNAPSHOT_EVERY {
-                return Ok((upto, bytes));
+        let (latest, log_bytes) = self.inner.log.size(account).await?;
+        let stored = self.stored_snapshot(account).await?;
+        if let Some(s) = &stored {
+            let few_bytes = match (log_bytes, s.log_bytes) {
+                (Some(now), Some(then)) => now - then < SNAPSHOT_BYTES,
+                // Made before the log's size was known there: judged by the whole log's.
+                (Some(now), None) => s.upto == latest || now < SNAPSHOT_BYTES,
+                (None, _) => true,
+            };
+            if latest - s.upto < SNAPSHOT_EVERY && few_bytes {
+                return Ok((s.upto, stored.map(|s| s.bytes).unwrap_or_default()));
             }
         }
         let slot = self.slot(account);
-        let mut guard = slot.lock().await;
+        // The replica may be busy for a long while (publishing a large upload): rather than
+        // wait for it, the snapshot is made from the stored one and the log after it.
+        let Ok(mut guard) = slot.try_lock() else {
+            return self.snapshot_from_log(account, stored, latest, log_bytes).await;
+        };
         let result = async {
             self.catch_up(account, &mut guard).await?;
             let mut replica = guard.take().expect("caught up");
@@ -758,7 +818,8 @@ impl Ledgers {
             let upto = replica.cursor;
             *guard = Some(replica);
             let bytes = bytes.map_err(internal)?;
-            self.store_snapshot(account, upto, &bytes).await?;
+            let at = log_bytes.filter(|_| upto >= latest);
+            self.store_snapshot(account, upto, &bytes, at).await?;
             if let Some(r) = guard.as_mut() {
                 r.snapshot_upto = upto;
             }
@@ -980,4 +1041,12 @@ pub fn decimal128(d: Decimal) -> Decimal128 {
 pub fn from_decimal128(d: &Decimal128) -> Option<Decimal> {
     let text = d.to_string();
     Decimal::from_str_exact(&text).or_else(|_| Decimal::from_scientific(&text)).ok()
+}
+
+/// A compacted snapshot as stored: the log position it covers, its bytes, and the bytes of the
+/// log up to there (where known).
+struct StoredSnapshot {
+    upto: i64,
+    bytes: Vec<u8>,
+    log_bytes: Option<i64>,
 }

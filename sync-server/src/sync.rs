@@ -101,8 +101,20 @@ impl ChangeLog {
 
     /// The newest seq of an account's log (0 when empty).
     pub async fn latest(&self, account: Uuid) -> Result<i64> {
+        Ok(self.size(account).await?.0)
+    }
+
+    /// The newest seq of an account's log and the bytes of its changes, where counted (a log
+    /// older than the count undercounts, which only makes a fresh device pull rather than
+    /// take the snapshot).
+    pub async fn size(&self, account: Uuid) -> Result<(i64, Option<i64>)> {
         let counter = self.counters.find_one(doc! { "_id": account.to_string() }).await?;
-        Ok(counter.as_ref().map(seq_of).unwrap_or(0))
+        let bytes = counter.as_ref().and_then(|c| match c.get("bytes") {
+            Some(Bson::Int64(v)) => Some(*v),
+            Some(Bson::Int32(v)) => Some(i64::from(*v)),
+            _ => None,
+        });
+        Ok((counter.as_ref().map(seq_of).unwrap_or(0), bytes))
     }
 
     /// Stores changes for an account. All are checked first; then, in one transaction, they
@@ -248,12 +260,13 @@ impl ChangeLog {
         let mut session = self.client.start_session().await?;
         session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
         let n = fresh.len() as i64;
+        let bytes: i64 = fresh.iter().map(|c| c.raw_bytes().len() as i64).sum();
         let now = mongodb::bson::DateTime::now();
         let counter = self
             .counters
             .find_one_and_update(
                 doc! { "_id": account },
-                doc! { "$inc": { "seq": n }, "$set": { "updated_at": now, "dirty": true } },
+                doc! { "$inc": { "seq": n, "bytes": bytes }, "$set": { "updated_at": now, "dirty": true } },
             )
             .upsert(true)
             .return_document(ReturnDocument::After)
@@ -534,8 +547,8 @@ async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
                         code: "protocol".into(),
                         message: format!("this server speaks protocol {PROTOCOL_VERSION}, the device {protocol}; update the app"),
                     },
-                    Ok(ClientMessage::Hello { .. }) => match state.log.latest(auth.user_id).await {
-                        Ok(latest) => ServerMessage::Welcome { protocol: PROTOCOL_VERSION, latest },
+                    Ok(ClientMessage::Hello { .. }) => match state.log.size(auth.user_id).await {
+                        Ok((latest, log_bytes)) => ServerMessage::Welcome { protocol: PROTOCOL_VERSION, latest, log_bytes },
                         Err(e) => error_message(None, e),
                     },
                     Ok(ClientMessage::Push { id, changes }) => match state.log.push(auth.user_id, auth.session_id, &changes).await {

@@ -996,7 +996,10 @@ impl Engine {
         let latest = self.api.latest(credentials).await?;
         let mut actions = self
             .step(&mut session, move |s, store| {
-                s.on_message(store, ServerMessage::Welcome { protocol: super::PROTOCOL_VERSION, latest })
+                s.on_message(
+                    store,
+                    ServerMessage::Welcome { protocol: super::PROTOCOL_VERSION, latest, log_bytes: None },
+                )
             })
             .await?;
         let mut push_due: Option<Instant> = None;

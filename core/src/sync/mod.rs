@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[cfg(feature = "client")]
 pub mod client;
 mod session;
-pub use session::{Action, Session, SyncError, SNAPSHOT_MIN_CHANGES};
+pub use session::{Action, Session, SyncError, SNAPSHOT_MIN_BYTES, SNAPSHOT_MIN_CHANGES};
 
 /// Bumped when a message changes incompatibly; both sides say which they speak.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -110,6 +110,10 @@ pub enum ServerMessage {
     Welcome {
         protocol: u32,
         latest: i64,
+        /// The bytes of the account's whole log, where the server keeps count: a device that
+        /// has never synced takes the snapshot instead of a log this large.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_bytes: Option<i64>,
     },
     Stored {
         id: u64,
@@ -122,20 +126,11 @@ pub enum ServerMessage {
     Changes(PullResponse),
     /// Another device stored these (small) changes; the log now reaches `latest`. A device
     /// whose cursor is just before the first applies them; any other pulls.
-    Pushed {
-        changes: Vec<LoggedChange>,
-        latest: i64,
-    },
+    Pushed { changes: Vec<LoggedChange>, latest: i64 },
     /// Another device stored changes: the log now reaches `latest`.
-    Notify {
-        latest: i64,
-    },
+    Notify { latest: i64 },
     /// A request failed; `id` names the push it answers, if any.
-    Error {
-        id: Option<u64>,
-        code: String,
-        message: String,
-    },
+    Error { id: Option<u64>, code: String, message: String },
 }
 
 #[cfg(test)]

@@ -16,8 +16,11 @@ use crate::store::Store;
 use crate::sync::{ClientMessage, LoggedChange, PullResponse, ServerMessage, WireChange, MAX_PULL, PROTOCOL_VERSION};
 
 /// A device that has never synced fetches the snapshot instead of the log when the log has
-/// more than this many changes.
+/// more than this many changes, or more than this many bytes (a big import is a few large
+/// changes; its compacted snapshot is several times smaller and loads faster than the changes
+/// apply).
 pub const SNAPSHOT_MIN_CHANGES: i64 = 200;
+pub const SNAPSHOT_MIN_BYTES: i64 = 4 * 1024 * 1024;
 
 /// Pages of pulled changes are applied together until they reach this size, so a device that
 /// was offline for months rebuilds its view a few times rather than once per page.
@@ -105,7 +108,7 @@ impl Session {
 
     pub fn on_message(&mut self, store: &mut Store, message: ServerMessage) -> Result<Vec<Action>, SyncError> {
         match message {
-            ServerMessage::Welcome { protocol, latest } => {
+            ServerMessage::Welcome { protocol, latest, log_bytes } => {
                 if protocol != PROTOCOL_VERSION {
                     return Err(SyncError::Protocol(format!(
                         "the server speaks protocol {protocol}, this app {PROTOCOL_VERSION}; update the app"
@@ -115,7 +118,8 @@ impl Session {
                 self.hear(latest);
                 let cursor = store.sync_cursor()?;
                 let mut actions = Vec::new();
-                if cursor == 0 && latest > SNAPSHOT_MIN_CHANGES && !self.snapshot_pending {
+                let large = latest > SNAPSHOT_MIN_CHANGES || log_bytes.is_some_and(|b| b > SNAPSHOT_MIN_BYTES);
+                if cursor == 0 && latest > 0 && large && !self.snapshot_pending {
                     self.snapshot_pending = true;
                     actions.push(Action::FetchSnapshot);
                 }

@@ -35,7 +35,10 @@ impl Relay {
     /// The answer, and whether other devices are to be told.
     fn handle(&mut self, message: ClientMessage) -> (ServerMessage, Option<i64>) {
         match message {
-            ClientMessage::Hello { protocol } => (ServerMessage::Welcome { protocol, latest: self.latest() }, None),
+            ClientMessage::Hello { protocol } => {
+                let log_bytes = self.log.iter().map(|(_, bytes)| bytes.len() as i64).sum();
+                (ServerMessage::Welcome { protocol, latest: self.latest(), log_bytes: Some(log_bytes) }, None)
+            }
             ClientMessage::Push { id, changes } => {
                 let mut stored = Vec::new();
                 let mut fresh_from = None;
@@ -374,4 +377,27 @@ fn a_device_that_joins_late_starts_from_the_snapshot() {
     assert_eq!(b.document_json().unwrap(), relay.replica().document_json().unwrap());
     assert!(b.transaction(id(999)).unwrap().is_some());
     assert!(b.transaction(id(299)).unwrap().is_some());
+}
+
+#[test]
+fn a_fresh_device_takes_the_snapshot_of_a_log_of_few_but_large_changes() {
+    // A big import is a few large changes: the log's bytes, not its length, say the snapshot
+    // is the faster start. A log of the same length in few bytes is pulled, and so is one
+    // whose server does not count bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let binding = Binding { server: "https://sync.example".into(), account: uuid::Uuid::from_u128(9) };
+    let mut b = Store::create(&dir.path().join("b.expenso"), actor(2), eur(), t0()).unwrap();
+    b.bind(&binding).unwrap();
+    let first_step = |b: &mut Store, log_bytes: Option<i64>| {
+        let mut session = Session::new();
+        let ClientMessage::Hello { protocol } = session.hello() else { panic!("hello") };
+        let welcome = ServerMessage::Welcome { protocol, latest: 106, log_bytes };
+        session.on_message(b, welcome).unwrap().into_iter().next()
+    };
+    let large = expenso_core::sync::SNAPSHOT_MIN_BYTES + 1;
+    assert_eq!(first_step(&mut b, Some(large)), Some(Action::FetchSnapshot));
+    for log_bytes in [Some(100_000), None] {
+        let step = first_step(&mut b, log_bytes);
+        assert!(matches!(step, Some(Action::Send(ClientMessage::Pull { after: 0, .. }))), "{log_bytes:?}: {step:?}");
+    }
 }

@@ -525,6 +525,64 @@ async fn a_fresh_device_starts_from_a_snapshot_and_the_later_changes() {
     server.cleanup().await;
 }
 
+async fn fetch_snapshot(client: &Client) -> (i64, Vec<u8>) {
+    let resp = client
+        .http
+        .get(format!("{}/api/v1/sync/snapshot", client.base))
+        .bearer_auth(client.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let upto: i64 = resp.headers()["expenso-seq"].to_str().unwrap().parse().unwrap();
+    (upto, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn a_large_import_after_the_stored_snapshot_is_covered_by_a_new_one() {
+    let server = TestServer::start().await;
+    let laptop = server.account("import@example.com").await;
+    let account = uuid_of(&server, "import@example.com").await;
+    let mut device = device(7);
+    fill(&mut device);
+    push_all(&laptop, &mut device).await;
+    let (first, _) = fetch_snapshot(&laptop).await;
+    assert!(first > 0);
+
+    // An import: a few changes, megabytes of them (long, varied notes).
+    let before = device.heads().unwrap();
+    let mut rng = expenso_core::sample::Rng::new(7);
+    for batch in 0..3u128 {
+        let items: Vec<(Uuid, NewTransaction)> = (0..800u128)
+            .map(|i| {
+                let notes: String = (0..2_000).map(|_| char::from(b'a' + rng.below(26) as u8)).collect();
+                let mut t = input(Kind::Expense, "4.20", "EUR", "2026-03-05", "groceries", "Imported");
+                t.notes = notes;
+                (Uuid::from_u128(0x1_0000 + batch * 1_000 + i), t)
+            })
+            .collect();
+        device.add_transactions(&items, Utc::now()).unwrap();
+    }
+    let changes: Vec<WireChange> = device.changes_since(&before).unwrap().into_iter().map(WireChange).collect();
+    assert!(changes.len() <= 4, "{} changes", changes.len());
+    let (status, body) = laptop
+        .send(Method::POST, "/api/v1/sync/changes", Some(serde_json::to_value(PushRequest { changes }).unwrap()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (latest, log_bytes) = server.state.log.size(account).await.unwrap();
+    assert!(latest - first < expenso_server::ledger::SNAPSHOT_EVERY);
+    assert!(log_bytes.unwrap() > expenso_core::sync::SNAPSHOT_MIN_BYTES, "{log_bytes:?}");
+
+    // Few changes came after the stored snapshot, but megabytes: a fresh device gets a new
+    // snapshot holding the import, not the old one and megabytes of log to apply.
+    let phone = laptop.login("import@example.com", "phone").await;
+    let (upto, bytes) = fetch_snapshot(&phone).await;
+    assert_eq!(upto, latest);
+    let fresh = Store::replica_in_memory(ActorId::random(), Some(&bytes)).unwrap();
+    assert_eq!(fresh.transaction_count().unwrap(), device.transaction_count().unwrap());
+    server.cleanup().await;
+}
+
 #[tokio::test]
 async fn two_instances_keep_one_set_of_records() {
     let server = TestServer::start().await;
