@@ -81,6 +81,8 @@ struct Replica {
     cursor: i64,
     /// The seq of the newest stored snapshot.
     snapshot_upto: i64,
+    /// The bytes of the changes applied since that snapshot (those this replica saw).
+    unsnapshotted: i64,
 }
 
 #[derive(Clone)]
@@ -338,13 +340,15 @@ impl Ledgers {
                     raw.push(logged.change.0);
                 }
                 let taken = raw.len();
-                let result = replica.store.apply_changes(&raw).map(|_| (taken, last));
+                let bytes: usize = raw.iter().map(Vec::len).sum();
+                let result = replica.store.apply_changes(&raw).map(|_| (taken, last, bytes as i64));
                 (replica, result)
             })
             .await;
         match result {
-            Ok((taken, last)) => {
-                *slot = Some(Replica { cursor: last, ..replica });
+            Ok((taken, last, bytes)) => {
+                let unsnapshotted = replica.unsnapshotted + bytes;
+                *slot = Some(Replica { cursor: last, unsnapshotted, ..replica });
                 Ok(page.more || taken < total)
             }
             // The log holds a change the ledger refuses (forged, or from a newer app): the
@@ -367,6 +371,7 @@ impl Ledgers {
                     store,
                     cursor: snapshot_upto,
                     snapshot_upto,
+                    unsnapshotted: 0,
                 })
             })
             .await
@@ -381,6 +386,7 @@ impl Ledgers {
                     break;
                 }
                 let raw: Vec<Vec<u8>> = page.changes.into_iter().map(|c| c.change.0).collect();
+                let bytes: i64 = raw.iter().map(|c| c.len() as i64).sum();
                 let mut r = slot.take().expect("present");
                 let (r, result) = self
                     .blocking(move || {
@@ -389,7 +395,7 @@ impl Ledgers {
                     })
                     .await;
                 result.map_err(|e| Error::Internal(anyhow::anyhow!("account {account}: {e}")))?;
-                slot = Some(Replica { cursor: page.cursor, ..r });
+                slot = Some(Replica { cursor: page.cursor, unsnapshotted: r.unsnapshotted + bytes, ..r });
             }
             replica = slot.expect("present");
             // The projections hold everything up to here already (if anything was ever
@@ -680,18 +686,16 @@ impl Ledgers {
     /// Stores a new snapshot once enough changes, or enough bytes of changes, arrived since
     /// the last.
     async fn maybe_snapshot(&self, account: Uuid, replica: &mut Replica) -> Result<()> {
-        let (latest, log_bytes) = self.inner.log.size(account).await?;
-        let many = replica.cursor - replica.snapshot_upto >= SNAPSHOT_EVERY;
-        let stored_bytes = if many { None } else { self.stored_snapshot(account).await?.and_then(|s| s.log_bytes) };
-        let large = matches!((log_bytes, stored_bytes), (Some(now), Some(then)) if now - then >= SNAPSHOT_BYTES);
-        if !many && !large {
+        if replica.cursor - replica.snapshot_upto < SNAPSHOT_EVERY && replica.unsnapshotted < SNAPSHOT_BYTES {
             return Ok(());
         }
+        let (latest, log_bytes) = self.inner.log.size(account).await?;
         let bytes = replica.store.save_document().map_err(internal)?;
         // The log's size is known at the replica's position only when nothing came after it.
         let at = log_bytes.filter(|_| replica.cursor >= latest);
         self.store_snapshot(account, replica.cursor, &bytes, at).await?;
         replica.snapshot_upto = replica.cursor;
+        replica.unsnapshotted = 0;
         Ok(())
     }
 
@@ -822,6 +826,7 @@ impl Ledgers {
             self.store_snapshot(account, upto, &bytes, at).await?;
             if let Some(r) = guard.as_mut() {
                 r.snapshot_upto = upto;
+                r.unsnapshotted = 0;
             }
             Ok((upto, bytes))
         }

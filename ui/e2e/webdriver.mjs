@@ -135,6 +135,11 @@ export class App {
     return this.exec((c) => document.querySelector(c)?.innerText ?? null, css)
   }
 
+  /** Waits for an element with some text (a card shows once its own figures arrive). */
+  shownText(css) {
+    return this.until(`text in ${css}`, (c) => document.querySelector(c)?.innerText || null, css)
+  }
+
   async screenshot(name) {
     mkdirSync(outDir, { recursive: true })
     await new Promise((ok) => setTimeout(ok, 400))
