@@ -458,15 +458,8 @@ async fn one_account_cannot_see_or_change_another_ones_ledger() {
     assert_eq!(status, StatusCode::OK);
     let (_, cats) = alice.send(Method::GET, "/api/v1/categories", None).await;
     assert!(cats.as_array().unwrap().iter().any(|c| c["id"] == json!(groceries) && c["name"] == "Groceries"));
-    let resp = mallory
-        .http
-        .get(format!("{}/api/v1/sync/snapshot", mallory.base))
-        .bearer_auth(mallory.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let fresh = Store::replica_in_memory(ActorId::random(), Some(&resp.bytes().await.unwrap())).unwrap();
+    let (_, bytes) = fetch_snapshot(&mallory).await;
+    let fresh = Store::replica_in_memory(ActorId::random(), Some(&bytes)).unwrap();
     assert_eq!(fresh.transaction_count().unwrap(), 0, "Mallory's snapshot holds none of Alice's ledger");
     assert_dashboard_matches(&alice, &device).await;
     server.cleanup().await;
@@ -504,16 +497,7 @@ async fn a_fresh_device_starts_from_a_snapshot_and_the_later_changes() {
         .await;
 
     let phone = laptop.login("fresh@example.com", "phone").await;
-    let resp = phone
-        .http
-        .get(format!("{}/api/v1/sync/snapshot", phone.base))
-        .bearer_auth(phone.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let upto: i64 = resp.headers()["expenso-seq"].to_str().unwrap().parse().unwrap();
-    let bytes = resp.bytes().await.unwrap();
+    let (upto, bytes) = fetch_snapshot(&phone).await;
     assert!(upto > 0);
     let mut fresh = Store::replica_in_memory(ActorId::random(), Some(&bytes)).unwrap();
     let cursor = pull(&phone, &mut fresh, upto).await;
