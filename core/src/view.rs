@@ -295,12 +295,13 @@ fn date_of_key(key: i64) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt((key / 10_000) as i32, (key / 100 % 100) as u32, (key % 100) as u32)
 }
 
-/// Recomputes the whole view from the document. The per-row triggers are suspended while the
-/// rows go in; the totals and the full-text index are then computed in one pass each, which
-/// is many times faster for a large ledger (a fresh device's first download).
 /// Records read from the document per hand-over to the writing thread.
 const REBUILD_CHUNK: usize = 512;
 
+/// Recomputes the whole view from the document. The per-row triggers and the secondary
+/// indexes are suspended while the rows go in; the totals, the full-text index and the indexes
+/// are then built in one pass each, which is many times faster for a large ledger (a fresh
+/// device's first download).
 pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result<()> {
     // The triggers, and the secondary indexes of the tables refilled row by row: each index
     // is built again at the end, by sorting, instead of growing one random insert at a time.

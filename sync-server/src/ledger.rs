@@ -766,7 +766,7 @@ impl Ledgers {
             .projection(doc! { "upto": 1, "parts": 1, "log_bytes": 1 })
             .await?;
         let Some(newest) = newest else { return Ok(None) };
-        let log_bytes = newest.get_i64("log_bytes").ok();
+        let log_bytes = int(newest.get("log_bytes"));
         let (Some(upto), Some(parts)) = (int(newest.get("upto")), int(newest.get("parts"))) else {
             return Ok(None);
         };
@@ -792,18 +792,19 @@ impl Ledgers {
     /// one while few changes (and few bytes of them) came after it, else a new one made now.
     pub async fn snapshot(&self, account: Uuid) -> Result<(i64, Vec<u8>)> {
         let (latest, log_bytes) = self.inner.log.size(account).await?;
-        let stored = self.stored_snapshot(account).await?;
-        if let Some(s) = &stored {
+        let recent = |s: &StoredSnapshot| {
             let few_bytes = match (log_bytes, s.log_bytes) {
                 (Some(now), Some(then)) => now - then < SNAPSHOT_BYTES,
                 // Made before the log's size was known there: judged by the whole log's.
                 (Some(now), None) => s.upto == latest || now < SNAPSHOT_BYTES,
                 (None, _) => true,
             };
-            if latest - s.upto < SNAPSHOT_EVERY && few_bytes {
-                return Ok((s.upto, stored.map(|s| s.bytes).unwrap_or_default()));
-            }
-        }
+            latest - s.upto < SNAPSHOT_EVERY && few_bytes
+        };
+        let stored = match self.stored_snapshot(account).await? {
+            Some(s) if recent(&s) => return Ok((s.upto, s.bytes)),
+            other => other,
+        };
         let slot = self.slot(account);
         // The replica may be busy for a long while (publishing a large upload): rather than
         // wait for it, the snapshot is made from the stored one and the log after it.
@@ -983,7 +984,7 @@ fn internal(e: expenso_core::Error) -> Error {
     Error::Internal(e.into())
 }
 
-fn int(v: Option<&Bson>) -> Option<i64> {
+pub(crate) fn int(v: Option<&Bson>) -> Option<i64> {
     match v? {
         Bson::Int64(v) => Some(*v),
         Bson::Int32(v) => Some(i64::from(*v)),

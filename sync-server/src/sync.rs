@@ -19,7 +19,7 @@ use expenso_core::sync::{
 };
 use futures::TryStreamExt;
 use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::{doc, Binary, Bson, Document};
+use mongodb::bson::{doc, Binary, Document};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::{Acknowledgment, CollectionOptions, IndexOptions, ReadConcern, ReturnDocument, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use crate::auth::{authenticate, session_alive, Auth};
 use crate::error::{Error, ErrorBody, Result};
+use crate::ledger::int;
 use crate::{ApiJson, AppState};
 
 /// One change may not exceed this; a device splits bigger imports into several changes.
@@ -109,11 +110,7 @@ impl ChangeLog {
     /// take the snapshot).
     pub async fn size(&self, account: Uuid) -> Result<(i64, Option<i64>)> {
         let counter = self.counters.find_one(doc! { "_id": account.to_string() }).await?;
-        let bytes = counter.as_ref().and_then(|c| match c.get("bytes") {
-            Some(Bson::Int64(v)) => Some(*v),
-            Some(Bson::Int32(v)) => Some(i64::from(*v)),
-            _ => None,
-        });
+        let bytes = counter.as_ref().and_then(|c| int(c.get("bytes")));
         Ok((counter.as_ref().map(seq_of).unwrap_or(0), bytes))
     }
 
@@ -408,11 +405,7 @@ async fn backoff(attempt: u32) {
 }
 
 fn seq_of(d: &Document) -> i64 {
-    match d.get("seq") {
-        Some(Bson::Int64(v)) => *v,
-        Some(Bson::Int32(v)) => i64::from(*v),
-        _ => 0,
-    }
+    int(d.get("seq")).unwrap_or(0)
 }
 
 pub(crate) fn is_duplicate(e: &mongodb::error::Error) -> bool {

@@ -119,7 +119,7 @@ impl Session {
                 let cursor = store.sync_cursor()?;
                 let mut actions = Vec::new();
                 let large = latest > SNAPSHOT_MIN_CHANGES || log_bytes.is_some_and(|b| b > SNAPSHOT_MIN_BYTES);
-                if cursor == 0 && latest > 0 && large && !self.snapshot_pending {
+                if cursor == 0 && large && !self.snapshot_pending {
                     self.snapshot_pending = true;
                     actions.push(Action::FetchSnapshot);
                 }
