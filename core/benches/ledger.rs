@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use expenso_core::sample::Workload;
-use expenso_core::{ActorId, Currency, Filter, Kind, Month, NewTransaction, PageRequest, Sort, Store};
+use expenso_core::{
+    ActorId, Currency, Filter, Kind, Month, NewTransaction, PageRequest, Sort, Store, TransactionPatch,
+};
 
 const SEED: u64 = 20_261_121;
 
@@ -148,6 +150,21 @@ fn bench_size(dir: &Path, n: usize, rows: &mut Vec<[String; 4]>) {
         ms(t.elapsed()),
         "≤ 5 s at 100k".into(),
     ]);
+    // Another device's edits arriving one at a time, as a live sync brings them.
+    let target = store.transactions_by_id(None, 1).unwrap()[0].id;
+    let mut merges = Vec::new();
+    for i in 0..100 {
+        let heads = store.heads().unwrap();
+        let patch = TransactionPatch { amount: Some(format!("{}.50", 10 + i)), ..TransactionPatch::default() };
+        store.edit_transaction(target, &patch, now).unwrap();
+        let change = store.changes_since(&heads).unwrap();
+        let t = Instant::now();
+        fresh.apply_changes(&change).unwrap();
+        merges.push(t.elapsed());
+    }
+    assert_eq!(fresh.transaction(target).unwrap().unwrap().amount.to_string(), "109.50");
+    rows.push([label.clone(), "merge another device's one edit (p50)".into(), ms(pct(&mut merges, 50)), String::new()]);
+    rows.push([label.clone(), "merge another device's one edit (p99)".into(), ms(pct(&mut merges, 99)), String::new()]);
     drop(fresh);
     let mut adds = Vec::new();
     for i in 0..1_000u128 {
