@@ -1,7 +1,8 @@
 //! Devices syncing through the server, with the core's own sync client: N transactions added
 //! offline on device A (imported 1,000 to a change), A's upload, a fresh device B's download
 //! until it can query, the bytes each moves, and a one-edit round trip A → server → B with
-//! both devices connected.
+//! both devices connected: right after the upload, while the server still publishes it for
+//! the web dashboard, and once it is published.
 //!
 //! The server runs in this process on the test databases (`cargo xtask bench sync` starts
 //! them). Knob: `EXPENSO_SYNC_SIZES` (default `10000,100000`).
@@ -27,6 +28,7 @@ fn main() {
 
 struct Server {
     url: String,
+    mongo: mongodb::Client,
     admin: String,
     name: String,
     state: expenso_server::AppState,
@@ -55,13 +57,13 @@ async fn start_server() -> Server {
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
     });
-    Server { url, admin, name, state }
+    let mongo = mongodb::Client::with_uri_str(&state.config.mongodb_uri).await.unwrap();
+    Server { url, mongo, admin, name, state }
 }
 
 async fn stop_server(server: Server) {
     server.state.pg.close().await;
-    let client = mongodb::Client::with_uri_str(&server.state.config.mongodb_uri).await.unwrap();
-    let _ = client.database(&server.name).drop().await;
+    let _ = server.mongo.database(&server.name).drop().await;
     let pool = sqlx::PgPool::connect(&server.admin).await.unwrap();
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", server.name)))
         .execute(&pool)
@@ -174,7 +176,10 @@ async fn scenario(server: &Server, size: usize) {
     assert_eq!(total as usize, size);
     drop(c);
 
-    // One edit with both devices connected.
+    // One edit with both devices connected, first while the server may still be publishing
+    // the upload, then once it has.
+    let account = client::Credentials::load(&a.credentials).unwrap().unwrap().account;
+    let publishing = !published(server, account).await;
     let ha = SyncHandle::start(a.store.clone(), a.credentials.clone(), options());
     let hb = SyncHandle::start(b.store.clone(), b.credentials.clone(), options());
     for h in [&ha, &hb] {
@@ -183,10 +188,56 @@ async fn scenario(server: &Server, size: usize) {
             status.changed().await.unwrap();
         }
     }
+    let (busy_rounds, edit_bytes) = round_trips(&a, &b, &ha, &hb, 0).await;
+    let published_after = Instant::now();
+    while !published(server, account).await {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let published_after = published_after.elapsed();
+    let (rounds, _) = round_trips(&a, &b, &ha, &hb, 20).await;
+    ha.stop().await;
+    hb.stop().await;
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    println!("| {size} transactions | |");
+    println!("| add offline (imported 1,000 a change) | {} |", ms(add));
+    println!("| upload A → server | {} ({} changes, {} on the wire) |", ms(upload), outgoing.len(), mb(up_bytes));
+    println!(
+        "| fresh device B: download until a query answers | {} ({}, {} on the wire) |",
+        ms(download),
+        if snapshot { "snapshot" } else { "change log" },
+        mb(down_bytes)
+    );
+    println!(
+        "| a second fresh device (the snapshot kept): download until a query answers | {} ({}) |",
+        ms(download_c),
+        if (report_c.pulled as usize) < outgoing.len() { "snapshot" } else { "change log" }
+    );
+    println!("| add + upload + fresh download | {} |", ms(add + upload + download));
+    println!(
+        "| one-edit round trip A → server → B, median / worst of 20 | {} / {} ({} bytes: push + pull) |",
+        ms(rounds[rounds.len() / 2]),
+        ms(*rounds.last().unwrap()),
+        edit_bytes
+    );
+    println!(
+        "| … right after the upload{} | {} / {} |",
+        if publishing {
+            format!(", while the server publishes it (done {:.0} s later)", published_after.as_secs_f64())
+        } else {
+            " (already published)".to_string()
+        },
+        ms(busy_rounds[busy_rounds.len() / 2]),
+        ms(*busy_rounds.last().unwrap()),
+    );
+}
+
+/// Twenty edits of one transaction on A, each timed until B has received it; sorted, and the
+/// bytes one edit moves.
+async fn round_trips(a: &Device, b: &Device, ha: &SyncHandle, hb: &SyncHandle, from: usize) -> (Vec<Duration>, usize) {
     let target = a.store.lock().unwrap().transactions_by_id(None, 1).unwrap()[0].id;
     let mut rounds = Vec::new();
     let mut edit_bytes = 0;
-    for i in 0..20 {
+    for i in from..from + 20 {
         let mut seen = hb.subscribe();
         let before = seen.borrow().received;
         let amount = format!("{}.{:02}", 100 + i, i);
@@ -211,31 +262,23 @@ async fn scenario(server: &Server, size: usize) {
         let got = b.store.lock().unwrap().transaction(target).unwrap().unwrap().amount.to_string();
         assert_eq!(got, amount);
     }
-    ha.stop().await;
-    hb.stop().await;
     rounds.sort();
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
-    println!("| {size} transactions | |");
-    println!("| add offline (imported 1,000 a change) | {} |", ms(add));
-    println!("| upload A → server | {} ({} changes, {} on the wire) |", ms(upload), outgoing.len(), mb(up_bytes));
-    println!(
-        "| fresh device B: download until a query answers | {} ({}, {} on the wire) |",
-        ms(download),
-        if snapshot { "snapshot" } else { "change log" },
-        mb(down_bytes)
-    );
-    println!(
-        "| a second fresh device (the snapshot kept): download until a query answers | {} ({}) |",
-        ms(download_c),
-        if (report_c.pulled as usize) < outgoing.len() { "snapshot" } else { "change log" }
-    );
-    println!("| add + upload + fresh download | {} |", ms(add + upload + download));
-    println!(
-        "| one-edit round trip A → server → B, median / worst of 20 | {} / {} ({} bytes: push + pull) |",
-        ms(rounds[rounds.len() / 2]),
-        ms(*rounds.last().unwrap()),
-        edit_bytes
-    );
+    (rounds, edit_bytes)
+}
+
+/// Whether the server's web-dashboard records reach the end of the account's change log.
+async fn published(server: &Server, account: uuid::Uuid) -> bool {
+    use mongodb::bson::{doc, Bson, Document};
+    let db = server.mongo.database(&server.name);
+    let number = |d: Option<Document>, key: &str| match d.as_ref().and_then(|d| d.get(key)) {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        _ => 0,
+    };
+    let id = doc! { "_id": account.to_string() };
+    let seq = number(db.collection::<Document>("counters").find_one(id.clone()).await.unwrap(), "seq");
+    let reached = number(db.collection::<Document>("projections").find_one(id).await.unwrap(), "materialized");
+    reached >= seq
 }
 
 async fn drive() {

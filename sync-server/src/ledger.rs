@@ -59,7 +59,11 @@ const ONE_BY_ONE: usize = 50;
 /// server published (before records carried converted amounts, before monthly totals) has
 /// them all published again by its next pass.
 const RECORDS_VERSION: i64 = 3;
-const BULK: usize = 1_000;
+/// Records and totals written in one command: small enough that a device's push waiting
+/// behind one in the database is not held up long.
+const BULK: usize = 250;
+/// The longest a publishing write waits for this instance's pushes in flight to be stored.
+const GIVE_WAY: Duration = Duration::from_millis(250);
 
 type Slot = Arc<tokio::sync::Mutex<Option<Replica>>>;
 
@@ -441,6 +445,7 @@ impl Ledgers {
             // Step by step, publishing after each: a large upload is published as lists of
             // records, never wholesale, and the lease is renewed while it lasts.
             loop {
+                self.inner.log.give_way(GIVE_WAY).await;
                 let more = self.catch_up_step(account, &mut guard).await?;
                 let changed = guard.as_mut().expect("caught up").store.take_changed();
                 if !changed.is_empty() {
@@ -638,11 +643,13 @@ impl Ledgers {
                     slot.as_ref().expect("caught up").store.transactions_by_id(after, BULK as u32).map_err(internal)?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.id);
+                self.inner.log.give_way(GIVE_WAY).await;
                 self.inner.records.insert_many(page.iter().map(|t| record(account, t))).await?;
             }
             let rows = slot.as_ref().expect("caught up").store.month_rows(None).map_err(internal)?;
             self.inner.month_totals.delete_many(doc! { "account": &key }).await?;
             for chunk in rows.chunks(BULK) {
+                self.inner.log.give_way(GIVE_WAY).await;
                 self.inner.month_totals.insert_many(chunk.iter().map(|r| month_total(account, r))).await?;
             }
             return Ok(());
@@ -650,6 +657,7 @@ impl Ledgers {
         if gathered.records.len() <= ONE_BY_ONE {
             for (id, record) in gathered.records {
                 let _id = format!("{key}:{id}");
+                self.inner.log.give_way(GIVE_WAY).await;
                 match record {
                     Some(r) => {
                         self.inner.records.replace_one(doc! { "_id": &_id }, r).upsert(true).await?;
@@ -663,6 +671,7 @@ impl Ledgers {
             for chunk in gathered.records.chunks(BULK) {
                 let keys: Vec<String> = chunk.iter().map(|(id, _)| format!("{key}:{id}")).collect();
                 let docs: Vec<&Document> = chunk.iter().filter_map(|(_, r)| r.as_ref()).collect();
+                self.inner.log.give_way(GIVE_WAY).await;
                 self.inner.records.delete_many(doc! { "_id": { "$in": keys } }).await?;
                 if !docs.is_empty() {
                     self.inner.records.insert_many(docs).await?;

@@ -5,8 +5,9 @@
 //! holds, it does not reuse an actor's sequence number with other content), numbered, and
 //! stored; memory does not grow with devices × ledger size.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -66,6 +67,59 @@ pub struct ChangeLog {
     counters: Collection<Document>,
     /// Local fan-out of "account X's log reached seq N" to this instance's sockets.
     notify: broadcast::Sender<Note>,
+    /// Pushes being stored by this instance now.
+    in_flight: Arc<InFlight>,
+}
+
+/// Pushes in flight, which background writers (the materializer's bulk publishing) give way
+/// to: a device's acknowledgement does not queue behind them in the database.
+#[derive(Default)]
+struct InFlight {
+    /// The next push's ticket.
+    next: AtomicU64,
+    /// Tickets of the pushes being stored.
+    running: Mutex<BTreeSet<u64>>,
+    /// Told whenever a push ends.
+    ended: tokio::sync::Notify,
+}
+
+/// One push in flight, while it lives.
+struct Pushing<'a> {
+    in_flight: &'a InFlight,
+    ticket: u64,
+}
+
+impl InFlight {
+    async fn give_way(&self, max: Duration) {
+        let before = self.next.load(Ordering::Acquire);
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            // Registered before the pushes are looked at, so one ending in between still
+            // wakes it.
+            ended.as_mut().enable();
+            let oldest = self.running.lock().expect("pushes lock").first().copied();
+            if oldest.is_none_or(|t| t >= before) || tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl<'a> Pushing<'a> {
+    fn new(in_flight: &'a InFlight) -> Pushing<'a> {
+        let ticket = in_flight.next.fetch_add(1, Ordering::AcqRel);
+        in_flight.running.lock().expect("pushes lock").insert(ticket);
+        Pushing { in_flight, ticket }
+    }
+}
+
+impl Drop for Pushing<'_> {
+    fn drop(&mut self) {
+        self.in_flight.running.lock().expect("pushes lock").remove(&self.ticket);
+        self.in_flight.ended.notify_waiters();
+    }
 }
 
 impl ChangeLog {
@@ -88,7 +142,14 @@ impl ChangeLog {
             .await?;
         counters.create_index(IndexModel::builder().keys(doc! { "updated_at": 1 }).build()).await?;
         let (notify, _) = broadcast::channel(4096);
-        Ok(ChangeLog { client, changes, counters, notify })
+        Ok(ChangeLog { client, changes, counters, notify, in_flight: Arc::default() })
+    }
+
+    /// Waits until the pushes this instance is storing now have been stored, for at most
+    /// `max`. Pushes that start meanwhile are not waited for, so a steady stream of them
+    /// slows background work down but never stops it.
+    pub async fn give_way(&self, max: Duration) {
+        self.in_flight.give_way(max).await
     }
 
     /// Each account's counter: the log's newest seq, and the materializer's bookkeeping.
@@ -147,6 +208,7 @@ impl ChangeLog {
             }
         }
         let account_key = account.to_string();
+        let _pushing = Pushing::new(&self.in_flight);
         for attempt in 0u32.. {
             // Optimistically insert everything first: a change the log has already (or a
             // forged one reusing an actor's number) fails on the unique indexes, and the
@@ -611,4 +673,53 @@ fn error_message(id: Option<u64>, e: Error) -> ServerMessage {
         tracing::error!(error = format!("{inner:#}"), "sync request failed");
     }
     ServerMessage::Error { id, code: e.code().into(), message: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn background_work_waits_for_the_pushes_in_flight_and_no_others() {
+        let in_flight = Arc::new(InFlight::default());
+        let long = Duration::from_secs(60);
+
+        // Nothing in flight: it goes on at once.
+        tokio::time::timeout(Duration::from_secs(10), in_flight.give_way(long)).await.expect("no wait");
+
+        // A push in flight is waited for until it ends…
+        let (end, ended) = tokio::sync::oneshot::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
+        let push = {
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move {
+                let _pushing = Pushing::new(&in_flight);
+                let _ = started.send(());
+                let _ = ended.await;
+            })
+        };
+        running.await.unwrap();
+        let waiter = {
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move { in_flight.give_way(long).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // … one that starts later is not.
+        let later = Pushing::new(&in_flight);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "gives way while the earlier push is stored");
+        end.send(()).unwrap();
+        push.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .expect("goes on once the earlier push ended, though a later one runs")
+            .unwrap();
+
+        // A push that does not end is waited for at most `max`.
+        let max = Duration::from_millis(50);
+        let since = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), in_flight.give_way(max)).await.expect("bounded");
+        assert!(since.elapsed() >= max, "waited for the push in flight");
+        drop(later);
+    }
 }
