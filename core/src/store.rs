@@ -225,13 +225,7 @@ impl Store {
             }
             None => doc::genesis(),
         };
-        let parsed = changes
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| {
-                Change::from_bytes(bytes).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let parsed = parse_changes(changes)?;
         doc.apply_changes(parsed).map_err(|e| Error::BadChange(e.to_string()))?;
         Ok(doc.save())
     }
@@ -422,12 +416,7 @@ impl Store {
     /// changes from anywhere but the server go to the outbox; a pull from the server moves
     /// the cursor. Duplicates and changes already here are skipped.
     pub(crate) fn merge(&mut self, raw: &[Vec<u8>], origin: Origin) -> Result<MergeOutcome> {
-        let mut parsed = Vec::with_capacity(raw.len());
-        for (i, bytes) in raw.iter().enumerate() {
-            let change =
-                Change::from_bytes(bytes.clone()).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1)))?;
-            parsed.push(change);
-        }
+        let parsed = parse_changes(raw.iter().cloned())?;
         let mut loaded = self.take_loaded()?;
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         catch_up(&sql, &self.actor, &mut loaded)?;
@@ -730,6 +719,14 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
     }
     t.dedup();
     t
+}
+
+/// Raw automerge changes parsed, or the first that does not parse named by its position.
+fn parse_changes(raw: impl IntoIterator<Item = Vec<u8>>) -> Result<Vec<Change>> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, bytes)| Change::from_bytes(bytes).map_err(|e| Error::BadChange(format!("change #{}: {e}", i + 1))))
+        .collect()
 }
 
 /// Which records the changes wrote to, from their operations (an operation changes only

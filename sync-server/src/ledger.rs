@@ -698,19 +698,20 @@ impl Ledgers {
         if replica.cursor - replica.snapshot_upto < SNAPSHOT_EVERY && replica.unsnapshotted < SNAPSHOT_BYTES {
             return Ok(());
         }
-        let (latest, log_bytes) = self.inner.log.size(account).await?;
+        let log = self.inner.log.size(account).await?;
         let bytes = replica.store.save_document().map_err(internal)?;
-        // The log's size is known at the replica's position only when nothing came after it.
-        let at = log_bytes.filter(|_| replica.cursor >= latest);
-        self.store_snapshot(account, replica.cursor, &bytes, at).await?;
+        self.store_snapshot(account, replica.cursor, &bytes, log).await?;
         replica.snapshot_upto = replica.cursor;
         replica.unsnapshotted = 0;
         Ok(())
     }
 
-    /// `log_bytes`: the bytes of the log up to `upto`, where known (less is safe: the snapshot
-    /// then only looks older than it is).
-    async fn store_snapshot(&self, account: Uuid, upto: i64, bytes: &[u8], log_bytes: Option<i64>) -> Result<()> {
+    /// `(latest, log_bytes)`: the log's size read before the snapshot was made. Its bytes are
+    /// recorded with the snapshot only when the snapshot reaches the log's end, the one point
+    /// where they are known (none is safe: the snapshot then only looks older than it is).
+    async fn store_snapshot(&self, account: Uuid, upto: i64, bytes: &[u8], log: (i64, Option<i64>)) -> Result<()> {
+        let (latest, log_bytes) = log;
+        let log_bytes = log_bytes.filter(|_| upto >= latest);
         let key = account.to_string();
         let parts: Vec<&[u8]> = bytes.chunks(SNAPSHOT_PART).collect();
         let count = parts.len() as i32;
@@ -731,14 +732,13 @@ impl Ledgers {
     }
 
     /// A snapshot made without the replica: the stored one (if any) with the log after it
-    /// applied, saved compacted and stored for the next fresh device. `latest`/`log_bytes`:
-    /// the log's size read before.
+    /// applied, saved compacted and stored for the next fresh device. `log`: the log's size
+    /// read before.
     async fn snapshot_from_log(
         &self,
         account: Uuid,
         stored: Option<StoredSnapshot>,
-        latest: i64,
-        log_bytes: Option<i64>,
+        log: (i64, Option<i64>),
     ) -> Result<(i64, Vec<u8>)> {
         let (mut upto, base) = match stored {
             Some(s) => (s.upto, Some(s.bytes)),
@@ -760,7 +760,7 @@ impl Ledgers {
             .blocking(move || Store::compact_document(base.as_deref(), raw))
             .await
             .map_err(|e| Error::Internal(anyhow::anyhow!("account {account}: a snapshot from the log: {e}")))?;
-        self.store_snapshot(account, upto, &bytes, log_bytes.filter(|_| upto >= latest)).await?;
+        self.store_snapshot(account, upto, &bytes, log).await?;
         Ok((upto, bytes))
     }
 
@@ -818,7 +818,7 @@ impl Ledgers {
         // The replica may be busy for a long while (publishing a large upload): rather than
         // wait for it, the snapshot is made from the stored one and the log after it.
         let Ok(mut guard) = slot.try_lock() else {
-            return self.snapshot_from_log(account, stored, latest, log_bytes).await;
+            return self.snapshot_from_log(account, stored, (latest, log_bytes)).await;
         };
         let result = async {
             self.catch_up(account, &mut guard).await?;
@@ -832,8 +832,7 @@ impl Ledgers {
             let upto = replica.cursor;
             *guard = Some(replica);
             let bytes = bytes.map_err(internal)?;
-            let at = log_bytes.filter(|_| upto >= latest);
-            self.store_snapshot(account, upto, &bytes, at).await?;
+            self.store_snapshot(account, upto, &bytes, (latest, log_bytes)).await?;
             if let Some(r) = guard.as_mut() {
                 r.snapshot_upto = upto;
                 r.unsnapshotted = 0;

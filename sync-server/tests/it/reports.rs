@@ -17,13 +17,7 @@ fn sample(name: &str) -> Value {
 }
 
 async fn download(client: &Client, path: &str) -> (StatusCode, String, String, Vec<u8>) {
-    let resp = client
-        .http
-        .get(format!("{}{path}", client.base))
-        .bearer_auth(client.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let resp = client.download(path).await;
     let status = resp.status();
     let header = |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let (kind, disposition) = (header("content-type"), header("content-disposition"));

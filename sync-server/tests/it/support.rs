@@ -152,6 +152,15 @@ impl Client {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// A signed-in GET whose answer is not JSON (downloads, snapshots): the response itself.
+    pub async fn download(&self, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("the server answers")
+    }
+
     pub async fn raw(&self, method: Method, path: &str, body: &'static str) -> (StatusCode, Value) {
         let mut req = self
             .http

@@ -510,13 +510,7 @@ async fn a_fresh_device_starts_from_a_snapshot_and_the_later_changes() {
 }
 
 async fn fetch_snapshot(client: &Client) -> (i64, Vec<u8>) {
-    let resp = client
-        .http
-        .get(format!("{}/api/v1/sync/snapshot", client.base))
-        .bearer_auth(client.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let resp = client.download("/api/v1/sync/snapshot").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let upto: i64 = resp.headers()["expenso-seq"].to_str().unwrap().parse().unwrap();
     (upto, resp.bytes().await.unwrap().to_vec())
@@ -826,13 +820,7 @@ async fn the_tags_in_use_come_most_used_first() {
 
 /// The export's headers and body.
 async fn export(client: &Client) -> (reqwest::header::HeaderMap, String) {
-    let resp = client
-        .http
-        .get(format!("{}/api/v1/account/export", client.base))
-        .bearer_auth(client.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let resp = client.download("/api/v1/account/export").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let headers = resp.headers().clone();
     (headers, resp.text().await.unwrap())
