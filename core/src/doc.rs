@@ -215,20 +215,20 @@ fn display(v: &ScalarValue) -> String {
 struct FieldReader<'a, D> {
     doc: &'a D,
     obj: &'a ObjId,
-    /// key → (winning value, whether other values conflict with it)
-    fields: HashMap<String, (ScalarValue, bool)>,
+    fields: Fields,
     conflicts: BTreeMap<String, Vec<String>>,
 }
 
 impl<'a, D: ReadDoc> FieldReader<'a, D> {
     fn new(doc: &'a D, obj: &'a ObjId) -> Self {
-        let fields = doc
-            .map_range(obj, ..)
-            .filter_map(|item| match &item.value {
-                automerge::ValueRef::Scalar(v) => Some((item.key.to_string(), (ScalarValue::from(v), item.conflict))),
-                automerge::ValueRef::Object(_) => None,
-            })
-            .collect();
+        let mut fields = HashMap::new();
+        for item in doc.map_range(obj, ..) {
+            collect_field(&mut fields, &item.key, &item.value, item.conflict);
+        }
+        Self::with_fields(doc, obj, fields)
+    }
+
+    fn with_fields(doc: &'a D, obj: &'a ObjId, fields: Fields) -> Self {
         FieldReader { doc, obj, fields, conflicts: BTreeMap::new() }
     }
 
@@ -245,6 +245,16 @@ impl<'a, D: ReadDoc> FieldReader<'a, D> {
     }
 }
 
+/// A record's fields: key → (winning value, whether other values conflict with it).
+type Fields = HashMap<String, (ScalarValue, bool)>;
+
+/// Adds a map entry to a record's fields; nested objects are not fields.
+fn collect_field(fields: &mut Fields, key: &str, value: &automerge::ValueRef<'_>, conflict: bool) {
+    if let automerge::ValueRef::Scalar(v) = value {
+        fields.insert(key.to_string(), (ScalarValue::from(v), conflict));
+    }
+}
+
 fn parse_uuid(v: &ScalarValue) -> Option<Uuid> {
     str_of(v).and_then(|s| Uuid::parse_str(s).ok())
 }
@@ -257,21 +267,49 @@ fn parse_time(v: &ScalarValue) -> Option<DateTime<Utc>> {
 /// resolves deleted categories. `None` if the record is absent or malformed.
 pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Transaction> {
     let obj = child_map(doc, txs, &id.to_string()).ok()??;
-    read_transaction_in(doc, &obj, id)
+    transaction_from(FieldReader::new(doc, &obj), id)
 }
 
-/// The records of a top-level map with their objects, in one pass over the map (cheaper than
-/// looking each key up); keys that are not UUIDs and values that are not maps are skipped.
-pub fn records(doc: &impl ReadDoc, map: &ObjId) -> Vec<(Uuid, ObjId)> {
-    doc.map_range(map, ..)
-        .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
-        .filter_map(|item| Some((Uuid::parse_str(&item.key).ok()?, item.id())))
-        .collect()
+/// Calls `found` with every transaction of the document, in one pass over the transactions
+/// and their fields (several times faster than reading each record's map by its key: every
+/// lookup seeks in the whole operation set). Keys that are not UUIDs, values that are not maps
+/// and malformed records are skipped, as [`read_transaction`] skips them.
+pub fn each_transaction(doc: &impl ReadDoc, txs: &ObjId, mut found: impl FnMut(Transaction)) {
+    let mut ids: HashMap<ObjId, Uuid> = HashMap::new();
+    let mut current: Option<(std::sync::Arc<ObjId>, Uuid, Fields)> = None;
+    let mut finish = |current: Option<(std::sync::Arc<ObjId>, Uuid, Fields)>| {
+        if let Some((obj, id, fields)) = current {
+            if let Some(t) = transaction_from(FieldReader::with_fields(doc, obj.as_ref(), fields), id) {
+                found(t);
+            }
+        }
+    };
+    // The map's own entries come first, then each record's entries together.
+    for item in doc.iter_at(txs, None) {
+        let automerge::iter::DocItem::Map(entry) = &item.item else { continue };
+        if *item.obj == *txs {
+            if matches!(entry.value, automerge::ValueRef::Object(ObjType::Map)) {
+                if let Ok(id) = Uuid::parse_str(&entry.key) {
+                    ids.insert(entry.id(), id);
+                }
+            }
+            continue;
+        }
+        if current.as_ref().is_none_or(|(obj, _, _)| *obj != item.obj) {
+            finish(current.take());
+            // Objects nested in a record (only a forged change writes one) are not records.
+            if let Some(id) = ids.get(&item.obj) {
+                current = Some((item.obj.clone(), *id, HashMap::with_capacity(12)));
+            }
+        }
+        if let Some((_, _, fields)) = current.as_mut() {
+            collect_field(fields, &entry.key, &entry.value, entry.conflict);
+        }
+    }
+    finish(current);
 }
 
-/// Reads the transaction `id` from its object (see [`records`]).
-pub fn read_transaction_in(doc: &impl ReadDoc, obj: &ObjId, id: Uuid) -> Option<Transaction> {
-    let mut r = FieldReader::new(doc, obj);
+fn transaction_from<D: ReadDoc>(mut r: FieldReader<'_, D>, id: Uuid) -> Option<Transaction> {
     let kind = r.field("kind", |v| str_of(v).and_then(|s| s.parse::<Kind>().ok()))?;
     let currency = r.field("currency", |v| str_of(v).and_then(Currency::from_code))?;
     let amount = r.field("amount", |v| str_of(v).and_then(|s| s.parse::<Decimal>().ok()))?;
@@ -867,5 +905,68 @@ mod tests {
         let all = values(&a, &settings, "base_currency");
         assert_eq!(all.len(), 2);
         assert_eq!(str_of(all.last().unwrap()).unwrap(), winner);
+    }
+
+    fn record(n: u8, amount: &str) -> Transaction {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_000 + i64::from(n)).unwrap();
+        Transaction {
+            id: Uuid::from_bytes([n; 16]),
+            kind: Kind::Expense,
+            amount: amount.parse().unwrap(),
+            currency: Currency::from_code("EUR").unwrap(),
+            date: NaiveDate::from_ymd_opt(2026, 11, u32::from(n)).unwrap(),
+            category_id: default_category_id(Kind::Expense, "food"),
+            payment_method_id: Uuid::from_bytes([9; 16]),
+            description: format!("record {n}"),
+            notes: if n == 2 { "with notes".into() } else { String::new() },
+            tags: if n == 3 { vec!["a".into(), "b".into()] } else { Vec::new() },
+            created_at: at,
+            updated_at: at,
+            base_amount: None,
+            conflicts: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn one_pass_over_the_transactions_reads_what_reading_each_record_reads() {
+        let mut a = genesis();
+        a.set_actor(ActorId::from(&[1u8; 16][..]));
+        let txs = container(&a, TRANSACTIONS).unwrap();
+        let mut tx = a.transaction();
+        for n in 1..=5 {
+            put_transaction(&mut tx, &txs, &record(n, "12.50")).unwrap();
+        }
+        // What only a forged change writes: a key that is no id, an id that is no map, an
+        // object inside a record, a record without its amount.
+        let junk = tx.put_object(&txs, "not-an-id", ObjType::Map).unwrap();
+        tx.put(&junk, "amount", "1.00").unwrap();
+        tx.put(&txs, Uuid::from_bytes([7; 16]).to_string(), "a scalar").unwrap();
+        let second = child_map(&tx, &txs, &Uuid::from_bytes([2; 16]).to_string()).unwrap().unwrap();
+        let nested = tx.put_object(&second, "extra", ObjType::Map).unwrap();
+        tx.put(&nested, "amount", "99.00").unwrap();
+        let fourth = child_map(&tx, &txs, &Uuid::from_bytes([4; 16]).to_string()).unwrap().unwrap();
+        tx.delete(&fourth, "amount").unwrap();
+        tx.commit();
+        // Two devices edit the first record's amount at once: a conflict.
+        let mut b = a.fork().with_actor(ActorId::from(&[2u8; 16][..]));
+        let first = child_map(&a, &txs, &Uuid::from_bytes([1; 16]).to_string()).unwrap().unwrap();
+        let mut tx = a.transaction();
+        tx.put(&first, "amount", "13.00").unwrap();
+        tx.commit();
+        let mut tx = b.transaction();
+        tx.put(&first, "amount", "14.00").unwrap();
+        tx.commit();
+        a.merge(&mut b).unwrap();
+
+        let mut one_pass = Vec::new();
+        each_transaction(&a, &txs, |t| one_pass.push(t));
+        one_pass.sort_by_key(|t| t.id);
+        let each: Vec<Transaction> =
+            ids(&a, &txs).into_iter().filter_map(|id| read_transaction(&a, &txs, id)).collect();
+        assert_eq!(one_pass, each);
+        let found: Vec<u8> = one_pass.iter().map(|t| t.id.as_bytes()[0]).collect();
+        assert_eq!(found, [1, 2, 3, 5]);
+        assert_eq!(one_pass[0].conflicts.get("amount").map(Vec::len), Some(1));
+        assert_eq!(one_pass[2].tags, ["a", "b"]);
     }
 }

@@ -42,8 +42,9 @@ const RATES_VERSION: i64 = 4;
 const COMPACT_MIN_CHANGES: u64 = 256;
 const COMPACT_MIN_BYTES: u64 = 64 * 1024;
 
-/// A merge that brings more operations than this rebuilds the view wholesale instead of
-/// diffing: cheaper for a fresh device's first download or a big import from elsewhere.
+/// A merge that brings more operations than this, and touches at least half as many records
+/// as the view holds, rebuilds the view wholesale instead of updating the touched rows:
+/// cheaper for a fresh device's first download.
 const FULL_REBUILD_OPS: usize = 20_000;
 
 /// A change touching this many records refreshes the query planner's statistics.
@@ -458,7 +459,16 @@ impl Store {
         }
         let ops: usize = fresh.iter().map(Change::len).sum();
         let containers = Containers::of(&loaded.doc)?;
-        let full = ops > FULL_REBUILD_OPS;
+        // A merge that changes most of the ledger (a fresh device's first pull) rebuilds the view;
+        // rows one by one would be slower. Another device's import into a large ledger does not:
+        // rebuilding on every page of a long pull would redo the same rows again and again.
+        let rows = if ops > FULL_REBUILD_OPS { view::rows(&sql)? } else { usize::MAX };
+        let touched = if rows == 0 { None } else { touched_by_ops(&loaded.doc, &containers, &fresh) };
+        let full = ops > FULL_REBUILD_OPS
+            && match &touched {
+                Some(t) => t.transactions.len() * 2 >= rows,
+                None => true,
+            };
         let mut seq = loaded.seen_seq;
         for change in &fresh {
             seq = seq.max(insert_change(&sql, change)?);
@@ -468,8 +478,7 @@ impl Store {
             view::rebuild(&sql, &loaded.doc, &containers)?;
             None
         } else {
-            let touched = touched_by_ops(&loaded.doc, &containers, &fresh)
-                .unwrap_or_else(|| touched_between(&loaded.doc, &containers, &before, &after));
+            let touched = touched.unwrap_or_else(|| touched_between(&loaded.doc, &containers, &before, &after));
             let moved = view::apply(&sql, &loaded.doc, &containers, &touched)?;
             let months = view::drain_months(&sql)?;
             Some((touched, moved, months))
@@ -736,24 +745,26 @@ fn parse_changes(raw: impl IntoIterator<Item = Vec<u8>>) -> Result<Vec<Change>> 
 /// under a container (an operation on the root: a new ledger's containers); the diff decides
 /// then.
 fn touched_by_ops(d: &Automerge, c: &Containers, changes: &[Change]) -> Option<Touched> {
-    use automerge::legacy::Key;
+    use automerge::legacy::{Key, ObjectId, OpId, OpType};
     const SETTINGS: usize = 5;
     const RATES: usize = 6;
     let containers =
         [&c.transactions, &c.categories, &c.payment_methods, &c.budgets, &c.recurring, &c.settings, &c.rates];
     // Each object written to: its container and the key of its record there (empty for the
-    // container itself).
-    let mut objects = std::collections::HashMap::<String, Option<(usize, String)>>::new();
+    // container itself). Objects these changes create are placed from the operation that
+    // makes them; only older ones are looked up in the document, whose search for an object's
+    // parent grows with its size.
+    let mut objects = std::collections::HashMap::<ObjectId, Option<(usize, String)>>::new();
     let mut found = std::collections::BTreeSet::<(usize, String)>::new();
     for change in changes {
-        for op in change.decode().operations {
+        let actor = change.actor_id().clone();
+        let start = change.start_op().get();
+        for (n, op) in change.decode().operations.into_iter().enumerate() {
             let place = objects
-                .entry(op.obj.to_string())
-                .or_insert_with_key(|name| {
-                    if name == "_root" {
-                        return None;
-                    }
-                    let obj = d.import_obj(name).ok()?;
+                .entry(op.obj.clone())
+                .or_insert_with_key(|obj| {
+                    let ObjectId::Id(_) = obj else { return None };
+                    let obj = d.import_obj(&obj.to_string()).ok()?;
                     if let Some(i) = containers.iter().position(|c| **c == obj) {
                         return Some((i, String::new()));
                     }
@@ -766,12 +777,16 @@ fn touched_by_ops(d: &Automerge, c: &Containers, changes: &[Change]) -> Option<T
                     })
                 })
                 .clone()?;
-            match (place, &op.key) {
+            let record = match (place, &op.key) {
                 // An op on a container itself puts or deletes a record under its key.
-                ((i, key), Key::Map(k)) if key.is_empty() => found.insert((i, k.to_string())),
-                ((i, key), _) if !key.is_empty() => found.insert((i, key)),
+                ((i, key), Key::Map(k)) if key.is_empty() => (i, k.to_string()),
+                ((i, key), _) if !key.is_empty() => (i, key),
                 _ => return None,
             };
+            if let OpType::Make(_) = op.action {
+                objects.insert(ObjectId::Id(OpId::new(start + n as u64, &actor)), Some(record.clone()));
+            }
+            found.insert(record);
         }
     }
     let mut t = Touched::default();

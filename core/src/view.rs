@@ -109,13 +109,20 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
             upsert_transaction(sql, &resolver, &mut converter, tx, true)?;
         }
     }
+    // Records new to this replica (another device's import) go in together, as `created` do.
+    let mut new_rows = Vec::new();
+    let bulk = t.transactions.len() >= BULK_CREATED;
     for &id in &t.transactions {
         match doc::read_transaction(d, &c.transactions, id) {
+            Some(tx) if bulk && !has_row(sql, id)? => new_rows.push(tx),
             Some(tx) => upsert_transaction(sql, &resolver, &mut converter, &tx, true)?,
             None => {
                 sql.execute("DELETE FROM transactions WHERE id = ?1", [id.as_bytes()])?;
             }
         }
+    }
+    if !new_rows.is_empty() {
+        insert_in_bulk(sql, &resolver, &mut converter, &new_rows)?;
     }
     if converter.base != old_base {
         moved.extend(reconvert(sql, &mut converter, None)?);
@@ -123,6 +130,15 @@ pub(crate) fn apply(sql: &Connection, d: &Automerge, c: &Containers, t: &Touched
         moved.extend(reconvert(sql, &mut converter, Some(since))?);
     }
     Ok(moved)
+}
+
+fn has_row(sql: &Connection, id: Uuid) -> Result<bool> {
+    Ok(sql.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?.exists([id.as_bytes()])?)
+}
+
+/// Rows in the view: whether a merge is better done by rebuilding it.
+pub(crate) fn rows(sql: &Connection) -> Result<usize> {
+    Ok(sql.query_row("SELECT count(*) FROM transactions", [], |r| r.get::<_, i64>(0))? as usize)
 }
 
 /// From this many new records in one change (an import, a restore), their rows go in with the
@@ -138,19 +154,19 @@ fn insert_in_bulk(
     converter: &mut Converter,
     rows: &[Transaction],
 ) -> Result<()> {
-    {
-        let mut exists = sql.prepare_cached("SELECT 1 FROM transactions WHERE id = ?1")?;
-        for t in rows {
-            if exists.exists([t.id.as_bytes()])? {
-                for t in rows {
-                    upsert_transaction(sql, resolver, converter, t, true)?;
-                }
-                return Ok(());
+    for t in rows {
+        if has_row(sql, t.id)? {
+            for t in rows {
+                upsert_transaction(sql, resolver, converter, t, true)?;
             }
+            return Ok(());
         }
     }
     // New rows get row ids above every existing one (an integer primary key counts up).
     let first: i64 = sql.query_row("SELECT coalesce(max(rowid), 0) + 1 FROM transactions", [], |r| r.get(0))?;
+    // Many rows for the table's size (another device's import arriving page by page): the
+    // indexes are built again once rather than grown row by row, several times faster.
+    let indexes = if rows.len() as i64 * 4 >= first - 1 { suspend_indexes(sql)? } else { Vec::new() };
     let trigger: String =
         sql.query_row("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'transactions_ai'", [], |r| {
             r.get(0)
@@ -175,6 +191,30 @@ fn insert_in_bulk(
         [first],
     )?;
     sql.execute_batch(&trigger)?;
+    restore_indexes(sql, indexes)
+}
+
+/// Drops the secondary indexes of the tables filled row by row (`transactions` and its tags)
+/// and returns their definitions: [`restore_indexes`] builds each again by sorting, many times
+/// faster than growing it one random insert at a time.
+fn suspend_indexes(sql: &Connection) -> Result<Vec<String>> {
+    let indexes: Vec<(String, String)> = sql
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema
+             WHERE type = 'index' AND tbl_name IN ('transactions', 'transaction_tags') AND sql IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &indexes {
+        sql.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
+    Ok(indexes.into_iter().map(|(_, definition)| definition).collect())
+}
+
+fn restore_indexes(sql: &Connection, indexes: Vec<String>) -> Result<()> {
+    for index in indexes {
+        sql.execute_batch(&index)?;
+    }
     Ok(())
 }
 
@@ -303,22 +343,11 @@ const REBUILD_CHUNK: usize = 512;
 /// are then built in one pass each, which is many times faster for a large ledger (a fresh
 /// device's first download).
 pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result<()> {
-    // The triggers, and the secondary indexes of the tables refilled row by row: each index
-    // is built again at the end, by sorting, instead of growing one random insert at a time.
-    let (triggers, indexes): (Vec<String>, Vec<(String, String)>) = {
-        let mut stmt =
-            sql.prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'transactions'")?;
-        let triggers = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-        let mut stmt = sql.prepare(
-            "SELECT name, sql FROM sqlite_schema
-             WHERE type = 'index' AND tbl_name IN ('transactions', 'transaction_tags') AND sql IS NOT NULL",
-        )?;
-        let indexes = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-        (triggers, indexes)
-    };
-    for (name, _) in &indexes {
-        sql.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
-    }
+    let triggers: Vec<String> = sql
+        .prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'transactions'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let indexes = suspend_indexes(sql)?;
     sql.execute_batch(
         "DROP TRIGGER IF EXISTS transactions_ai;
          DROP TRIGGER IF EXISTS transactions_ad;
@@ -358,15 +387,23 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
     let mut converter = Converter::new(base_currency(sql)?);
     // The document is read on a second thread while this one writes the rows: reading a
     // record's fields and inserting its row take about as long as each other.
-    let records = doc::records(d, &c.transactions);
     std::thread::scope(|scope| -> Result<()> {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Transaction>>(4);
         scope.spawn(move || {
-            for chunk in records.chunks(REBUILD_CHUNK) {
-                let batch = chunk.iter().filter_map(|(id, obj)| doc::read_transaction_in(d, obj, *id)).collect();
-                if send.send(batch).is_err() {
-                    break; // the writer failed and stopped listening
+            let mut batch = Vec::with_capacity(REBUILD_CHUNK);
+            let mut listening = true;
+            doc::each_transaction(d, &c.transactions, |t| {
+                // Once a send fails, the writer has failed and stopped listening.
+                if listening {
+                    batch.push(t);
+                    if batch.len() == REBUILD_CHUNK {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(REBUILD_CHUNK));
+                        listening = send.send(full).is_ok();
+                    }
                 }
+            });
+            if listening && !batch.is_empty() {
+                let _ = send.send(batch);
             }
         });
         for batch in receive {
@@ -383,9 +420,7 @@ pub(crate) fn rebuild(sql: &Connection, d: &Automerge, c: &Containers) -> Result
              FROM transactions GROUP BY 1, 2, 3, 4;
          INSERT INTO transactions_fts (transactions_fts) VALUES ('rebuild');",
     )?;
-    for (_, index) in indexes {
-        sql.execute_batch(&index)?;
-    }
+    restore_indexes(sql, indexes)?;
     for trigger in triggers {
         sql.execute_batch(&trigger)?;
     }

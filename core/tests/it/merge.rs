@@ -1,6 +1,6 @@
 //! Replicas edited independently converge, and the view follows the merged document.
 
-use expenso_core::{CategoryPatch, Kind, NewCategory, TransactionPatch};
+use expenso_core::{CategoryPatch, Filter, Kind, NewCategory, PageRequest, Sort, Store, TransactionPatch};
 
 use crate::support::*;
 
@@ -238,4 +238,52 @@ fn a_value_joining_a_conflict_it_does_not_win_shows_in_the_view() {
     assert_eq!(t.amount.to_string(), "13.00");
     assert_eq!(t.conflicts.get("amount").map(Vec::len), Some(2), "{t:?}");
     assert_eq!(a.verify().unwrap(), Ok(()));
+}
+
+/// `n` expenses numbered from `first`, over a year of dates, some tagged, in one change.
+fn book(store: &mut Store, first: u128, n: u128, seconds: i64) {
+    let items: Vec<_> = (first..first + n)
+        .map(|i| {
+            let date = format!("2025-{:02}-{:02}", i % 12 + 1, i % 28 + 1);
+            let mut t = expense(&format!("{}.{:02}", i % 90 + 1, i % 100), &date, "groceries");
+            t.description = format!("import {i}");
+            if i % 3 == 0 {
+                t.tags = vec![format!("batch{}", i % 5)];
+            }
+            (id(i), t)
+        })
+        .collect();
+    store.add_transactions(&items, at(seconds)).unwrap();
+}
+
+#[test]
+fn another_devices_import_merges_into_a_larger_ledger_without_a_rebuild_and_the_view_is_exact() {
+    let mut a = memory_store(1);
+    let mut b = memory_store(2);
+    for k in 0..4 {
+        book(&mut b, 1 + k * 1_000, 1_000, 1);
+    }
+    sync(&mut b, &mut a);
+    // Two imports on A, each more operations than a rebuild threshold but fewer records than
+    // half of B's ledger, with an edit and a deletion of B's records alongside the first.
+    book(&mut a, 10_001, 1_800, 2);
+    a.edit_transaction(id(5), &TransactionPatch { amount: Some("77.70".into()), ..Default::default() }, at(3)).unwrap();
+    a.delete_transaction(id(6), at(3)).unwrap();
+    sync(&mut a, &mut b);
+    book(&mut a, 20_001, 1_800, 4);
+    sync(&mut a, &mut b);
+    assert_eq!(b.transaction_count().unwrap(), 4_000 + 3_600 - 1);
+    assert_eq!(b.transaction(id(5)).unwrap().unwrap().amount.to_string(), "77.70");
+    assert!(b.transaction(id(6)).unwrap().is_none());
+    // Rows, tags, monthly totals and the full-text index equal a rebuild from the document.
+    assert_eq!(b.verify().unwrap(), Ok(()));
+    assert_eq!(a.view_dump().unwrap(), b.view_dump().unwrap());
+    let found = b
+        .list_transactions(
+            &Filter { text: Some("import 20002".into()), ..Filter::default() },
+            Sort::default(),
+            PageRequest { offset: 0, limit: 10 },
+        )
+        .unwrap();
+    assert_eq!(found.items.iter().map(|t| t.id).collect::<Vec<_>>(), [id(20_002)]);
 }
