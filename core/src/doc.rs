@@ -276,8 +276,10 @@ pub fn read_transaction(doc: &impl ReadDoc, txs: &ObjId, id: Uuid) -> Option<Tra
 /// and malformed records are skipped, as [`read_transaction`] skips them.
 pub fn each_transaction(doc: &impl ReadDoc, txs: &ObjId, mut found: impl FnMut(Transaction)) {
     let mut ids: HashMap<ObjId, Uuid> = HashMap::new();
-    let mut current: Option<(std::sync::Arc<ObjId>, Uuid, Fields)> = None;
-    let mut finish = |current: Option<(std::sync::Arc<ObjId>, Uuid, Fields)>| {
+    // The record whose entries are being read: its object, id and fields so far.
+    type Reading = Option<(std::sync::Arc<ObjId>, Uuid, Fields)>;
+    let mut current: Reading = None;
+    let mut finish = |current: Reading| {
         if let Some((obj, id, fields)) = current {
             if let Some(t) = transaction_from(FieldReader::with_fields(doc, obj.as_ref(), fields), id) {
                 found(t);
@@ -888,31 +890,36 @@ mod tests {
         assert_ne!(default_category_id(Kind::Expense, "other"), default_category_id(Kind::Income, "other"));
     }
 
+    /// Device `a` and a second device forked from it write `key` of `obj` at once; `a` merges.
+    fn concurrent_puts(a: &mut Automerge, obj: &ObjId, key: &str, mine: &str, theirs: &str) {
+        let mut b = a.fork().with_actor(ActorId::from(&[2u8; 16][..]));
+        let mut tx = a.transaction();
+        tx.put(obj, key, mine).unwrap();
+        tx.commit();
+        let mut tx = b.transaction();
+        tx.put(obj, key, theirs).unwrap();
+        tx.commit();
+        a.merge(&mut b).unwrap();
+    }
+
     #[test]
     fn conflict_winner_is_the_last_value() {
         let mut a = genesis();
         a.set_actor(ActorId::from(&[1u8; 16][..]));
-        let mut b = a.fork().with_actor(ActorId::from(&[2u8; 16][..]));
         let settings = container(&a, SETTINGS).unwrap();
-        let mut tx = a.transaction();
-        tx.put(&settings, "base_currency", "EUR").unwrap();
-        tx.commit();
-        let mut tx = b.transaction();
-        tx.put(&settings, "base_currency", "USD").unwrap();
-        tx.commit();
-        a.merge(&mut b).unwrap();
+        concurrent_puts(&mut a, &settings, "base_currency", "EUR", "USD");
         let winner = a.get(&settings, "base_currency").unwrap().unwrap().0.into_string().unwrap();
         let all = values(&a, &settings, "base_currency");
         assert_eq!(all.len(), 2);
         assert_eq!(str_of(all.last().unwrap()).unwrap(), winner);
     }
 
-    fn record(n: u8, amount: &str) -> Transaction {
+    fn record(n: u8) -> Transaction {
         let at = DateTime::from_timestamp_millis(1_700_000_000_000 + i64::from(n)).unwrap();
         Transaction {
             id: Uuid::from_bytes([n; 16]),
             kind: Kind::Expense,
-            amount: amount.parse().unwrap(),
+            amount: Decimal::new(1250, 2),
             currency: Currency::from_code("EUR").unwrap(),
             date: NaiveDate::from_ymd_opt(2026, 11, u32::from(n)).unwrap(),
             category_id: default_category_id(Kind::Expense, "food"),
@@ -934,7 +941,7 @@ mod tests {
         let txs = container(&a, TRANSACTIONS).unwrap();
         let mut tx = a.transaction();
         for n in 1..=5 {
-            put_transaction(&mut tx, &txs, &record(n, "12.50")).unwrap();
+            put_transaction(&mut tx, &txs, &record(n)).unwrap();
         }
         // What only a forged change writes: a key that is no id, an id that is no map, an
         // object inside a record, a record without its amount.
@@ -948,15 +955,8 @@ mod tests {
         tx.delete(&fourth, "amount").unwrap();
         tx.commit();
         // Two devices edit the first record's amount at once: a conflict.
-        let mut b = a.fork().with_actor(ActorId::from(&[2u8; 16][..]));
         let first = child_map(&a, &txs, &Uuid::from_bytes([1; 16]).to_string()).unwrap().unwrap();
-        let mut tx = a.transaction();
-        tx.put(&first, "amount", "13.00").unwrap();
-        tx.commit();
-        let mut tx = b.transaction();
-        tx.put(&first, "amount", "14.00").unwrap();
-        tx.commit();
-        a.merge(&mut b).unwrap();
+        concurrent_puts(&mut a, &first, "amount", "13.00", "14.00");
 
         let mut one_pass = Vec::new();
         each_transaction(&a, &txs, |t| one_pass.push(t));
