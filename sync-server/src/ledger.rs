@@ -87,6 +87,8 @@ struct Replica {
     snapshot_upto: i64,
     /// The bytes of the changes applied since that snapshot (those this replica saw).
     unsnapshotted: i64,
+    /// The tags in use as this replica last published them (`None`: not published by it).
+    tags: Option<Vec<(String, u64)>>,
 }
 
 #[derive(Clone)]
@@ -376,6 +378,7 @@ impl Ledgers {
                     cursor: snapshot_upto,
                     snapshot_upto,
                     unsnapshotted: 0,
+                    tags: None,
                 })
             })
             .await
@@ -444,10 +447,12 @@ impl Ledgers {
         let result = async {
             // Step by step, publishing after each: a large upload is published as lists of
             // records, never wholesale, and the lease is renewed while it lasts.
+            let mut transactions_changed = false;
             loop {
                 self.inner.log.give_way(GIVE_WAY).await;
                 let more = self.catch_up_step(account, &mut guard).await?;
                 let changed = guard.as_mut().expect("caught up").store.take_changed();
+                transactions_changed |= changed.everything || !changed.transactions.is_empty();
                 if !changed.is_empty() {
                     self.project(account, &mut guard, &changed).await?;
                 }
@@ -456,6 +461,7 @@ impl Ledgers {
                 }
                 self.lease(account).await?;
             }
+            self.publish_tags(account, guard.as_mut().expect("caught up"), transactions_changed).await?;
             self.raise_alerts(account, &mut guard).await?;
             let cursor = guard.as_ref().expect("caught up").cursor;
             self.weigh(account, guard.as_ref().expect("caught up"));
@@ -689,6 +695,31 @@ impl Ledgers {
                 self.inner.month_totals.insert_many(rows.iter().map(|r| month_total(account, r))).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Publishes the tags in use (PostgreSQL `ledger_tags`, one row an account) once a pass
+    /// changed transactions and the tags differ from what the replica published, and on a
+    /// replica's first pass (the row may be older, or missing).
+    async fn publish_tags(&self, account: Uuid, replica: &mut Replica, transactions_changed: bool) -> Result<()> {
+        if !transactions_changed && replica.tags.is_some() {
+            return Ok(());
+        }
+        let tags = replica.store.tags().map_err(internal)?;
+        if replica.tags.as_ref() == Some(&tags) {
+            return Ok(());
+        }
+        let (names, counts): (Vec<&str>, Vec<i64>) = tags.iter().map(|(t, n)| (t.as_str(), *n as i64)).unzip();
+        sqlx::query(
+            "INSERT INTO ledger_tags (user_id, tags, counts) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET tags = excluded.tags, counts = excluded.counts",
+        )
+        .bind(account)
+        .bind(&names)
+        .bind(&counts)
+        .execute(&self.inner.pg)
+        .await?;
+        replica.tags = Some(tags);
         Ok(())
     }
 

@@ -122,12 +122,9 @@ fn month(field: &str, text: &str) -> Result<Month> {
     Ok(m)
 }
 
-/// From this offset on, a page of the whole list seeks its month first.
-const SEEK_FROM: u64 = 1_000;
-
-/// The month a page at `offset` of the whole list starts in (newest first when `newest`),
-/// and how many transactions come before that month.
-async fn seek_month(state: &AppState, account: Uuid, offset: u64, newest: bool) -> Result<Option<(Month, u64)>> {
+/// The transactions of each month of the account, from the monthly totals (a few rows a
+/// month, not one per record), oldest first.
+async fn month_counts(state: &AppState, account: Uuid) -> Result<Vec<(Month, u64)>> {
     let pipeline = [
         doc! { "$match": { "account": account.to_string() } },
         doc! { "$group": { "_id": "$month", "count": { "$sum": "$count" } } },
@@ -136,19 +133,41 @@ async fn seek_month(state: &AppState, account: Uuid, offset: u64, newest: bool) 
     let mut months: Vec<(Month, u64)> = docs
         .iter()
         .filter_map(|d| Some((d.get_str("_id").ok()?.parse::<Month>().ok()?, int_of(d.get("count"))?)))
+        .filter(|(_, n)| *n > 0)
         .collect();
     months.sort_by_key(|(m, _)| *m);
-    if newest {
-        months.reverse();
-    }
+    Ok(months)
+}
+
+/// The months a page of the whole list in date order lies in: `(newest, oldest, before)`,
+/// where `before` counts the transactions ahead of the window (in the list's order). The
+/// window holds the page whole, so the database sorts and skips only within it rather than
+/// over every record of the account. `None` when the page starts past the end.
+fn page_window(months: &[(Month, u64)], offset: u64, limit: u64, newest_first: bool) -> Option<(Month, Month, u64)> {
+    let ordered: Vec<(Month, u64)> =
+        if newest_first { months.iter().rev().copied().collect() } else { months.to_vec() };
     let mut before = 0;
-    for (month, count) in months {
-        if before + count > offset {
-            return Ok(Some((month, before)));
+    let mut start = None;
+    let mut covered = 0;
+    for (month, count) in ordered {
+        match start {
+            None if before + count <= offset => before += count,
+            None => {
+                start = Some(month);
+                covered = before + count;
+            }
+            Some(_) => covered += count,
         }
-        before += count;
+        if let Some(first) = start {
+            if covered >= offset + limit {
+                return Some(if newest_first { (first, month, before) } else { (month, first, before) });
+            }
+        }
     }
-    Ok(None)
+    // The page runs to the end of the list.
+    let first = start?;
+    let last = if newest_first { months.first()?.0 } else { months.last()?.0 };
+    Some(if newest_first { (first, last, before) } else { (last, first, before) })
 }
 
 /// The period of a list query that filters by nothing else (`None` when it does).
@@ -273,25 +292,31 @@ async fn list_transactions(
     sort.insert("_id", dir);
     let records = state.ledgers.records();
     let period = period_only(&q)?;
+    let mut offset = q.offset.unwrap_or(0);
+    let mut filter = filter;
     let total = match period {
+        // The whole list in date order (the dashboard's latest, the transactions screen's
+        // first view): the monthly counts give the total and say which months the page lies
+        // in, so the database sorts only those months' records.
+        Some((None, None)) if key == "date" => {
+            let months = month_counts(&state, auth.user_id).await?;
+            let total = months.iter().map(|(_, n)| n).sum();
+            let Some((newest, oldest, before)) = page_window(&months, offset, u64::from(limit), dir < 0) else {
+                return Ok(Json(TransactionPage { items: Vec::new(), total }));
+            };
+            let range = doc! {
+                "$gte": oldest.first_day().format("%Y-%m-%d").to_string(),
+                "$lte": newest.last_day().format("%Y-%m-%d").to_string(),
+            };
+            filter.insert("date", range);
+            offset -= before;
+            total
+        }
         // Only a period: counted from the monthly totals (and the days of partial months),
         // not record by record.
         Some((from, to)) => sums(&state, auth.user_id, from, to, None).await?.iter().map(|(_, g)| g.count).sum(),
         None => records.count_documents(filter.clone()).await?,
     };
-    let mut offset = q.offset.unwrap_or(0);
-    let mut filter = filter;
-    // A deep page of the whole list in date order: the monthly counts say which month it
-    // starts in, so the database skips within that month rather than over every record
-    // before it.
-    if key == "date" && period == Some((None, None)) && offset >= SEEK_FROM {
-        if let Some((start, before)) = seek_month(&state, auth.user_id, offset, dir < 0).await? {
-            let bound = if dir < 0 { "$lte" } else { "$gte" };
-            let day = if dir < 0 { start.last_day() } else { start.first_day() };
-            filter.insert("date", doc! { bound: day.format("%Y-%m-%d").to_string() });
-            offset -= before;
-        }
-    }
     let docs: Vec<Document> =
         records.find(filter).sort(sort).skip(offset).limit(i64::from(limit)).await?.try_collect().await?;
     let items = docs.iter().map(from_record).collect::<Result<Vec<_>>>()?;
@@ -445,21 +470,42 @@ struct TagCount {
 #[utoipa::path(get, path = "/api/v1/tags", tag = "transactions", security(("bearer" = [])),
     responses((status = 200, body = [TagCount]), (status = 401, body = ErrorBody)))]
 async fn list_tags(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<TagCount>>> {
+    let row: Option<(Vec<String>, Vec<i64>)> =
+        sqlx::query_as("SELECT tags, counts FROM ledger_tags WHERE user_id = $1")
+            .bind(auth.user_id)
+            .fetch_optional(state.ledgers.pg())
+            .await?;
+    let mut out: Vec<TagCount> = match row {
+        // The materializer's projection: one row, whatever the number of transactions.
+        Some((tags, counts)) => {
+            tags.into_iter().zip(counts).map(|(tag, count)| TagCount { tag, count: count.max(0) as u64 }).collect()
+        }
+        // Not projected yet (published by an older server): counted from the records, and a
+        // pass is asked for, which writes the row.
+        None => {
+            state.ledgers.schedule(auth.user_id);
+            tags_from_records(&state, auth.user_id).await?
+        }
+    };
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
+    Ok(Json(out))
+}
+
+async fn tags_from_records(state: &AppState, account: Uuid) -> Result<Vec<TagCount>> {
     let pipeline = [
-        doc! { "$match": { "account": auth.user_id.to_string() } },
+        doc! { "$match": { "account": account.to_string() } },
         doc! { "$unwind": "$tags" },
         doc! { "$group": { "_id": "$tags", "count": { "$sum": 1 } } },
-        doc! { "$sort": { "count": -1, "_id": 1 } },
     ];
     let docs: Vec<Document> = state.ledgers.records().aggregate(pipeline).await?.try_collect().await?;
     let broken = || Error::Internal(anyhow::anyhow!("a tag count came back malformed"));
-    let mut out = Vec::with_capacity(docs.len());
-    for d in docs {
-        let tag = d.get_str("_id").map_err(|_| broken())?.to_string();
-        let count = int_of(d.get("count")).ok_or_else(broken)?;
-        out.push(TagCount { tag, count });
-    }
-    Ok(Json(out))
+    docs.iter()
+        .map(|d| {
+            let tag = d.get_str("_id").map_err(|_| broken())?.to_string();
+            let count = int_of(d.get("count")).ok_or_else(broken)?;
+            Ok(TagCount { tag, count })
+        })
+        .collect()
 }
 
 fn int_of(v: Option<&Bson>) -> Option<u64> {
@@ -1060,4 +1106,33 @@ async fn export_account(State(state): State<AppState>, auth: Auth) -> Result<Res
     let disposition = format!("attachment; filename=\"expensotrack-export-{}.json\"", exported_at.format("%Y-%m-%d"));
     let body = AccountExport { format: EXPORT_FORMAT, exported_at, profile, ledger };
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_window_holds_the_whole_page_and_counts_what_comes_before_it() {
+        let m = |s: &str| s.parse::<Month>().unwrap();
+        // 10 in January, 5 in February, 20 in March.
+        let months = [(m("2026-01"), 10), (m("2026-02"), 5), (m("2026-03"), 20)];
+        let window = |offset, limit, newest| {
+            page_window(&months, offset, limit, newest).map(|(a, b, before)| format!("{a}..{b} after {before}"))
+        };
+        // Newest first: March holds the first 20.
+        assert_eq!(window(0, 6, true).as_deref(), Some("2026-03..2026-03 after 0"));
+        assert_eq!(window(15, 5, true).as_deref(), Some("2026-03..2026-03 after 0"));
+        assert_eq!(window(15, 6, true).as_deref(), Some("2026-03..2026-02 after 0"));
+        assert_eq!(window(20, 5, true).as_deref(), Some("2026-02..2026-02 after 20"));
+        assert_eq!(window(22, 100, true).as_deref(), Some("2026-02..2026-01 after 20"));
+        assert_eq!(window(34, 1, true).as_deref(), Some("2026-01..2026-01 after 25"));
+        assert_eq!(window(35, 1, true), None);
+        // Oldest first: the same months the other way round.
+        assert_eq!(window(0, 10, false).as_deref(), Some("2026-01..2026-01 after 0"));
+        assert_eq!(window(0, 11, false).as_deref(), Some("2026-02..2026-01 after 0"));
+        assert_eq!(window(12, 100, false).as_deref(), Some("2026-03..2026-02 after 10"));
+        assert_eq!(window(35, 10, false), None);
+        assert_eq!(page_window(&[], 0, 10, true), None);
+    }
 }
