@@ -24,6 +24,11 @@ async function backend(): Promise<Backend> {
   return new HttpBackend()
 }
 
+// The dashboard is the page most visits open: its code loads while the backend starts,
+// rather than after the router has resolved the route.
+if (['/', ''].includes(location.pathname) && ['', '#/'].includes(location.hash)) {
+  void import('./pages/DashboardPage.vue').catch(() => undefined)
+}
 const api = await backend()
 const app = createApp(App)
 const pinia = createPinia()
