@@ -178,13 +178,15 @@ pub fn sync(ledger: &Path, args: &SyncArgs, out: &Out) -> Result<()> {
         SyncOptions { transport: if args.http { Transport::Http } else { Transport::Auto }, ..SyncOptions::default() };
     let report = runtime()?.block_on(client::sync_once(store.clone(), creds_path, options))?;
     let store = store.lock().unwrap_or_else(|p| p.into_inner());
+    let kept = if report.snapshot_kept { " New devices start from this ledger's copy on the server." } else { "" };
     out.message(
         &format!(
-            "Synced: {} change(s) sent, {} received, {} new here; log position {}.",
+            "Synced: {} change(s) sent, {} received, {} new here; log position {}.{kept}",
             report.pushed, report.pulled, report.received, report.cursor
         ),
         &serde_json::json!({ "pushed": report.pushed, "pulled": report.pulled, "received": report.received,
-                             "cursor": report.cursor, "unsent": store.outbox_len()? }),
+                             "cursor": report.cursor, "unsent": store.outbox_len()?,
+                             "snapshot_kept": report.snapshot_kept }),
     )
 }
 

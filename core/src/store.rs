@@ -231,19 +231,33 @@ impl Store {
         Ok(doc.save())
     }
 
+    /// Whether a saved document holds exactly the changes of a log (`log`: their hashes), the
+    /// genesis aside, which every ledger starts from and no log needs: `Ok(Err(why))` when
+    /// it holds fewer or others. A server checks a snapshot a device offers this way before
+    /// fresh devices start from it.
+    pub fn document_matches_log(document: &[u8], log: &[ChangeHash]) -> Result<std::result::Result<(), String>> {
+        let doc = load_ledger_document(document)?;
+        let genesis = doc::genesis().get_heads();
+        let held: std::collections::HashSet<ChangeHash> =
+            doc.get_changes_meta(&[]).into_iter().map(|c| c.hash).filter(|h| !genesis.contains(h)).collect();
+        let logged: std::collections::HashSet<ChangeHash> =
+            log.iter().copied().filter(|h| !genesis.contains(h)).collect();
+        let missing = logged.difference(&held).count();
+        let extra = held.difference(&logged).count();
+        Ok(match (missing, extra) {
+            (0, 0) => Ok(()),
+            (0, extra) => Err(format!("it holds {extra} changes the log does not have there")),
+            (missing, _) => Err(format!("it lacks {missing} of the log's changes")),
+        })
+    }
+
     /// An in-memory replica of a ledger that exists elsewhere: it starts from `document` (a
     /// saved document, see [`Store::save_document`]) or from the genesis alone, and writes
     /// nothing of its own until asked to. A server keeps one to answer for an account.
     pub fn replica_in_memory(actor: ActorId, document: Option<&[u8]>) -> Result<Store> {
         let snapshot = match document {
             Some(bytes) => {
-                let doc =
-                    Automerge::load(bytes).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
-                Containers::of(&doc).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
-                let schema = doc::schema_of(&doc)?;
-                if schema > doc::SCHEMA_VERSION {
-                    return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
-                }
+                load_ledger_document(bytes)?;
                 bytes.to_vec()
             }
             None => doc::genesis().save(),
@@ -728,6 +742,18 @@ fn touched_between(d: &Automerge, c: &Containers, before: &[ChangeHash], after: 
     }
     t.dedup();
     t
+}
+
+/// A saved document that is a ledger this version reads (a snapshot from a server, or one
+/// a device offers it).
+pub(crate) fn load_ledger_document(bytes: &[u8]) -> Result<Automerge> {
+    let doc = Automerge::load(bytes).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
+    Containers::of(&doc).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
+    let schema = doc::schema_of(&doc)?;
+    if schema > doc::SCHEMA_VERSION {
+        return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
+    }
+    Ok(doc)
 }
 
 /// Raw automerge changes parsed, or the first that does not parse named by its position.

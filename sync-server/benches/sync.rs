@@ -137,9 +137,9 @@ async fn scenario(server: &Server, size: usize) {
     let up_bytes = push_bytes(&outgoing);
 
     let started = Instant::now();
-    let report = client::sync_once(a.store.clone(), a.credentials.clone(), options()).await.unwrap();
+    let uploaded = client::sync_once(a.store.clone(), a.credentials.clone(), options()).await.unwrap();
     let upload = started.elapsed();
-    assert_eq!(report.pushed as usize, outgoing.len());
+    assert_eq!(uploaded.pushed as usize, outgoing.len());
 
     let started = Instant::now();
     let report = client::sync_once(b.store.clone(), b.credentials.clone(), options()).await.unwrap();
@@ -200,7 +200,13 @@ async fn scenario(server: &Server, size: usize) {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     println!("| {size} transactions | |");
     println!("| add offline (imported 1,000 a change) | {} |", ms(add));
-    println!("| upload A → server | {} ({} changes, {} on the wire) |", ms(upload), outgoing.len(), mb(up_bytes));
+    println!(
+        "| upload A → server | {} ({} changes, {} on the wire{}) |",
+        ms(upload),
+        outgoing.len(),
+        mb(up_bytes),
+        if uploaded.snapshot_kept { "; then A's ledger offered and kept as the snapshot" } else { "" }
+    );
     println!(
         "| fresh device B: download until a query answers | {} ({}, {} on the wire) |",
         ms(download),

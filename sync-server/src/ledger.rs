@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use expenso_core::sync::WireChange;
+use expenso_core::sync::{WireChange, SNAPSHOT_SEQ_HEADER};
 use expenso_core::{ActorId, Changed, Decimal, Month, MonthRow, Store, Transaction};
 use futures::TryStreamExt;
 use mongodb::bson::spec::BinarySubtype;
@@ -729,6 +729,14 @@ impl Ledgers {
         if replica.cursor - replica.snapshot_upto < SNAPSHOT_EVERY && replica.unsnapshotted < SNAPSHOT_BYTES {
             return Ok(());
         }
+        // A device may have offered one that reaches as far.
+        if let Some(stored) = self.newest_snapshot(account).await? {
+            if stored.upto >= replica.cursor {
+                replica.snapshot_upto = replica.cursor;
+                replica.unsnapshotted = 0;
+                return Ok(());
+            }
+        }
         let log = self.inner.log.size(account).await?;
         let bytes = replica.store.save_document().map_err(internal)?;
         self.store_snapshot(account, replica.cursor, &bytes, log).await?;
@@ -747,10 +755,14 @@ impl Ledgers {
         let parts: Vec<&[u8]> = bytes.chunks(SNAPSHOT_PART).collect();
         let count = parts.len() as i32;
         let now = BsonDateTime::now();
+        // Two snapshots of the same position written at once (a device's offer and one made
+        // here) may overwrite each other's parts: each part says which snapshot it belongs to,
+        // and a mixed set is not read as a snapshot.
+        let made = Uuid::new_v4().to_string();
         for (i, part) in parts.into_iter().enumerate() {
             let filter = doc! { "account": &key, "upto": upto, "part": i as i32 };
             let mut body = doc! {
-                "account": &key, "upto": upto, "part": i as i32, "parts": count, "created_at": now,
+                "account": &key, "upto": upto, "part": i as i32, "parts": count, "created_at": now, "made": &made,
                 "data": Binary { subtype: BinarySubtype::Generic, bytes: part.to_vec() },
             };
             if let Some(log_bytes) = log_bytes {
@@ -795,19 +807,28 @@ impl Ledgers {
         Ok((upto, bytes))
     }
 
-    /// The newest complete snapshot.
-    async fn stored_snapshot(&self, account: Uuid) -> Result<Option<StoredSnapshot>> {
-        let key = account.to_string();
+    /// The newest stored snapshot's position, parts and log bytes, without its data.
+    async fn newest_snapshot(&self, account: Uuid) -> Result<Option<SnapshotInfo>> {
         let newest = self
             .inner
             .snapshots
-            .find_one(doc! { "account": &key })
+            .find_one(doc! { "account": account.to_string() })
             .sort(doc! { "upto": -1 })
             .projection(doc! { "upto": 1, "parts": 1, "log_bytes": 1 })
             .await?;
-        let Some(newest) = newest else { return Ok(None) };
-        let log_bytes = int(newest.get("log_bytes"));
-        let (Some(upto), Some(parts)) = (int(newest.get("upto")), int(newest.get("parts"))) else {
+        Ok(newest.and_then(|d| {
+            Some(SnapshotInfo {
+                upto: int(d.get("upto"))?,
+                parts: int(d.get("parts"))?,
+                log_bytes: int(d.get("log_bytes")),
+            })
+        }))
+    }
+
+    /// The newest complete snapshot.
+    async fn stored_snapshot(&self, account: Uuid) -> Result<Option<StoredSnapshot>> {
+        let key = account.to_string();
+        let Some(SnapshotInfo { upto, parts, log_bytes }) = self.newest_snapshot(account).await? else {
             return Ok(None);
         };
         let docs: Vec<Document> = self
@@ -818,7 +839,8 @@ impl Ledgers {
             .await?
             .try_collect()
             .await?;
-        if docs.len() as i64 != parts {
+        let made = |d: &Document| d.get_str("made").ok().map(str::to_string);
+        if docs.len() as i64 != parts || docs.iter().any(|d| made(d) != made(&docs[0])) {
             return Ok(None);
         }
         let mut bytes = Vec::new();
@@ -832,17 +854,8 @@ impl Ledgers {
     /// one while few changes (and few bytes of them) came after it, else a new one made now.
     pub async fn snapshot(&self, account: Uuid) -> Result<(i64, Vec<u8>)> {
         let (latest, log_bytes) = self.inner.log.size(account).await?;
-        let recent = |s: &StoredSnapshot| {
-            let few_bytes = match (log_bytes, s.log_bytes) {
-                (Some(now), Some(then)) => now - then < SNAPSHOT_BYTES,
-                // Made before the log's size was known there: judged by the whole log's.
-                (Some(now), None) => s.upto == latest || now < SNAPSHOT_BYTES,
-                (None, _) => true,
-            };
-            latest - s.upto < SNAPSHOT_EVERY && few_bytes
-        };
         let stored = match self.stored_snapshot(account).await? {
-            Some(s) if recent(&s) => return Ok((s.upto, s.bytes)),
+            Some(s) if recent(s.upto, s.log_bytes, (latest, log_bytes)) => return Ok((s.upto, s.bytes)),
             other => other,
         };
         let slot = self.slot(account);
@@ -875,6 +888,35 @@ impl Ledgers {
             *guard = None;
         }
         result
+    }
+
+    /// A snapshot a device offers once its large upload is stored: its saved document, which
+    /// it says holds the log up to `upto`. Kept, for the fresh devices to come, when the
+    /// stored snapshot is behind by as much as would have a new one made, and only once the
+    /// document proves to hold exactly the log's changes up to there; else nothing changes.
+    /// Returns whether it was kept.
+    pub async fn offer_snapshot(&self, account: Uuid, upto: i64, bytes: Vec<u8>) -> Result<bool> {
+        let (latest, log_bytes) = self.inner.log.size(account).await?;
+        if upto < 1 || upto > latest {
+            return Err(Error::Invalid(format!("{SNAPSHOT_SEQ_HEADER}: the change log reaches {latest}, not {upto}")));
+        }
+        if let Some(stored) = self.newest_snapshot(account).await? {
+            if stored.upto >= upto || recent(stored.upto, stored.log_bytes, (latest, log_bytes)) {
+                return Ok(false);
+            }
+        }
+        let hashes = self.inner.log.hashes_upto(account, upto).await?;
+        let document = bytes.clone();
+        let matches = self.blocking(move || Store::document_matches_log(&document, &hashes)).await;
+        match matches {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => {
+                return Err(Error::Conflict(format!("the snapshot does not hold the change log up to {upto}: {why}")))
+            }
+            Err(e) => return Err(Error::Invalid(format!("the snapshot: {e}"))),
+        }
+        self.store_snapshot(account, upto, &bytes, (latest, log_bytes)).await?;
+        Ok(true)
     }
 
     /// Makes a change to an account's ledger on the server's behalf (the web dashboard):
@@ -985,6 +1027,10 @@ impl Ledgers {
         &self.inner.month_totals
     }
 
+    pub fn snapshots(&self) -> &Collection<Document> {
+        &self.inner.snapshots
+    }
+
     pub fn records(&self) -> &Collection<Document> {
         &self.inner.records
     }
@@ -1090,6 +1136,25 @@ pub fn from_decimal128(d: &Decimal128) -> Option<Decimal> {
 
 /// A compacted snapshot as stored: the log position it covers, its bytes, and the bytes of the
 /// log up to there (where known).
+struct SnapshotInfo {
+    upto: i64,
+    parts: i64,
+    log_bytes: Option<i64>,
+}
+
+/// Whether a snapshot of the log up to `upto` (whose bytes were `log_bytes` there) is recent
+/// enough to hand out, with the log now at `log` (`(latest, bytes)`).
+fn recent(upto: i64, log_bytes: Option<i64>, log: (i64, Option<i64>)) -> bool {
+    let (latest, now) = log;
+    let few_bytes = match (now, log_bytes) {
+        (Some(now), Some(then)) => now - then < SNAPSHOT_BYTES,
+        // Made before the log's size was known there: judged by the whole log's.
+        (Some(now), None) => upto == latest || now < SNAPSHOT_BYTES,
+        (None, _) => true,
+    };
+    latest - upto < SNAPSHOT_EVERY && few_bytes
+}
+
 struct StoredSnapshot {
     upto: i64,
     bytes: Vec<u8>,

@@ -56,7 +56,7 @@ pub struct Note {
 
 /// Routes and their OpenAPI operations, registered together.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(pull, push)).routes(routes!(socket)).routes(routes!(snapshot))
+    OpenApiRouter::new().routes(routes!(pull, push)).routes(routes!(socket)).routes(routes!(snapshot, offer_snapshot))
 }
 
 /// The change logs in MongoDB.
@@ -389,6 +389,21 @@ impl ChangeLog {
         Ok(PullResponse { changes, cursor, more, latest: cursor })
     }
 
+    /// The hashes of an account's changes up to `upto`.
+    pub async fn hashes_upto(&self, account: Uuid, upto: i64) -> Result<Vec<automerge::ChangeHash>> {
+        let mut found = self
+            .changes
+            .find(doc! { "account": account.to_string(), "seq": { "$lte": upto } })
+            .projection(doc! { "_id": 0, "hash": 1 })
+            .await?;
+        let mut hashes = Vec::new();
+        while let Some(d) = found.try_next().await? {
+            let hash = d.get_str("hash").ok().and_then(|h| h.parse().ok());
+            hashes.push(hash.ok_or_else(|| Error::Internal(anyhow::anyhow!("a logged change without its hash")))?);
+        }
+        Ok(hashes)
+    }
+
     /// A pull that also says how far the log reaches (for devices that are not told, over
     /// HTTP).
     pub async fn pull_with_latest(&self, account: Uuid, after: i64, limit: u32) -> Result<PullResponse> {
@@ -537,6 +552,43 @@ async fn snapshot(State(state): State<AppState>, auth: Auth) -> Result<Response>
         bytes,
     )
         .into_response())
+}
+
+/// Whether the server kept an offered snapshot.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct OfferResponse {
+    /// False when the stored snapshot is about as new (nothing changes then).
+    kept: bool,
+}
+
+/// A device's offer after a large upload: its saved document (`application/octet-stream`),
+/// holding the change log up to the `Expenso-Seq` header, for fresh devices to start from
+/// rather than the server replaying the upload. The server keeps it only when its own
+/// snapshot is behind and the document holds exactly the log's changes up to there.
+#[utoipa::path(put, path = "/api/v1/sync/snapshot", tag = "sync", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the saved automerge document"),
+    params(("expenso-seq" = i64, Header, description = "the last change-log seq the document holds")),
+    responses((status = 200, body = OfferResponse), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn offer_snapshot(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: axum::http::HeaderMap,
+    body: std::result::Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<OfferResponse>> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge,
+        _ => Error::Invalid(rejection.body_text()),
+    })?;
+    let upto = headers
+        .get(SNAPSHOT_SEQ_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .ok_or_else(|| {
+            Error::Invalid(format!("{SNAPSHOT_SEQ_HEADER}: the header must say which seq the document holds"))
+        })?;
+    let kept = state.ledgers.offer_snapshot(auth.user_id, upto, body.to_vec()).await?;
+    Ok(Json(OfferResponse { kept }))
 }
 
 #[derive(Deserialize)]

@@ -3,12 +3,15 @@
 //! not acknowledged. Every piece is written in the same SQLite transaction as the changes it
 //! describes, so a device killed at any point resumes without losing or doubling anything.
 
-use automerge::{Automerge, Change, ChangeHash};
+use automerge::{Change, ChangeHash};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::{catch_up, generation, insert_change, optimize, Containers, Loaded, MergeOutcome, Origin, Store};
+use super::{
+    catch_up, generation, insert_change, load_ledger_document, optimize, Containers, Loaded, MergeOutcome, Origin,
+    Store,
+};
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::sync::LoggedChange;
@@ -159,12 +162,7 @@ impl Store {
     /// the snapshot becomes the stored document and the view is rebuilt once. Much faster
     /// than applying the log change by change on a fresh device.
     pub fn adopt_snapshot(&mut self, bytes: &[u8], upto: i64) -> Result<MergeOutcome> {
-        let server = Automerge::load(bytes).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
-        Containers::of(&server).map_err(|e| Error::BadChange(format!("not a ledger document: {e}")))?;
-        let schema = doc::schema_of(&server)?;
-        if schema > doc::SCHEMA_VERSION {
-            return Err(Error::TooNew { found: schema, known: doc::SCHEMA_VERSION });
-        }
+        let server = load_ledger_document(bytes)?;
         let mut loaded = self.take_loaded()?;
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         catch_up(&sql, &self.actor, &mut loaded)?;

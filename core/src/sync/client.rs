@@ -284,6 +284,31 @@ impl Api {
         Ok((bytes.to_vec(), upto))
     }
 
+    /// Offers the server this ledger's saved document as the snapshot of its log up to
+    /// `upto`; returns whether the server kept it.
+    pub async fn offer_snapshot(
+        &self,
+        credentials: &Credentials,
+        upto: i64,
+        document: Vec<u8>,
+    ) -> Result<bool, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Offer {
+            kept: bool,
+        }
+        let response = self
+            .http
+            .put(format!("{}/api/v1/sync/snapshot", credentials.server))
+            .bearer_auth(&credentials.access_token)
+            .header(SNAPSHOT_SEQ_HEADER, upto.to_string())
+            .header("content-type", "application/octet-stream")
+            .body(document)
+            .send()
+            .await
+            .map_err(offline)?;
+        Ok(json_of::<Offer>(check(response).await?).await?.kept)
+    }
+
     pub async fn pull(&self, credentials: &Credentials, after: i64, limit: u32) -> Result<PullResponse, ClientError> {
         let response = self
             .http
@@ -588,6 +613,9 @@ pub struct SyncReport {
     pub pulled: u64,
     pub received: u64,
     pub cursor: i64,
+    /// The server kept this device's document as the account's snapshot (after a large
+    /// upload), so fresh devices start from it.
+    pub snapshot_kept: bool,
 }
 
 /// The background sync of one ledger.
@@ -617,6 +645,7 @@ impl SyncHandle {
             received: 0,
             once: false,
             agreed: false,
+            snapshot_kept: false,
         };
         let task = tokio::spawn(engine.run());
         SyncHandle { kick, status, stop, task }
@@ -662,6 +691,7 @@ pub async fn sync_once(
         received: 0,
         once: true,
         agreed: false,
+        snapshot_kept: false,
     };
     let mut credentials = engine.credentials().await?;
     let mut refreshed = false;
@@ -727,6 +757,7 @@ struct Engine {
     once: bool,
     /// Set when the connection reached agreement with the server: the backoff starts over.
     agreed: bool,
+    snapshot_kept: bool,
 }
 
 impl Engine {
@@ -848,17 +879,27 @@ impl Engine {
 
     /// Checks whether the session is synced (if so, records the time) and publishes the
     /// status, all in one visit to the ledger.
-    async fn settle(&mut self, session: &mut Session) -> Result<bool, ClientError> {
+    /// After a large upload, the device's document is offered as the account's snapshot
+    /// first (see [`Session::take_snapshot_offer`]).
+    async fn settle(&mut self, session: &mut Session, credentials: &Credentials) -> Result<bool, ClientError> {
         self.received += std::mem::take(&mut session.received);
-        let (synced, unsent, last_synced) = self
+        let (synced, unsent, last_synced, offer) = self
             .step(session, |session, store| -> crate::Result<_> {
                 let synced = session.is_synced(store)?;
                 if synced {
                     store.set_last_synced(Utc::now())?;
                 }
-                Ok((synced, store.outbox_len()?, store.last_synced()?))
+                let offer = match session.take_snapshot_offer(store)? {
+                    true => Some((store.sync_cursor()?, store.save_document()?)),
+                    false => None,
+                };
+                Ok((synced, store.outbox_len()?, store.last_synced()?, offer))
             })
             .await?;
+        if let Some((upto, document)) = offer {
+            // An offer refused or lost changes nothing: the server makes the snapshot itself.
+            self.snapshot_kept |= self.api.offer_snapshot(credentials, upto, document).await.unwrap_or(false);
+        }
         self.agreed |= synced;
         let state = if synced { SyncState::Synced } else { SyncState::Syncing };
         self.publish(SyncStatus { state, last_synced, unsent, received: self.received });
@@ -891,7 +932,13 @@ impl Engine {
     }
 
     fn report(&self, session: &Session, cursor: i64) -> SyncReport {
-        SyncReport { pushed: session.pushed, pulled: session.pulled, received: self.received, cursor }
+        SyncReport {
+            pushed: session.pushed,
+            pulled: session.pulled,
+            received: self.received,
+            cursor,
+            snapshot_kept: self.snapshot_kept,
+        }
     }
 
     async fn cursor(&self) -> Result<i64, ClientError> {
@@ -982,7 +1029,7 @@ impl Engine {
                     Action::FetchSnapshot => queue.extend(self.fetch_snapshot(credentials, &mut session).await?),
                 }
             }
-            if self.settle(&mut session).await? && self.once {
+            if self.settle(&mut session, credentials).await? && self.once {
                 let cursor = self.cursor().await?;
                 return Ok(self.report(&session, cursor));
             }
@@ -1024,7 +1071,7 @@ impl Engine {
                 let next = self.step(&mut session, move |s, store| s.on_message(store, reply)).await?;
                 queue.extend(next);
             }
-            if self.settle(&mut session).await? && self.once {
+            if self.settle(&mut session, credentials).await? && self.once {
                 let cursor = self.cursor().await?;
                 return Ok(self.report(&session, cursor));
             }

@@ -82,6 +82,9 @@ pub struct Session {
     pub pulled: u64,
     /// Changes new to this ledger (pulled or in the snapshot): the app refreshes on these.
     pub received: u64,
+    /// Bytes of changes this session pushed, and whether it offered its document since.
+    pushed_bytes: usize,
+    offered: bool,
 }
 
 impl Session {
@@ -104,6 +107,18 @@ impl Session {
             && self.buffer.is_empty()
             && store.sync_cursor()? >= self.latest
             && store.outbox_len()? == 0)
+    }
+
+    /// Whether to offer the server this ledger's document as the snapshot fresh devices start
+    /// from: once, when the session is synced after pushing a large upload (as large as makes
+    /// a fresh device take the snapshot), so the server need not replay the upload to make
+    /// one. Synced, the document holds exactly the log up to the cursor.
+    pub fn take_snapshot_offer(&mut self, store: &Store) -> crate::Result<bool> {
+        if self.offered || self.pushed_bytes < SNAPSHOT_MIN_BYTES as usize || !self.is_synced(store)? {
+            return Ok(false);
+        }
+        self.offered = true;
+        Ok(true)
     }
 
     pub fn on_message(&mut self, store: &mut Store, message: ServerMessage) -> Result<Vec<Action>, SyncError> {
@@ -278,6 +293,7 @@ impl Session {
             if !batch.is_empty() {
                 self.next_id += 1;
                 self.push_in_flight = Some(self.next_id);
+                self.pushed_bytes += batch.iter().map(|c| c.data.len()).sum::<usize>();
                 actions.push(Action::Send(ClientMessage::Push {
                     id: self.next_id,
                     changes: batch.into_iter().map(|c| WireChange(c.data)).collect(),

@@ -247,6 +247,44 @@ async fn after_a_big_import_one_edit_sends_one_small_change() {
     server.cleanup().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_uploads_a_big_import_leaves_its_ledger_as_the_snapshot_fresh_devices_start_from() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    signup(&server.url, "offer@example.com").await;
+    let a = Device::new(dir.path(), 1, &server.url, "offer@example.com").await;
+    // Megabytes in a few changes: long, varied notes.
+    let mut rng = expenso_core::sample::Rng::new(11);
+    for batch in 0..3u128 {
+        let rows: Vec<(Uuid, NewTransaction)> = (0..800u128)
+            .map(|i| {
+                let mut t = expense("4.20", "import");
+                t.notes = (0..2_000).map(|_| char::from(b'a' + rng.below(26) as u8)).collect();
+                (Uuid::from_u128(batch * 1_000 + i + 1), t)
+            })
+            .collect();
+        a.with(|s| s.add_transactions(&rows, t(1)).unwrap());
+    }
+    let up = a.sync().await;
+    assert!(up.snapshot_kept, "{up:?}");
+    // Before any fresh device asked, the server holds A's ledger as the snapshot of its log.
+    let credentials = Credentials::load(&a.credentials).unwrap().unwrap();
+    let latest = server.state.log.latest(credentials.account).await.unwrap();
+    let (document, upto) = Api::new().snapshot(&credentials).await.unwrap();
+    assert_eq!(upto, latest);
+    assert_eq!(document, a.with(|s| s.save_document().unwrap()));
+    // A fresh device starts from it and has nothing left to pull.
+    let b = Device::new(dir.path(), 2, &server.url, "offer@example.com").await;
+    let down = b.sync().await;
+    assert_eq!(down.pulled, 0, "{down:?}");
+    assert!(!down.snapshot_kept, "a device that pushed little offers nothing");
+    assert_eq!(b.with(|s| s.transaction_count().unwrap()), 2_400);
+    assert_eq!(b.with(|s| s.verify().unwrap()), Ok(()));
+    a.sync().await;
+    assert_eq!(a.document(), b.document());
+    server.cleanup().await;
+}
+
 /// The real server binary on a port of its own, on the test server's databases.
 struct ServerProcess {
     child: Option<Child>,

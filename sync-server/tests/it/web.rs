@@ -561,6 +561,81 @@ async fn a_large_import_after_the_stored_snapshot_is_covered_by_a_new_one() {
     server.cleanup().await;
 }
 
+/// `PUT /api/v1/sync/snapshot`: a device's document offered as the snapshot of the log up to
+/// `upto` (no header when `None`).
+async fn offer(client: &Client, upto: Option<i64>, document: Vec<u8>) -> (StatusCode, Value) {
+    let mut req = client
+        .http
+        .put(format!("{}/api/v1/sync/snapshot", client.base))
+        .bearer_auth(client.token.as_deref().unwrap())
+        .header("content-type", "application/octet-stream")
+        .body(document);
+    if let Some(upto) = upto {
+        req = req.header("expenso-seq", upto.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_snapshot_a_device_offers_is_kept_only_when_it_holds_exactly_the_log() {
+    let server = TestServer::start().await;
+    let alice = server.account("offer@example.com").await;
+    let mallory = server.account("offer-mallory@example.com").await;
+    let account = uuid_of(&server, "offer@example.com").await;
+    let mut laptop = device(8);
+    fill(&mut laptop);
+    push_all(&alice, &mut laptop).await;
+    let latest = server.state.log.latest(account).await.unwrap();
+    let exact = laptop.save_document().unwrap();
+    // One change more than the log: booked here, never pushed.
+    laptop
+        .add_transaction(
+            &input(Kind::Expense, "1.00", "EUR", "2026-01-09", "groceries", "unsent"),
+            Uuid::now_v7(),
+            Utc::now(),
+        )
+        .unwrap();
+    let ahead = laptop.save_document().unwrap();
+    // Another ledger altogether: it lacks the log's changes.
+    let mut other = device(9);
+    fill(&mut other);
+    let elsewhere = other.save_document().unwrap();
+    push_all(&mallory, &mut other).await;
+    let mallory_latest = server.state.log.latest(uuid_of(&server, "offer-mallory@example.com").await).await.unwrap();
+
+    let refusals = [
+        (&alice, Some(latest), b"not a document".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        (&alice, None, exact.clone(), StatusCode::UNPROCESSABLE_ENTITY),
+        (&alice, Some(0), exact.clone(), StatusCode::UNPROCESSABLE_ENTITY),
+        (&alice, Some(latest + 1), exact.clone(), StatusCode::UNPROCESSABLE_ENTITY),
+        (&alice, Some(latest), ahead, StatusCode::CONFLICT),
+        (&alice, Some(latest), elsewhere, StatusCode::CONFLICT),
+        (&alice, Some(latest - 1), exact.clone(), StatusCode::CONFLICT),
+        // Alice's ledger offered as Mallory's: it holds none of Mallory's log.
+        (&mallory, Some(mallory_latest), exact.clone(), StatusCode::CONFLICT),
+    ];
+    for (i, (client, upto, document, expected)) in refusals.into_iter().enumerate() {
+        let (status, body) = offer(client, upto, document).await;
+        assert_eq!(status, expected, "offer #{i}: {body}");
+        assert!(!body["message"].as_str().unwrap_or_default().is_empty(), "offer #{i}: {body}");
+    }
+    let stored = || async { server.state.ledgers.snapshots().count_documents(mongodb::bson::doc! {}).await.unwrap() };
+    assert_eq!(stored().await, 0, "nothing refused was stored");
+
+    // The exact document is kept and handed to the next fresh device as it is.
+    let (status, body) = offer(&alice, Some(latest), exact.clone()).await;
+    assert_eq!((status, &body), (StatusCode::OK, &json!({"kept": true})));
+    assert!(stored().await > 0);
+    let phone = alice.login("offer@example.com", "phone").await;
+    assert_eq!(fetch_snapshot(&phone).await, (latest, exact.clone()));
+    // Offered again, it changes nothing.
+    let (status, body) = offer(&alice, Some(latest), exact).await;
+    assert_eq!((status, &body), (StatusCode::OK, &json!({"kept": false})));
+    server.cleanup().await;
+}
+
 #[tokio::test]
 async fn two_instances_keep_one_set_of_records() {
     let server = TestServer::start().await;

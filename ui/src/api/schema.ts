@@ -762,7 +762,13 @@ export interface paths {
          *     which the device pulls the later changes.
          */
         get: operations["snapshot"];
-        put?: never;
+        /**
+         * A device's offer after a large upload: its saved document (`application/octet-stream`),
+         *     holding the change log up to the `Expenso-Seq` header, for fresh devices to start from
+         *     rather than the server replaying the upload. The server keeps it only when its own
+         *     snapshot is behind and the document holds exactly the log's changes up to there.
+         */
+        put: operations["offer_snapshot"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1536,6 +1542,11 @@ export interface components {
         };
         /** @enum {string} */
         OccurrenceStatus: "upcoming" | "due" | "booked" | "skipped";
+        /** @description Whether the server kept an offered snapshot. */
+        OfferResponse: {
+            /** @description False when the stored snapshot is about as new (nothing changes then). */
+            kept: boolean;
+        };
         PasswordChange: {
             current_password: string;
             new_password: string;
@@ -4150,6 +4161,65 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    offer_snapshot: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the last change-log seq the document holds */
+                "expenso-seq": number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the saved automerge document */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfferResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
