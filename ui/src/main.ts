@@ -4,6 +4,9 @@ import { createApp } from 'vue'
 import { createPinia } from 'pinia'
 import App from './App.vue'
 import { provideBackend } from './api'
+// The web's backend is part of the first load (the page can ask nothing without it); the
+// apps' is loaded only in the apps.
+import { HttpBackend } from './api/http'
 import type { Backend } from './api'
 import { i18n } from './i18n'
 import { createWebHashHistory, createWebHistory } from 'vue-router'
@@ -20,15 +23,9 @@ async function backend(): Promise<Backend> {
     await b.init()
     return b
   }
-  const { HttpBackend } = await import('./api/http')
   return new HttpBackend()
 }
 
-// The dashboard is the page most visits open: its code loads while the backend starts,
-// rather than after the router has resolved the route.
-if (['/', ''].includes(location.pathname) && ['', '#/'].includes(location.hash)) {
-  void import('./pages/DashboardPage.vue').catch(() => undefined)
-}
 const api = await backend()
 const app = createApp(App)
 const pinia = createPinia()

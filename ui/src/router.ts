@@ -4,12 +4,14 @@ import type { Pinia } from 'pinia'
 import type { Backend } from './api'
 import { useSession } from './stores/session'
 import { useDevice } from './stores/device'
+import DashboardPage from './pages/DashboardPage.vue'
 
 export function makeRouter(pinia: Pinia, api: Backend, history: RouterHistory = createWebHistory()): Router {
   const router = createRouter({
     history,
     routes: [
-      { path: '/', name: 'dashboard', component: () => import('./pages/DashboardPage.vue') },
+      // The page most visits open comes with the first load; the others load when visited.
+      { path: '/', name: 'dashboard', component: DashboardPage },
       { path: '/transactions', name: 'transactions', component: () => import('./pages/TransactionsPage.vue') },
       { path: '/budgets', name: 'budgets', component: () => import('./pages/BudgetsPage.vue') },
       { path: '/reports', name: 'reports', component: () => import('./pages/ReportsPage.vue') },
