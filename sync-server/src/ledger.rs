@@ -114,6 +114,8 @@ struct Inner {
     instance: String,
     /// CPU-heavy replica work (loading, merging, saving) at most this many at once.
     cpu: Semaphore,
+    /// Accounts whose offered snapshot is being checked: one at a time each.
+    offers: Mutex<HashSet<Uuid>>,
     wake: mpsc::UnboundedSender<Uuid>,
     wakes: Mutex<Option<mpsc::UnboundedReceiver<Uuid>>>,
 }
@@ -155,6 +157,7 @@ impl Ledgers {
                 budget: cache_mb.max(1) * 1024 * 1024,
                 instance: Uuid::new_v4().to_string(),
                 cpu: Semaphore::new(2),
+                offers: Mutex::new(HashSet::new()),
                 wake,
                 wakes: Mutex::new(Some(wakes)),
             }),
@@ -905,6 +908,10 @@ impl Ledgers {
                 return Ok(false);
             }
         }
+        // One check at a time per account: offers sent in a loop load one document at a time.
+        let Some(_checking) = Checking::start(&self.inner.offers, account) else {
+            return Ok(false);
+        };
         let hashes = self.inner.log.hashes_upto(account, upto).await?;
         let document = bytes.clone();
         let matches = self.blocking(move || Store::document_matches_log(&document, &hashes)).await;
@@ -1136,6 +1143,25 @@ pub fn from_decimal128(d: &Decimal128) -> Option<Decimal> {
 
 /// A compacted snapshot as stored: the log position it covers, its bytes, and the bytes of the
 /// log up to there (where known).
+/// An account's offer being checked, while it lives.
+struct Checking<'a> {
+    offers: &'a Mutex<HashSet<Uuid>>,
+    account: Uuid,
+}
+
+impl<'a> Checking<'a> {
+    /// `None` while another offer of the account is being checked.
+    fn start(offers: &'a Mutex<HashSet<Uuid>>, account: Uuid) -> Option<Checking<'a>> {
+        offers.lock().unwrap_or_else(|p| p.into_inner()).insert(account).then_some(Checking { offers, account })
+    }
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.offers.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.account);
+    }
+}
+
 struct SnapshotInfo {
     upto: i64,
     parts: i64,
