@@ -6,6 +6,7 @@
 //! stored; memory does not grow with devices × ledger size.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::result::Result as StdResult;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +26,7 @@ use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RES
 use mongodb::options::{Acknowledgment, CollectionOptions, IndexOptions, ReadConcern, ReturnDocument, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::Deserialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -44,6 +45,14 @@ pub const MAX_PUSH: usize = 10_000;
 pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
 /// Pushes up to this size travel with the note to the account's other sockets.
 const NOTE_MAX_BYTES: usize = 64 * 1024;
+/// Pushes of at most this many changes and bytes are stored together with the other small
+/// pushes in flight (group commit); larger ones have a transaction of their own, so that a
+/// big import never holds up other devices' acknowledgements.
+const GROUP_MAX_CHANGES: usize = 64;
+const GROUP_MAX_BYTES: usize = 256 * 1024;
+/// One group commit stores at most this many pushes and bytes.
+const GROUP_PUSHES: usize = 256;
+const GROUP_BYTES: usize = 4 * 1024 * 1024;
 
 /// Said to this instance's sockets when an account's log grew: how far it reaches and, for
 /// small pushes, the new changes themselves.
@@ -66,9 +75,259 @@ pub struct ChangeLog {
     changes: Collection<Document>,
     counters: Collection<Document>,
     /// Local fan-out of "account X's log reached seq N" to this instance's sockets.
-    notify: broadcast::Sender<Note>,
+    notify: Arc<Hub>,
     /// Pushes being stored by this instance now.
     in_flight: Arc<InFlight>,
+    /// Small pushes waiting for the group writer.
+    group: mpsc::Sender<Grouped>,
+}
+
+/// Each account's channel to this instance's sockets of that account: a note wakes only the
+/// account's own devices, so the work per change does not grow with the devices connected.
+#[derive(Default)]
+struct Hub {
+    accounts: Mutex<HashMap<Uuid, broadcast::Sender<Note>>>,
+}
+
+/// Notes a socket may fall behind by before it is told only where the log is (it then pulls).
+const NOTES_PER_ACCOUNT: usize = 64;
+
+impl Hub {
+    fn subscribe(&self, account: Uuid) -> broadcast::Receiver<Note> {
+        let mut accounts = self.accounts.lock().expect("hub lock");
+        accounts.entry(account).or_insert_with(|| broadcast::channel(NOTES_PER_ACCOUNT).0).subscribe()
+    }
+
+    /// Tells the account's sockets; forgets the account once none is left.
+    fn send(&self, note: Note) {
+        let mut accounts = self.accounts.lock().expect("hub lock");
+        if let Some(sender) = accounts.get(&note.account) {
+            let account = note.account;
+            if sender.send(note).is_err() {
+                accounts.remove(&account);
+            }
+        }
+    }
+
+    /// Whether any socket listens.
+    fn listened(&self) -> bool {
+        let mut accounts = self.accounts.lock().expect("hub lock");
+        accounts.retain(|_, sender| sender.receiver_count() > 0);
+        !accounts.is_empty()
+    }
+}
+
+/// A change ready to be written: what its log entry holds, apart from its number.
+struct Entry {
+    hash: String,
+    actor: String,
+    actor_seq: i64,
+    data: Vec<u8>,
+}
+
+impl Entry {
+    fn new(change: &automerge::Change) -> Entry {
+        Entry {
+            hash: change.hash().to_string(),
+            actor: change.actor_id().to_hex_string(),
+            actor_seq: change.seq() as i64,
+            data: change.raw_bytes().to_vec(),
+        }
+    }
+
+    fn document(&self, account: &str, seq: i64, session: Uuid, now: mongodb::bson::DateTime) -> Document {
+        doc! {
+            "account": account,
+            "seq": seq,
+            "hash": &self.hash,
+            "actor": &self.actor,
+            "actor_seq": self.actor_seq,
+            "data": Binary { subtype: BinarySubtype::Generic, bytes: self.data.clone() },
+            "session": session.to_string(),
+            "received_at": now,
+        }
+    }
+}
+
+/// A small push handed to the group writer, and where its outcome goes: the log's new
+/// latest seq for the account, or its entries back when the group could not be stored (a
+/// duplicate, a conflict with another instance, a lost connection) and the push must be
+/// stored alone.
+struct Grouped {
+    account: String,
+    session: Uuid,
+    entries: Vec<Entry>,
+    stored: oneshot::Sender<StdResult<i64, Vec<Entry>>>,
+}
+
+/// Stores the small pushes that arrive while a transaction is being committed in the next
+/// transaction, all together: the database does a few commands per group rather than three
+/// per push, which is what lets many devices' changes be acknowledged at once.
+struct GroupWriter {
+    client: Client,
+    db: Database,
+    changes: Collection<Document>,
+    counters: Collection<Document>,
+}
+
+impl GroupWriter {
+    async fn run(self, mut waiting: mpsc::Receiver<Grouped>) {
+        while let Some(first) = waiting.recv().await {
+            let mut bytes: usize = first.entries.iter().map(|e| e.data.len()).sum();
+            let mut group = vec![first];
+            while group.len() < GROUP_PUSHES && bytes < GROUP_BYTES {
+                let Ok(next) = waiting.try_recv() else { break };
+                bytes += next.entries.iter().map(|e| e.data.len()).sum::<usize>();
+                group.push(next);
+            }
+            // A push alone is stored in the usual three commands; those arriving meanwhile
+            // make the next group.
+            if group.len() == 1 {
+                let push = group.pop().expect("one push");
+                let stored = insert_alone(
+                    &self.client,
+                    &self.counters,
+                    &self.changes,
+                    &push.account,
+                    push.session,
+                    &push.entries,
+                )
+                .await;
+                let _ = push.stored.send(stored.map_err(|e| {
+                    tracing::debug!(error = %e, "a push failed in the group writer; it is stored again by itself");
+                    push.entries
+                }));
+                continue;
+            }
+            match self.store(&group).await {
+                Ok(latest) => {
+                    for (push, latest) in group.into_iter().zip(latest) {
+                        let _ = push.stored.send(Ok(latest));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, pushes = group.len(), "a group commit failed; its pushes are stored one by one");
+                    for push in group {
+                        let _ = push.stored.send(Err(push.entries));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Numbers and writes the group's changes in one transaction: each account's counter
+    /// is read, raised once by all of its pushes, and the changes are inserted in one
+    /// command. Returns each push's latest seq. Another instance raising a counter meanwhile
+    /// makes the transaction fail (a write conflict), as does a change the log has already
+    /// (the unique indexes); nothing of the group is stored then.
+    async fn store(&self, group: &[Grouped]) -> anyhow::Result<Vec<i64>> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
+        let mut accounts: Vec<&str> = group.iter().map(|p| p.account.as_str()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut seq: HashMap<String, i64> = HashMap::with_capacity(accounts.len());
+        let mut found = self
+            .counters
+            .find(doc! { "_id": { "$in": &accounts } })
+            .projection(doc! { "seq": 1 })
+            .session(&mut session)
+            .await?;
+        while let Some(d) = found.next(&mut session).await.transpose()? {
+            if let Ok(id) = d.get_str("_id") {
+                seq.insert(id.to_string(), seq_of(&d));
+            }
+        }
+        drop(found);
+        let now = mongodb::bson::DateTime::now();
+        let mut raised: HashMap<&str, (i64, i64)> = HashMap::with_capacity(accounts.len());
+        let mut latest = Vec::with_capacity(group.len());
+        let mut docs = Vec::new();
+        for push in group {
+            let next = seq.entry(push.account.clone()).or_insert(0);
+            let (n, b) = raised.entry(push.account.as_str()).or_insert((0, 0));
+            for entry in &push.entries {
+                *next += 1;
+                *n += 1;
+                *b += entry.data.len() as i64;
+                docs.push(entry.document(&push.account, *next, push.session, now));
+            }
+            latest.push(*next);
+        }
+        let updates: Vec<Document> = raised
+            .iter()
+            .map(|(account, (n, bytes))| {
+                doc! {
+                    "q": { "_id": *account },
+                    "u": { "$inc": { "seq": *n, "bytes": *bytes }, "$set": { "updated_at": now, "dirty": true } },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        let reply = self
+            .db
+            .run_command(doc! { "update": self.counters.name(), "updates": updates, "ordered": true })
+            .session(&mut session)
+            .await?;
+        if let Ok(errors) = reply.get_array("writeErrors") {
+            if !errors.is_empty() {
+                let _ = session.abort_transaction().await;
+                anyhow::bail!("raising the counters failed: {errors:?}");
+            }
+        }
+        self.changes.insert_many(docs).session(&mut session).await?;
+        commit(&mut session).await?;
+        Ok(latest)
+    }
+}
+
+/// Numbers and writes one push's changes in one transaction; returns the log's new latest seq.
+async fn insert_alone(
+    client: &Client,
+    counters: &Collection<Document>,
+    changes: &Collection<Document>,
+    account: &str,
+    session_id: Uuid,
+    fresh: &[Entry],
+) -> mongodb::error::Result<i64> {
+    let mut session = client.start_session().await?;
+    session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
+    let n = fresh.len() as i64;
+    let bytes: i64 = fresh.iter().map(|e| e.data.len() as i64).sum();
+    let now = mongodb::bson::DateTime::now();
+    let counter = counters
+        .find_one_and_update(
+            doc! { "_id": account },
+            doc! { "$inc": { "seq": n, "bytes": bytes }, "$set": { "updated_at": now, "dirty": true } },
+        )
+        .upsert(true)
+        .return_document(ReturnDocument::After)
+        .session(&mut session)
+        .await?;
+    let latest = counter.as_ref().map(seq_of).unwrap_or(n);
+    let docs: Vec<Document> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, e)| e.document(account, latest - n + 1 + i as i64, session_id, now))
+        .collect();
+    changes.insert_many(docs).session(&mut session).await?;
+    commit(&mut session).await?;
+    Ok(latest)
+}
+
+/// Commits, retrying a commit whose outcome is unknown (that is safe), a few times.
+async fn commit(session: &mut mongodb::ClientSession) -> mongodb::error::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match session.commit_transaction().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && attempt < 4 => {
+                backoff(attempt).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Pushes in flight, which background writers (the materializer's bulk publishing) give way
@@ -141,8 +400,16 @@ impl ChangeLog {
             ])
             .await?;
         counters.create_index(IndexModel::builder().keys(doc! { "updated_at": 1 }).build()).await?;
-        let (notify, _) = broadcast::channel(4096);
-        Ok(ChangeLog { client, changes, counters, notify, in_flight: Arc::default() })
+        let notify = Arc::<Hub>::default();
+        let (group, waiting) = mpsc::channel(4 * GROUP_PUSHES);
+        let writer = GroupWriter {
+            client: client.clone(),
+            db: db.clone(),
+            changes: changes.clone(),
+            counters: counters.clone(),
+        };
+        tokio::spawn(writer.run(waiting));
+        Ok(ChangeLog { client, changes, counters, notify, in_flight: Arc::default(), group })
     }
 
     /// Waits until the pushes this instance is storing now have been stored, for at most
@@ -157,8 +424,9 @@ impl ChangeLog {
         self.counters.clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Note> {
-        self.notify.subscribe()
+    /// Notes of the account's log growing, for one of its sockets.
+    pub fn subscribe(&self, account: Uuid) -> broadcast::Receiver<Note> {
+        self.notify.subscribe(account)
     }
 
     /// The newest seq of an account's log (0 when empty).
@@ -227,7 +495,18 @@ impl ChangeLog {
                     fresh_from: None,
                 });
             }
-            match self.insert(&account_key, session, &fresh).await {
+            let entries: Vec<Entry> = fresh.iter().map(|c| Entry::new(c)).collect();
+            let grouped =
+                if attempt == 0 { self.insert_grouped(&account_key, session, entries).await } else { Err(entries) };
+            let inserted = match grouped {
+                Ok(latest) => Ok(latest),
+                Err(entries) if !entries.is_empty() => self.insert(&account_key, session, &entries).await,
+                Err(_) => {
+                    let entries: Vec<Entry> = fresh.iter().map(|c| Entry::new(c)).collect();
+                    self.insert(&account_key, session, &entries).await
+                }
+            };
+            match inserted {
                 Ok(latest) => {
                     let first = latest - fresh.len() as i64 + 1;
                     let bytes: usize = fresh.iter().map(|c| c.raw_bytes().len()).sum();
@@ -245,7 +524,7 @@ impl ChangeLog {
                                 .collect::<Vec<_>>(),
                         )
                     });
-                    let _ = self.notify.send(Note { account, latest, changes });
+                    self.notify.send(Note { account, latest, changes });
                     return Ok(PushResponse {
                         stored: parsed.iter().map(|c| c.hash().to_string()).collect(),
                         latest,
@@ -309,58 +588,25 @@ impl ChangeLog {
         Ok(stored)
     }
 
-    /// Numbers and writes fresh changes in one transaction; returns the log's new latest seq.
-    async fn insert(
-        &self,
-        account: &str,
-        session_id: Uuid,
-        fresh: &[&automerge::Change],
-    ) -> mongodb::error::Result<i64> {
-        let mut session = self.client.start_session().await?;
-        session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
-        let n = fresh.len() as i64;
-        let bytes: i64 = fresh.iter().map(|c| c.raw_bytes().len() as i64).sum();
-        let now = mongodb::bson::DateTime::now();
-        let counter = self
-            .counters
-            .find_one_and_update(
-                doc! { "_id": account },
-                doc! { "$inc": { "seq": n, "bytes": bytes }, "$set": { "updated_at": now, "dirty": true } },
-            )
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .session(&mut session)
-            .await?;
-        let latest = counter.as_ref().map(seq_of).unwrap_or(n);
-        let docs: Vec<Document> = fresh
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                doc! {
-                    "account": account,
-                    "seq": latest - n + 1 + i as i64,
-                    "hash": c.hash().to_string(),
-                    "actor": c.actor_id().to_hex_string(),
-                    "actor_seq": c.seq() as i64,
-                    "data": Binary { subtype: BinarySubtype::Generic, bytes: c.raw_bytes().to_vec() },
-                    "session": session_id.to_string(),
-                    "received_at": now,
-                }
-            })
-            .collect();
-        self.changes.insert_many(docs).session(&mut session).await?;
-        let mut attempt = 0;
-        loop {
-            match session.commit_transaction().await {
-                Ok(()) => return Ok(latest),
-                // The commit may or may not have happened: retrying it is safe, a few times.
-                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && attempt < 4 => {
-                    backoff(attempt).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
+    /// Stores a small push with the others in flight (see [`GroupWriter`]). Gives the
+    /// entries back when the push is not small, or the group could not be stored: the push
+    /// must then be stored alone.
+    async fn insert_grouped(&self, account: &str, session: Uuid, entries: Vec<Entry>) -> StdResult<i64, Vec<Entry>> {
+        let bytes: usize = entries.iter().map(|e| e.data.len()).sum();
+        if entries.len() > GROUP_MAX_CHANGES || bytes > GROUP_MAX_BYTES {
+            return Err(entries);
         }
+        let (stored, outcome) = oneshot::channel();
+        let push = Grouped { account: account.to_string(), session, entries, stored };
+        self.group.send(push).await.map_err(|unsent| unsent.0.entries)?;
+        // The writer answers every push it takes; should it stop (a panic), the push is stored
+        // alone, from the caller's own changes.
+        outcome.await.unwrap_or_else(|_| Err(Vec::new()))
+    }
+
+    /// Numbers and writes fresh changes in one transaction; returns the log's new latest seq.
+    async fn insert(&self, account: &str, session_id: Uuid, fresh: &[Entry]) -> mongodb::error::Result<i64> {
+        insert_alone(&self.client, &self.counters, &self.changes, account, session_id, fresh).await
     }
 
     /// Changes after `after`, oldest first, at most `limit` and about [`MAX_PULL_BYTES`] (at
@@ -434,7 +680,7 @@ impl ChangeLog {
             tokio::time::sleep(every).await;
             let now = mongodb::bson::DateTime::now().timestamp_millis();
             announced.retain(|_, (_, at)| now - *at < 2 * WINDOW_MS);
-            if self.notify.receiver_count() == 0 {
+            if !self.notify.listened() {
                 continue;
             }
             let from = mongodb::bson::DateTime::from_millis(now - WINDOW_MS);
@@ -453,7 +699,7 @@ impl ChangeLog {
                         let last = announced.get(&account).map(|(s, _)| *s).unwrap_or(0);
                         if seq > last {
                             announced.insert(account, (seq, now));
-                            let _ = self.notify.send(Note { account, latest: seq, changes: None });
+                            self.notify.send(Note { account, latest: seq, changes: None });
                         }
                     }
                 }
@@ -624,7 +870,7 @@ const SOCKET_CHECK: Duration = Duration::from_secs(30);
 const SOCKET_IDLE: Duration = Duration::from_secs(90);
 
 async fn serve_socket(mut ws: WebSocket, state: AppState, auth: Auth) {
-    let mut notes = state.log.subscribe();
+    let mut notes = state.log.subscribe(auth.user_id);
     let mut stop = state.shutdown.subscribe();
     let mut check = tokio::time::interval(SOCKET_CHECK);
     check.tick().await;

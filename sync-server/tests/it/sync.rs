@@ -307,3 +307,74 @@ async fn an_open_socket_ends_when_its_session_is_revoked() {
     assert!(matches!(end, None | Some(Ok(Message::Close(_))) | Some(Err(_))), "{end:?}");
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn many_small_pushes_at_once_are_each_stored_once_and_numbered_without_gaps() {
+    let server = TestServer::start().await;
+    let mut accounts = Vec::new();
+    for i in 0..4 {
+        let c = server.account(&format!("group-{i}@example.com")).await;
+        let (_, me) = c.send(Method::GET, "/api/v1/account", None).await;
+        accounts.push(Uuid::parse_str(me["id"].as_str().unwrap()).unwrap());
+    }
+    // Two devices per account, each booking one transaction per push: the first push of each
+    // carries the shared genesis too, so the two devices of an account push it at once.
+    let mut pushes: Vec<(Uuid, Vec<WireChange>)> = Vec::new();
+    let mut devices = Vec::new();
+    for (k, &account) in accounts.iter().enumerate() {
+        for d in 0..2u8 {
+            let mut store = device(k as u8 * 2 + d + 1);
+            let mut before = Vec::new();
+            for t in 0..6 {
+                book(&mut store, &format!("{}.{t}", k + 1), &format!("device {d} booking {t}"));
+                let changes: Vec<WireChange> =
+                    store.changes_since(&before).unwrap().into_iter().map(WireChange).collect();
+                before = store.heads().unwrap();
+                pushes.push((account, changes));
+            }
+            devices.push((account, store));
+        }
+    }
+    // And one push sent twice at the same time.
+    pushes.push(pushes[3].clone());
+
+    let results = futures::future::join_all(
+        pushes.iter().map(|(account, changes)| server.state.log.push(*account, Uuid::nil(), changes)),
+    )
+    .await;
+    for ((_, changes), result) in pushes.iter().zip(&results) {
+        let response = result.as_ref().expect("every push is stored");
+        let hashes: Vec<String> =
+            changes.iter().map(|c| automerge::Change::from_bytes(c.0.clone()).unwrap().hash().to_string()).collect();
+        assert_eq!(response.stored, hashes, "each push is acknowledged with its own changes");
+    }
+    for &account in &accounts {
+        let log = server.state.log.pull(account, 0, 1000).await.unwrap();
+        let seqs: Vec<i64> = log.changes.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "numbered 1, 2, 3… without gaps");
+        let mut distinct = std::collections::HashSet::new();
+        for (owner, store) in &mut devices {
+            if *owner == account {
+                distinct.extend(store.changes_since(&[]).unwrap());
+            }
+        }
+        let logged: std::collections::HashSet<Vec<u8>> = log.changes.iter().map(|c| c.change.0.clone()).collect();
+        assert_eq!(logged.len(), log.changes.len(), "no change is stored twice");
+        assert_eq!(logged, distinct, "the log holds exactly the account's changes");
+        assert_eq!(server.state.log.latest(account).await.unwrap(), seqs.len() as i64);
+        for (result, (owner, _)) in results.iter().zip(&pushes) {
+            if *owner == account {
+                let latest = result.as_ref().unwrap().latest;
+                assert!((1..=seqs.len() as i64).contains(&latest), "a push's latest is in its account's log");
+            }
+        }
+    }
+    // Each device pulling the log ends with both devices' bookings.
+    for (owner, store) in &mut devices {
+        let log = server.state.log.pull(*owner, 0, 1000).await.unwrap();
+        let raw: Vec<Vec<u8>> = log.changes.into_iter().map(|c| c.change.0).collect();
+        store.apply_changes(&raw).unwrap();
+        assert_eq!(store.transaction_count().unwrap(), 12);
+    }
+    server.cleanup().await;
+}
