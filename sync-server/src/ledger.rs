@@ -52,6 +52,18 @@ const STEP_OPS: usize = 15_000;
 const STEP_CHANGES: u32 = 200;
 /// How long a woken materializer waits for more changes of the same account.
 const COALESCE: Duration = Duration::from_millis(100);
+/// With many accounts waiting to be published (many devices pushing at once), each
+/// account's passes are spaced this much per waiting account, at most `PACE_MAX`: a pass
+/// costs the database a few commands whatever it publishes, so under load each one
+/// publishes several changes and the devices' pushes keep the database first. With few
+/// accounts waiting the spacing is below `COALESCE` and changes are published at once.
+const PACE_PER_ACCOUNT: Duration = Duration::from_millis(10);
+const PACE_MAX: Duration = Duration::from_secs(5);
+
+fn pace(waiting: usize) -> Duration {
+    PACE_PER_ACCOUNT.saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX)).min(PACE_MAX)
+}
+
 /// Records written one by one up to this many; more are replaced in bulk.
 const ONE_BY_ONE: usize = 50;
 
@@ -178,6 +190,8 @@ impl Ledgers {
         };
         let running: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
         let again: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+        // When each account's last pass began.
+        let began: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
         let slots = Arc::new(Semaphore::new(2));
         let mut sweep = tokio::time::interval(SWEEP);
         loop {
@@ -185,6 +199,7 @@ impl Ledgers {
                 Some(account) = wakes.recv() => vec![account],
                 _ = sweep.tick() => {
                     self.evict_idle();
+                    began.lock().expect("passes lock").retain(|_, at| at.elapsed() < 2 * PACE_MAX);
                     match self.dirty_accounts().await {
                         Ok(accounts) => accounts,
                         Err(e) => {
@@ -200,16 +215,24 @@ impl Ledgers {
                     again.lock().expect("again lock").insert(account);
                     continue;
                 }
-                let (this, running, again, slots) = (self.clone(), running.clone(), again.clone(), slots.clone());
+                let (this, running, again, began, slots) =
+                    (self.clone(), running.clone(), again.clone(), began.clone(), slots.clone());
                 tokio::spawn(async move {
                     // Changes arriving together (two devices of one account, a burst of
                     // pushes) are published in one pass.
                     tokio::time::sleep(COALESCE).await;
-                    let _permit = slots.acquire().await;
                     loop {
+                        let waiting = running.lock().expect("running lock").len();
+                        let last = began.lock().expect("passes lock").get(&account).copied();
+                        if let Some(last) = last {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(last + pace(waiting))).await;
+                        }
+                        let permit = slots.acquire().await;
+                        began.lock().expect("passes lock").insert(account, Instant::now());
                         if let Err(e) = this.materialize(account).await {
                             tracing::warn!(error = %e, %account, "materializing failed; retried later");
                         }
+                        drop(permit);
                         if !again.lock().expect("again lock").remove(&account) {
                             break;
                         }
