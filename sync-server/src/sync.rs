@@ -6,7 +6,6 @@
 //! stored; memory does not grow with devices × ledger size.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::result::Result as StdResult;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,7 +70,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The change logs in MongoDB.
 #[derive(Clone)]
 pub struct ChangeLog {
-    client: Client,
     changes: Collection<Document>,
     counters: Collection<Document>,
     /// Local fan-out of "account X's log reached seq N" to this instance's sockets.
@@ -80,6 +78,8 @@ pub struct ChangeLog {
     in_flight: Arc<InFlight>,
     /// Small pushes waiting for the group writer.
     group: mpsc::Sender<Grouped>,
+    /// Where pushes are stored alone.
+    writer: Arc<GroupWriter>,
 }
 
 /// Each account's channel to this instance's sockets of that account: a note wakes only the
@@ -149,15 +149,23 @@ impl Entry {
     }
 }
 
-/// A small push handed to the group writer, and where its outcome goes: the log's new
-/// latest seq for the account, or its entries back when the group could not be stored (a
-/// duplicate, a conflict with another instance, a lost connection) and the push must be
-/// stored alone.
+/// A small push handed to the group writer, and where its outcome goes.
 struct Grouped {
     account: String,
     session: Uuid,
-    entries: Vec<Entry>,
-    stored: oneshot::Sender<StdResult<i64, Vec<Entry>>>,
+    entries: Arc<[Entry]>,
+    stored: oneshot::Sender<Outcome>,
+}
+
+/// What became of a push handed to the group writer.
+enum Outcome {
+    /// Stored; the account's log now reaches this seq.
+    Stored(i64),
+    /// Stored alone (nothing else was waiting), and that failed as a push of its own would.
+    Failed(mongodb::error::Error),
+    /// Its group could not be stored (a duplicate, a conflict with another instance, a lost
+    /// connection), or it is too large for a group: it is to be stored alone.
+    Alone,
 }
 
 /// Stores the small pushes that arrive while a transaction is being committed in the next
@@ -171,7 +179,7 @@ struct GroupWriter {
 }
 
 impl GroupWriter {
-    async fn run(self, mut waiting: mpsc::Receiver<Grouped>) {
+    async fn run(self: Arc<Self>, mut waiting: mpsc::Receiver<Grouped>) {
         while let Some(first) = waiting.recv().await {
             let mut bytes: usize = first.entries.iter().map(|e| e.data.len()).sum();
             let mut group = vec![first];
@@ -184,31 +192,23 @@ impl GroupWriter {
             // make the next group.
             if group.len() == 1 {
                 let push = group.pop().expect("one push");
-                let stored = insert_alone(
-                    &self.client,
-                    &self.counters,
-                    &self.changes,
-                    &push.account,
-                    push.session,
-                    &push.entries,
-                )
-                .await;
-                let _ = push.stored.send(stored.map_err(|e| {
-                    tracing::debug!(error = %e, "a push failed in the group writer; it is stored again by itself");
-                    push.entries
-                }));
+                let outcome = match self.store_one(&push.account, push.session, &push.entries).await {
+                    Ok(latest) => Outcome::Stored(latest),
+                    Err(e) => Outcome::Failed(e),
+                };
+                let _ = push.stored.send(outcome);
                 continue;
             }
             match self.store(&group).await {
                 Ok(latest) => {
                     for (push, latest) in group.into_iter().zip(latest) {
-                        let _ = push.stored.send(Ok(latest));
+                        let _ = push.stored.send(Outcome::Stored(latest));
                     }
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, pushes = group.len(), "a group commit failed; its pushes are stored one by one");
                     for push in group {
-                        let _ = push.stored.send(Err(push.entries));
+                        let _ = push.stored.send(Outcome::Alone);
                     }
                 }
             }
@@ -246,7 +246,7 @@ impl GroupWriter {
         for push in group {
             let next = seq.entry(push.account.clone()).or_insert(0);
             let (n, b) = raised.entry(push.account.as_str()).or_insert((0, 0));
-            for entry in &push.entries {
+            for entry in push.entries.iter() {
                 *next += 1;
                 *n += 1;
                 *b += entry.data.len() as i64;
@@ -279,40 +279,34 @@ impl GroupWriter {
         commit(&mut session).await?;
         Ok(latest)
     }
-}
 
-/// Numbers and writes one push's changes in one transaction; returns the log's new latest seq.
-async fn insert_alone(
-    client: &Client,
-    counters: &Collection<Document>,
-    changes: &Collection<Document>,
-    account: &str,
-    session_id: Uuid,
-    fresh: &[Entry],
-) -> mongodb::error::Result<i64> {
-    let mut session = client.start_session().await?;
-    session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
-    let n = fresh.len() as i64;
-    let bytes: i64 = fresh.iter().map(|e| e.data.len() as i64).sum();
-    let now = mongodb::bson::DateTime::now();
-    let counter = counters
-        .find_one_and_update(
-            doc! { "_id": account },
-            doc! { "$inc": { "seq": n, "bytes": bytes }, "$set": { "updated_at": now, "dirty": true } },
-        )
-        .upsert(true)
-        .return_document(ReturnDocument::After)
-        .session(&mut session)
-        .await?;
-    let latest = counter.as_ref().map(seq_of).unwrap_or(n);
-    let docs: Vec<Document> = fresh
-        .iter()
-        .enumerate()
-        .map(|(i, e)| e.document(account, latest - n + 1 + i as i64, session_id, now))
-        .collect();
-    changes.insert_many(docs).session(&mut session).await?;
-    commit(&mut session).await?;
-    Ok(latest)
+    /// Numbers and writes one push's changes in one transaction; returns the log's new latest seq.
+    async fn store_one(&self, account: &str, session_id: Uuid, fresh: &[Entry]) -> mongodb::error::Result<i64> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().write_concern(durable()).read_concern(ReadConcern::majority()).await?;
+        let n = fresh.len() as i64;
+        let bytes: i64 = fresh.iter().map(|e| e.data.len() as i64).sum();
+        let now = mongodb::bson::DateTime::now();
+        let counter = self
+            .counters
+            .find_one_and_update(
+                doc! { "_id": account },
+                doc! { "$inc": { "seq": n, "bytes": bytes }, "$set": { "updated_at": now, "dirty": true } },
+            )
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .session(&mut session)
+            .await?;
+        let latest = counter.as_ref().map(seq_of).unwrap_or(n);
+        let docs: Vec<Document> = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.document(account, latest - n + 1 + i as i64, session_id, now))
+            .collect();
+        self.changes.insert_many(docs).session(&mut session).await?;
+        commit(&mut session).await?;
+        Ok(latest)
+    }
 }
 
 /// Commits, retrying a commit whose outcome is unknown (that is safe), a few times.
@@ -402,14 +396,10 @@ impl ChangeLog {
         counters.create_index(IndexModel::builder().keys(doc! { "updated_at": 1 }).build()).await?;
         let notify = Arc::<Hub>::default();
         let (group, waiting) = mpsc::channel(4 * GROUP_PUSHES);
-        let writer = GroupWriter {
-            client: client.clone(),
-            db: db.clone(),
-            changes: changes.clone(),
-            counters: counters.clone(),
-        };
-        tokio::spawn(writer.run(waiting));
-        Ok(ChangeLog { client, changes, counters, notify, in_flight: Arc::default(), group })
+        let writer =
+            Arc::new(GroupWriter { client, db: db.clone(), changes: changes.clone(), counters: counters.clone() });
+        tokio::spawn(writer.clone().run(waiting));
+        Ok(ChangeLog { changes, counters, notify, in_flight: Arc::default(), group, writer })
     }
 
     /// Waits until the pushes this instance is storing now have been stored, for at most
@@ -495,16 +485,13 @@ impl ChangeLog {
                     fresh_from: None,
                 });
             }
-            let entries: Vec<Entry> = fresh.iter().map(|c| Entry::new(c)).collect();
+            let entries: Arc<[Entry]> = fresh.iter().map(|c| Entry::new(c)).collect();
             let grouped =
-                if attempt == 0 { self.insert_grouped(&account_key, session, entries).await } else { Err(entries) };
+                if attempt == 0 { self.insert_grouped(&account_key, session, &entries).await } else { Outcome::Alone };
             let inserted = match grouped {
-                Ok(latest) => Ok(latest),
-                Err(entries) if !entries.is_empty() => self.insert(&account_key, session, &entries).await,
-                Err(_) => {
-                    let entries: Vec<Entry> = fresh.iter().map(|c| Entry::new(c)).collect();
-                    self.insert(&account_key, session, &entries).await
-                }
+                Outcome::Stored(latest) => Ok(latest),
+                Outcome::Failed(e) => Err(e),
+                Outcome::Alone => self.writer.store_one(&account_key, session, &entries).await,
             };
             match inserted {
                 Ok(latest) => {
@@ -588,25 +575,20 @@ impl ChangeLog {
         Ok(stored)
     }
 
-    /// Stores a small push with the others in flight (see [`GroupWriter`]). Gives the
-    /// entries back when the push is not small, or the group could not be stored: the push
-    /// must then be stored alone.
-    async fn insert_grouped(&self, account: &str, session: Uuid, entries: Vec<Entry>) -> StdResult<i64, Vec<Entry>> {
+    /// Stores a small push with the others in flight (see [`GroupWriter`]).
+    async fn insert_grouped(&self, account: &str, session: Uuid, entries: &Arc<[Entry]>) -> Outcome {
         let bytes: usize = entries.iter().map(|e| e.data.len()).sum();
         if entries.len() > GROUP_MAX_CHANGES || bytes > GROUP_MAX_BYTES {
-            return Err(entries);
+            return Outcome::Alone;
         }
         let (stored, outcome) = oneshot::channel();
-        let push = Grouped { account: account.to_string(), session, entries, stored };
-        self.group.send(push).await.map_err(|unsent| unsent.0.entries)?;
+        let push = Grouped { account: account.to_string(), session, entries: entries.clone(), stored };
+        if self.group.send(push).await.is_err() {
+            return Outcome::Alone;
+        }
         // The writer answers every push it takes; should it stop (a panic), the push is stored
-        // alone, from the caller's own changes.
-        outcome.await.unwrap_or_else(|_| Err(Vec::new()))
-    }
-
-    /// Numbers and writes fresh changes in one transaction; returns the log's new latest seq.
-    async fn insert(&self, account: &str, session_id: Uuid, fresh: &[Entry]) -> mongodb::error::Result<i64> {
-        insert_alone(&self.client, &self.counters, &self.changes, account, session_id, fresh).await
+        // alone.
+        outcome.await.unwrap_or(Outcome::Alone)
     }
 
     /// Changes after `after`, oldest first, at most `limit` and about [`MAX_PULL_BYTES`] (at
