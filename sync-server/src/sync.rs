@@ -161,10 +161,10 @@ struct Grouped {
 enum Outcome {
     /// Stored; the account's log now reaches this seq.
     Stored(i64),
-    /// Stored alone (nothing else was waiting), and that failed as a push of its own would.
+    /// Stored alone (nothing else was waiting, or its group failed and so did it alone), and
+    /// that failed as a push of its own would: a duplicate, a conflict, a lost connection.
     Failed(mongodb::error::Error),
-    /// Its group could not be stored (a duplicate, a conflict with another instance, a lost
-    /// connection), or it is too large for a group: it is to be stored alone.
+    /// Too large for a group (or the writer has stopped): it is to be stored alone.
     Alone,
 }
 
@@ -188,31 +188,47 @@ impl GroupWriter {
                 bytes += next.entries.iter().map(|e| e.data.len()).sum::<usize>();
                 group.push(next);
             }
-            // A push alone is stored in the usual three commands; those arriving meanwhile
-            // make the next group.
-            if group.len() == 1 {
-                let push = group.pop().expect("one push");
-                let outcome = match self.store_one(&push.account, push.session, &push.entries).await {
+            let outcomes = self.store_split(&group).await;
+            for (push, outcome) in group.into_iter().zip(outcomes) {
+                let _ = push.stored.send(outcome);
+            }
+        }
+    }
+
+    /// Stores a group, and when that fails, each half of it as a group, and so on down to
+    /// single pushes, one after the other in this task: a duplicate or a conflict costs a few
+    /// more transactions, never one per push, and never many at once contending for the same
+    /// counters (which would make the next group fail too). A push alone is stored in the
+    /// usual three commands; a failure of it is its own and goes back to its push.
+    async fn store_split(&self, group: &[Grouped]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = group.iter().map(|_| None).collect();
+        // Ranges still to store; the first half is popped first, so the pushes keep their order.
+        let mut ranges = Vec::new();
+        ranges.push(0..group.len());
+        while let Some(range) = ranges.pop() {
+            if range.len() == 1 {
+                let push = &group[range.start];
+                outcomes[range.start] = Some(match self.store_one(&push.account, push.session, &push.entries).await {
                     Ok(latest) => Outcome::Stored(latest),
                     Err(e) => Outcome::Failed(e),
-                };
-                let _ = push.stored.send(outcome);
+                });
                 continue;
             }
-            match self.store(&group).await {
+            match self.store(&group[range.clone()]).await {
                 Ok(latest) => {
-                    for (push, latest) in group.into_iter().zip(latest) {
-                        let _ = push.stored.send(Outcome::Stored(latest));
+                    for (i, latest) in range.zip(latest) {
+                        outcomes[i] = Some(Outcome::Stored(latest));
                     }
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, pushes = group.len(), "a group commit failed; its pushes are stored one by one");
-                    for push in group {
-                        let _ = push.stored.send(Outcome::Alone);
-                    }
+                    tracing::debug!(error = %e, pushes = range.len(), "a group commit failed; its halves are stored apart");
+                    let middle = range.start + range.len() / 2;
+                    ranges.push(middle..range.end);
+                    ranges.push(range.start..middle);
                 }
             }
         }
+        outcomes.into_iter().map(|o| o.expect("every push has an outcome")).collect()
     }
 
     /// Numbers and writes the group's changes in one transaction: each account's counter
@@ -486,9 +502,7 @@ impl ChangeLog {
                 });
             }
             let entries: Arc<[Entry]> = fresh.iter().map(|c| Entry::new(c)).collect();
-            let grouped =
-                if attempt == 0 { self.insert_grouped(&account_key, session, &entries).await } else { Outcome::Alone };
-            let inserted = match grouped {
+            let inserted = match self.insert_grouped(&account_key, session, &entries).await {
                 Outcome::Stored(latest) => Ok(latest),
                 Outcome::Failed(e) => Err(e),
                 Outcome::Alone => self.writer.store_one(&account_key, session, &entries).await,
@@ -533,28 +547,26 @@ impl ChangeLog {
     async fn already_stored(&self, account: &str, changes: &[automerge::Change]) -> Result<HashSet<String>> {
         let mut stored = HashSet::new();
         for chunk in changes.chunks(500) {
-            let hashes: Vec<String> = chunk.iter().map(|c| c.hash().to_string()).collect();
-            let ids: Vec<Document> = chunk
-                .iter()
-                .map(|c| doc! { "actor": c.actor_id().to_hex_string(), "actor_seq": c.seq() as i64 })
-                .collect();
-            let filter = doc! { "account": account, "$or": [ { "hash": { "$in": &hashes } }, { "$or": ids } ] };
-            let found: Vec<Document> = self
-                .changes
-                .find(filter)
-                .projection(doc! { "hash": 1, "actor": 1, "actor_seq": 1 })
-                .await?
-                .try_collect()
-                .await?;
-            let by_id: HashMap<(String, i64), String> = found
-                .iter()
-                .filter_map(|d| {
-                    Some((
-                        (d.get_str("actor").ok()?.to_string(), d.get_i64("actor_seq").ok()?),
-                        d.get_str("hash").ok()?.to_string(),
-                    ))
-                })
-                .collect();
+            // A change is named by its actor and sequence number (its hash covers both): one
+            // lookup per actor on the (account, actor, actor_seq) index finds the stored ones.
+            // (One `$or` of them all would be a scan of the whole log on some servers.)
+            let mut by_actor: HashMap<String, Vec<i64>> = HashMap::new();
+            for c in chunk {
+                by_actor.entry(c.actor_id().to_hex_string()).or_default().push(c.seq() as i64);
+            }
+            let mut by_id: HashMap<(String, i64), String> = HashMap::new();
+            for (actor, seqs) in by_actor {
+                let mut found = self
+                    .changes
+                    .find(doc! { "account": account, "actor": &actor, "actor_seq": { "$in": seqs } })
+                    .projection(doc! { "_id": 0, "hash": 1, "actor_seq": 1 })
+                    .await?;
+                while let Some(d) = found.try_next().await? {
+                    if let (Ok(seq), Ok(hash)) = (d.get_i64("actor_seq"), d.get_str("hash")) {
+                        by_id.insert((actor.clone(), seq), hash.to_string());
+                    }
+                }
+            }
             for c in chunk {
                 let hash = c.hash().to_string();
                 match by_id.get(&(c.actor_id().to_hex_string(), c.seq() as i64)) {
