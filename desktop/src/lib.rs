@@ -97,8 +97,6 @@ pub fn run() {
             money::start(app.handle().clone());
             #[cfg(desktop)]
             menu::install(app)?;
-            #[cfg(target_os = "linux")]
-            lean_webview(app)?;
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -166,28 +164,6 @@ pub fn run() {
         ])
         .run(tauri::generate_context!())
         .expect("ExpensoTrack could not start");
-}
-
-/// WebKitGTK on Linux without GPU layers (accelerated compositing) and with a document
-/// viewer's caches: its web process keeps the page as one bitmap instead of a texture per
-/// layer, which is most of what it holds when idle (328 MB resident at 100,000 transactions
-/// with compositing, 201 MB without). The screens are flat forms, lists and charts, and
-/// without a GPU (a virtual machine, Xvfb) the layers are drawn by Mesa in software anyway.
-#[cfg(target_os = "linux")]
-fn lean_webview(app: &tauri::App) -> tauri::Result<()> {
-    use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt};
-    for window in app.webview_windows().into_values() {
-        window.with_webview(|webview| {
-            let view = webview.inner();
-            if let Some(settings) = WebViewExt::settings(&view) {
-                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-            }
-            if let Some(context) = view.context() {
-                context.set_cache_model(CacheModel::DocumentViewer);
-            }
-        })?;
-    }
-    Ok(())
 }
 
 /// The desktop's menu; each item reaches the UI as an event (the UI does the same as for

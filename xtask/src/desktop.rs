@@ -167,58 +167,29 @@ pub fn bench(release: bool) -> Result<()> {
         )?;
     }
     let mut starts = Vec::new();
-    let mut runs = Vec::new();
+    let mut memory = Vec::new();
     for _ in 0..5 {
-        let (ms, memory) = launch_once(&bin, &dir)?;
+        let (ms, rss) = launch_once(&bin, &dir)?;
         starts.push(ms);
-        runs.push(memory);
+        memory.push(rss);
     }
     starts.sort_unstable();
-    // The run with the median total resident memory, process by process.
-    runs.sort_by_key(|processes| processes.iter().map(|p| p.rss_kb).sum::<u64>());
-    let median = &runs[runs.len() / 2];
-    let mb = |kb: u64| kb as f64 / 1024.0;
-    let total = |f: fn(&Memory) -> u64| mb(median.iter().map(f).sum());
+    memory.sort_unstable();
     println!(
         "desktop app ({profile} build), {count} transactions: cold start to first data on screen median {} ms (of {:?}); \
-         binary {:.1} MB",
+         idle memory of the app's processes (app + WebKit's) median {:.0} MB (of {:?} MB); binary {:.1} MB",
         starts[starts.len() / 2],
         starts,
+        memory[memory.len() / 2] as f64 / 1024.0,
+        memory.iter().map(|k| k / 1024).collect::<Vec<_>>(),
         std::fs::metadata(&bin)?.len() as f64 / 1e6,
     );
-    println!(
-        "idle memory after 5 s (the run of median total RSS; totals of RSS of {:?} MB): RSS {:.0} MB, \
-         PSS {:.0} MB (shared libraries counted once), anonymous {:.0} MB",
-        runs.iter().map(|r| r.iter().map(|p| p.rss_kb).sum::<u64>() / 1024).collect::<Vec<_>>(),
-        total(|p| p.rss_kb),
-        total(|p| p.pss_kb),
-        total(|p| p.anonymous_kb),
-    );
-    for p in median {
-        println!(
-            "  {:<16} RSS {:6.1} MB  PSS {:6.1} MB  anonymous {:6.1} MB",
-            p.name,
-            mb(p.rss_kb),
-            mb(p.pss_kb),
-            mb(p.anonymous_kb)
-        );
-    }
     Ok(())
 }
 
-/// One process's memory, from `/proc/PID/smaps_rollup` (kB): resident, proportional (each
-/// shared page divided among the processes that map it) and anonymous (its own heap, not
-/// mapped from files).
-struct Memory {
-    name: String,
-    rss_kb: u64,
-    pss_kb: u64,
-    anonymous_kb: u64,
-}
-
 /// Starts the app on `dir` under Xvfb, waits for its first-data timing line, lets it idle
-/// for 5 s, and measures the memory of it and its children.
-fn launch_once(bin: &Path, dir: &Path) -> Result<(u64, Vec<Memory>)> {
+/// for 5 s, and measures the resident memory of it and its children (kB).
+fn launch_once(bin: &Path, dir: &Path) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1440x900x24"])
@@ -241,16 +212,16 @@ fn launch_once(bin: &Path, dir: &Path) -> Result<(u64, Vec<Memory>)> {
     let result = (|| {
         let ms = rx.recv_timeout(std::time::Duration::from_secs(120)).context("the app showed no data within 120 s")?;
         std::thread::sleep(std::time::Duration::from_secs(5));
-        Ok((ms, tree_memory(child.id())))
+        Ok((ms, tree_rss(child.id())))
     })();
     kill_tree(child.id());
     let _ = child.wait();
     result
 }
 
-/// The memory of a process and of each of its descendants but the X server, from /proc.
-fn tree_memory(root: u32) -> Vec<Memory> {
-    [root].into_iter().chain(descendants(root)).filter(|pid| !is_xvfb(*pid)).filter_map(memory).collect()
+/// Resident memory (kB) of a process and all its descendants, from /proc.
+fn tree_rss(root: u32) -> u64 {
+    descendants(root).into_iter().chain([root]).filter(|pid| !is_xvfb(*pid)).map(rss_kb).sum()
 }
 
 fn is_xvfb(pid: u32) -> bool {
@@ -259,17 +230,13 @@ fn is_xvfb(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-fn memory(pid: u32) -> Option<Memory> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let field = |name: &str| {
-        rollup
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0)
-    };
-    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim().to_string();
-    Some(Memory { name, rss_kb: field("Rss:"), pss_kb: field("Pss:"), anonymous_kb: field("Anonymous:") })
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn descendants(root: u32) -> Vec<u32> {
