@@ -201,25 +201,22 @@ impl GroupWriter {
     /// counters (which would make the next group fail too). A push alone is stored in the
     /// usual three commands; a failure of it is its own and goes back to its push.
     async fn store_split(&self, group: &[Grouped]) -> Vec<Outcome> {
-        let mut outcomes: Vec<Option<Outcome>> = group.iter().map(|_| None).collect();
-        // Ranges still to store; the first half is popped first, so the pushes keep their order.
+        let mut outcomes = Vec::with_capacity(group.len());
+        // Ranges still to store. The first half is popped first, so the ranges end in the
+        // pushes' order and each outcome lands at its push's index.
         let mut ranges = Vec::new();
         ranges.push(0..group.len());
         while let Some(range) = ranges.pop() {
             if range.len() == 1 {
                 let push = &group[range.start];
-                outcomes[range.start] = Some(match self.store_one(&push.account, push.session, &push.entries).await {
+                outcomes.push(match self.store_one(&push.account, push.session, &push.entries).await {
                     Ok(latest) => Outcome::Stored(latest),
                     Err(e) => Outcome::Failed(e),
                 });
                 continue;
             }
             match self.store(&group[range.clone()]).await {
-                Ok(latest) => {
-                    for (i, latest) in range.zip(latest) {
-                        outcomes[i] = Some(Outcome::Stored(latest));
-                    }
-                }
+                Ok(latest) => outcomes.extend(latest.into_iter().map(Outcome::Stored)),
                 Err(e) => {
                     tracing::debug!(error = %e, pushes = range.len(), "a group commit failed; its halves are stored apart");
                     let middle = range.start + range.len() / 2;
@@ -228,7 +225,7 @@ impl GroupWriter {
                 }
             }
         }
-        outcomes.into_iter().map(|o| o.expect("every push has an outcome")).collect()
+        outcomes
     }
 
     /// Numbers and writes the group's changes in one transaction: each account's counter
